@@ -1,0 +1,1 @@
+"""Tile datasets cut from large images (being written)."""

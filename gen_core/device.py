@@ -1,0 +1,41 @@
+"""One place that decides where tensors live: CUDA, then Apple MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """Return the device to use. ``preference`` is "auto", "cpu", "cuda", "cuda:N" or "mps".
+
+    An explicit request for an accelerator that is not present raises ``ValueError`` rather
+    than silently training on the CPU for hours.
+    """
+    preference = (preference or "auto").lower()
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA GPU is available on this machine.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("MPS was requested but Apple's Metal backend is not available here.")
+    return device
+
+
+def device_label(device: torch.device | str | None = None) -> str:
+    """A human-readable name: the GPU's model name, "Apple MPS" or "CPU (N threads)"."""
+    device = pick_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "GPU: Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def uses_mixed_precision(device: torch.device) -> bool:
+    """Mixed precision (bfloat16 autocast) is used on CUDA only; elsewhere it is slower or absent."""
+    return device.type == "cuda"

@@ -1,0 +1,78 @@
+"""The surface every generative model in the app shares.
+
+A page or a metric never needs to know which family it holds: it calls ``encode``, ``decode``,
+``sample`` and ``reconstruct`` and checks ``has_encoder`` first. Images are float tensors in
+[0, 1] at this boundary, whatever a family uses inside (DCGAN works in [-1, 1]).
+
+Each family also says how it trains, so the ``Trainer`` stays generic: ``make_optimizers``
+builds its optimisers and ``train_step`` does one update and returns every loss term.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+class GenerativeModel(nn.Module):
+    family: ClassVar[str] = ""
+    has_encoder: ClassVar[bool] = True
+    is_variational: ClassVar[bool] = False
+    is_adversarial: ClassVar[bool] = False
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- shape -------------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.latent_dim)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.config.image_shape)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- the shared surface ------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent code of images ``x`` (the posterior mean for VAEs)."""
+        raise NotImplementedError(f"{self.family} models have no encoder")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] for latent codes ``z`` of shape (N, latent_dim)."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent codes from the model's prior, N(0, I)."""
+        return torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images decoded from prior samples."""
+        return self.decode(self.prior_sample(n, generator))
+
+    # -- training ----------------------------------------------------------------------------
+    def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def train_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        """One update on batch ``x``; returns every loss term as a detached scalar tensor.
+
+        The key ``"loss"`` is the headline number (total objective, or the generator's for GANs).
+        Values stay tensors so the trainer can skip a GPU sync per step.
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluation_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The same loss terms on a batch without updating (for the test set)."""
+        raise NotImplementedError
