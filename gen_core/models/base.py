@@ -10,6 +10,7 @@ builds its optimisers and ``train_step`` does one update and returns every loss 
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 import torch
@@ -25,6 +26,17 @@ class GenerativeModel(nn.Module):
     def __init__(self, config) -> None:
         super().__init__()
         self.config = config
+        self.mixed_precision = False  # set by the Trainer; only takes effect on CUDA
+
+    def autocast(self):
+        """Context for forward passes: bfloat16 autocast on CUDA when mixed precision is on.
+
+        Families wrap only their forward computations in it; backward runs outside, as
+        PyTorch's AMP guide recommends. bfloat16 needs no gradient scaler.
+        """
+        if self.mixed_precision and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     # -- shape -------------------------------------------------------------------------------
     @property

@@ -1,0 +1,58 @@
+"""Model families, built by name: ``build_model("vae", image_shape=(1, 28, 28), latent_dim=2)``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from gen_core.errors import ModelConfigError
+from gen_core.models.autoencoder import HIDDEN_PRESETS, AEConfig, Autoencoder
+from gen_core.models.base import GenerativeModel
+from gen_core.models.config import config_from_dict
+from gen_core.models.dcgan import DCGAN, DCGANConfig
+from gen_core.models.losses import RECONSTRUCTION_LOSSES
+from gen_core.models.summary import LayerSummary, layer_summary
+from gen_core.models.vae import VAE, VAEConfig
+from gen_core.models.vaegan import VAEGAN, VAEGANConfig
+
+FAMILIES: dict[str, tuple[type, type[GenerativeModel]]] = {
+    "ae": (AEConfig, Autoencoder),
+    "vae": (VAEConfig, VAE),
+    "dcgan": (DCGANConfig, DCGAN),
+    "vaegan": (VAEGANConfig, VAEGAN),
+}
+
+FAMILY_LABELS = {"ae": "Autoencoder", "vae": "VAE / beta-VAE", "dcgan": "DCGAN", "vaegan": "VAE-GAN"}
+
+
+def _family(name: str):
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ModelConfigError(f"Unknown model family {name!r}; choose from {', '.join(FAMILIES)}") from None
+
+
+def make_config(family: str, **settings):
+    """The family's config dataclass from keyword settings (unknown keys are an error)."""
+    config_class, _ = _family(family)
+    return config_from_dict(config_class, settings)
+
+
+def build_model(family: str, config=None, **settings) -> GenerativeModel:
+    config_class, model_class = _family(family)
+    if config is None:
+        config = make_config(family, **settings)
+    elif not isinstance(config, config_class):
+        raise ModelConfigError(f"{family} needs a {config_class.__name__}, got {type(config).__name__}")
+    return model_class(config)
+
+
+def config_to_dict(config) -> dict:
+    """JSON-ready settings (tuples become lists)."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}
+
+
+__all__ = [
+    "FAMILIES", "FAMILY_LABELS", "GenerativeModel", "AEConfig", "VAEConfig", "DCGANConfig", "VAEGANConfig",
+    "Autoencoder", "VAE", "DCGAN", "VAEGAN", "HIDDEN_PRESETS", "RECONSTRUCTION_LOSSES", "build_model",
+    "make_config", "config_to_dict", "layer_summary", "LayerSummary",
+]

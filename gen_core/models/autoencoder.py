@@ -1,0 +1,95 @@
+"""Deterministic autoencoders: the seed's 1-, 5- and 9-hidden-layer MLPs, and a conv variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gen_core.models import config as checks
+from gen_core.models.base import GenerativeModel
+from gen_core.models.blocks import build_decoder, build_encoder, default_conv_channels
+from gen_core.models.losses import reconstruction_loss
+
+# Encoder hidden sizes; the decoder mirrors them and the code (latent_dim, 32 in seed 004) sits
+# between, so "mlp5" is 784-512-128-32-128-512-784: five hidden layers.
+HIDDEN_PRESETS: dict[str, tuple[int, ...]] = {
+    "mlp1": (),
+    "mlp5": (512, 128),
+    "mlp9": (512, 256, 128, 64),
+}
+
+
+@dataclass
+class AEConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    latent_dim: int = 32
+    arch: str = "mlp"  # "mlp" or "conv"
+    hidden: tuple[int, ...] = HIDDEN_PRESETS["mlp5"]
+    conv_channels: tuple[int, ...] = ()  # empty: chosen from the image size
+    loss: str = "bce"
+
+    def __post_init__(self) -> None:
+        self.image_shape = checks.check_image_shape(self.image_shape)
+        self.hidden = checks.as_int_tuple(self.hidden)
+        self.conv_channels = checks.as_int_tuple(self.conv_channels) or default_conv_channels(self.image_shape)
+        checks.check_positive("latent_dim", self.latent_dim)
+        checks.check_choice("arch", self.arch, ("mlp", "conv"))
+        checks.check_reconstruction_loss(self.loss)
+
+
+class Autoencoder(GenerativeModel):
+    """x -> code -> x. Trains on the chosen reconstruction loss alone.
+
+    A plain autoencoder has no prior, so ``prior_sample`` draws from a diagonal Gaussian whose
+    mean and spread track the codes seen in training (running averages kept as buffers, so they
+    are saved with the weights). That makes random samples and latent sliders land where the
+    decoder has been trained.
+    """
+
+    family = "ae"
+
+    def __init__(self, config: AEConfig) -> None:
+        super().__init__(config)
+        self.encoder_features, features = build_encoder(config.image_shape, config.arch, config.hidden, config.conv_channels)
+        self.to_code = nn.Linear(features, config.latent_dim)
+        self.decoder = build_decoder(config.latent_dim, config.image_shape, config.arch, config.hidden, config.conv_channels)
+        self.register_buffer("code_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("code_std", torch.ones(config.latent_dim))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_code(self.encoder_features(x))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z).float())
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
+        return self.code_mean + self.code_std * noise
+
+    def _losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        codes = self.encode(x)
+        loss = reconstruction_loss(self.decode_logits(codes), x, self.config.loss).mean()
+        return loss, codes
+
+    def train_step(self, x, optimizers):
+        optimizer = optimizers["model"]
+        with self.autocast():
+            loss, codes = self._losses(x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():  # running code statistics for prior_sample
+            self.code_mean.lerp_(codes.float().mean(0), 0.05)
+            self.code_std.lerp_(codes.float().std(0).clamp_min(1e-4), 0.05)
+        return {"loss": loss.detach(), "reconstruction": loss.detach()}
+
+    @torch.no_grad()
+    def evaluation_losses(self, x):
+        with self.autocast():
+            loss, _ = self._losses(x)
+        return {"loss": loss, "reconstruction": loss}

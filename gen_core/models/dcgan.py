@@ -1,0 +1,142 @@
+"""DCGAN in the shape seed 002 describes.
+
+Generator: dense -> reshape -> stride-2 transposed convs (BatchNorm + LeakyReLU) -> conv -> tanh.
+Discriminator: 3x3 convs with LeakyReLU (the first at stride 1, then stride 2) -> flatten ->
+dropout -> dense logit. Seed 002's MNIST nets are ``gen_channels=(256, 128)`` and
+``disc_channels=(56, 112, 224)``; the defaults here are smaller so a CPU trains them in minutes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gen_core.models import config as checks
+from gen_core.models.base import GenerativeModel
+from gen_core.models.blocks import adversarial_loss, to_signed
+
+SEED_002_MNIST = {"gen_channels": (256, 128), "disc_channels": (56, 112, 224), "latent_dim": 100}
+
+
+def default_gen_channels(image_shape) -> tuple[int, ...]:
+    return (128, 64, 32) if min(image_shape[1:]) <= 32 else (256, 128, 64, 32)
+
+
+@dataclass
+class DCGANConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    latent_dim: int = 100
+    gen_channels: tuple[int, ...] = ()  # first entry is the dense layer's map; each next one doubles the size
+    disc_channels: tuple[int, ...] = (32, 64, 128)
+    dropout: float = 0.4
+    label_smoothing: float = 0.0  # real labels become 1 - smoothing for the discriminator
+
+    def __post_init__(self) -> None:
+        self.image_shape = checks.check_image_shape(self.image_shape)
+        self.gen_channels = checks.as_int_tuple(self.gen_channels) or default_gen_channels(self.image_shape)
+        self.disc_channels = checks.as_int_tuple(self.disc_channels)
+        checks.check_positive("latent_dim", self.latent_dim)
+        checks.check_positive("number of disc_channels", len(self.disc_channels))
+        scale = 2 ** (len(self.gen_channels) - 1)
+        if self.image_shape[1] % scale or self.image_shape[2] % scale:
+            raise checks.ModelConfigError(
+                f"gen_channels {self.gen_channels} upsample {len(self.gen_channels) - 1} times (x{scale}), "
+                f"which does not divide the image size {self.image_shape[1]}x{self.image_shape[2]}; "
+                "use fewer channel entries")
+
+
+class Generator(nn.Module):
+    def __init__(self, config: DCGANConfig) -> None:
+        super().__init__()
+        channels, height, width = config.image_shape
+        scale = 2 ** (len(config.gen_channels) - 1)
+        self.start_shape = (config.gen_channels[0], height // scale, width // scale)
+        self.dense = nn.Sequential(nn.Linear(config.latent_dim, math.prod(self.start_shape)),
+                                   nn.BatchNorm1d(math.prod(self.start_shape)), nn.LeakyReLU(0.2))
+        layers: list[nn.Module] = []
+        for in_channels, out_channels in zip(config.gen_channels[:-1], config.gen_channels[1:]):
+            layers += [nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1),
+                       nn.BatchNorm2d(out_channels), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(config.gen_channels[-1], channels, 3, padding=1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1]."""
+        return self.net(self.dense(z).view(-1, *self.start_shape))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int], channels: tuple[int, ...], dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = image_shape[0]
+        for index, out_channels in enumerate(channels):
+            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=1 if index == 0 else 2, padding=1),
+                       nn.LeakyReLU(0.2)]
+            in_channels = out_channels
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        with torch.no_grad():
+            feature_count = self.features(torch.zeros(1, *image_shape)).shape[1]
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_count, 1))
+
+    def forward(self, x_signed: torch.Tensor) -> torch.Tensor:
+        """Real/fake logits, shape (N,), for images in [-1, 1]."""
+        return self.head(self.features(x_signed)).squeeze(1)
+
+
+class DCGAN(GenerativeModel):
+    family = "dcgan"
+    has_encoder = False
+    is_adversarial = True
+
+    def __init__(self, config: DCGANConfig) -> None:
+        super().__init__(config)
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config.image_shape, config.disc_channels, config.dropout)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.generator(z).float() + 1) / 2
+
+    def make_optimizers(self, lr: float):
+        # Radford et al.: Adam with beta1 = 0.5 keeps the two-player game from oscillating.
+        return {"generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
+                "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))}
+
+    def _discriminator_loss(self, real_signed, fake_signed):
+        real_logits = self.discriminator(real_signed)
+        fake_logits = self.discriminator(fake_signed)
+        smoothing = self.config.label_smoothing
+        real_loss = adversarial_loss(real_logits, True) if not smoothing else \
+            nn.functional.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing))
+        return real_loss + adversarial_loss(fake_logits, False), real_logits, fake_logits
+
+    def train_step(self, x, optimizers):
+        """Algorithm 1 of Goodfellow et al. with k = 1 and the non-saturating generator loss."""
+        real = to_signed(x)
+        z = torch.randn(len(x), self.latent_dim, device=x.device)
+        with self.autocast():
+            fake = self.generator(z)
+            d_loss, real_logits, fake_logits = self._discriminator_loss(real, fake.detach())
+        optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        optimizers["discriminator"].step()
+
+        with self.autocast():
+            g_loss = adversarial_loss(self.discriminator(fake), True)
+        optimizers["generator"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        optimizers["generator"].step()
+        return {"loss": g_loss.detach(), "generator": g_loss.detach(), "discriminator": d_loss.detach(),
+                "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    @torch.no_grad()
+    def evaluation_losses(self, x):
+        with self.autocast():
+            fake = self.generator(torch.randn(len(x), self.latent_dim, device=x.device))
+            d_loss, real_logits, fake_logits = self._discriminator_loss(to_signed(x), fake)
+            g_loss = adversarial_loss(fake_logits, True)
+        return {"loss": g_loss, "generator": g_loss, "discriminator": d_loss,
+                "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
