@@ -1,0 +1,55 @@
+"""From names to a ready Trainer, and back from a run to its data: the steps the CLI and the app share."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from gen_core import checkpoints
+from gen_core.data import ImageDataset, load_dataset
+from gen_core.errors import TrainingError
+from gen_core.models import build_model
+from gen_core.runs import new_run_dir
+from gen_core.training import TrainConfig, Trainer
+
+
+def prepare_training(family: str, model_settings: dict, dataset: ImageDataset | str,
+                     train_config: TrainConfig, root: Path | None = None, name: str | None = None,
+                     dataset_options: dict | None = None, save: bool = True) -> Trainer:
+    """Load the data, size the model to it, pick a fresh run folder and return the Trainer."""
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset, **(dataset_options or {}))
+    settings = {**model_settings, "image_shape": dataset.image_shape}
+    model = build_model(family, **settings)
+    run_dir = None
+    if save:
+        run_dir = new_run_dir(Path(root or checkpoints.default_root()), family, dataset.source.get("name", dataset.name), name)
+    return Trainer(model, dataset, train_config, run_dir=run_dir, run_name=run_dir.name if run_dir else name)
+
+
+def train_config_from_dict(values: dict, **overrides) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in {**values, **overrides}.items() if k in known})
+
+
+def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto") -> Trainer:
+    """Continue a saved run for ``extra_epochs`` more epochs, with its optimiser state."""
+    run = checkpoints.load_run(run_dir, with_optimizer_state=True)
+    if extra_epochs < 1:
+        raise TrainingError("Resume needs at least one more epoch")
+    done = len(run.history.get("epochs", []))
+    config = train_config_from_dict(run.config.get("training", {}), epochs=done + extra_epochs, device=device)
+    dataset = dataset_for_run(run.config)
+    history = run.history or None
+    return Trainer(run.model, dataset, config, run_dir=run.path, history=history,
+                   optimizer_state=run.optimizer_state, run_name=run.name)
+
+
+def dataset_for_run(config: dict) -> ImageDataset:
+    """Load the dataset a run was trained on, from the source recorded in its config."""
+    source = dict(config.get("data") or {})
+    name = source.pop("name", None)
+    if not name:
+        raise TrainingError("This run does not record which dataset it was trained on")
+    source.pop("skipped", None)
+    return load_dataset(name, **source)

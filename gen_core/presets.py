@@ -1,0 +1,48 @@
+"""Named starting points: the models the seeds describe, with settings that train well on a CPU.
+
+Each preset is a model family, its settings and suggested training settings; the image shape is
+filled in from the chosen dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gen_core.models.autoencoder import HIDDEN_PRESETS
+from gen_core.models.dcgan import SEED_002_MNIST
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    family: str
+    description: str
+    model: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("AE, 1 hidden layer", "ae", "784-32-784, the seed's smallest autoencoder (seed 004).",
+           {"hidden": HIDDEN_PRESETS["mlp1"], "latent_dim": 32, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
+    Preset("AE, 5 hidden layers", "ae", "512-128-32-128-512 (seed 004): best within 100 epochs there.",
+           {"hidden": HIDDEN_PRESETS["mlp5"], "latent_dim": 32, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
+    Preset("AE, 9 hidden layers", "ae", "512-256-128-64-32-64-128-256-512 (seed 004): keeps improving longest.",
+           {"hidden": HIDDEN_PRESETS["mlp9"], "latent_dim": 32, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
+    Preset("Conv AE", "ae", "Stride-2 conv encoder and transposed-conv decoder, 32-d code.",
+           {"arch": "conv", "latent_dim": 32, "loss": "bce"}, {"epochs": 15, "lr": 1e-3}),
+    Preset("MLP VAE, latent 2", "vae", "Three dense layers each way (seed 002); a 2-d latent you can map (seed 003).",
+           {"hidden": (512, 256), "latent_dim": 2, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
+    Preset("MLP VAE, latent 32", "vae", "The same VAE with a 32-d latent, like the seed's autoencoders.",
+           {"hidden": (512, 256), "latent_dim": 32, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
+    Preset("Conv beta-VAE", "vae", "Conv encoder with one dense layer to mu and log sigma^2, beta = 4 (seed 000).",
+           {"arch": "conv", "latent_dim": 10, "beta": 4.0, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
+    Preset("DCGAN", "dcgan", "Dense -> reshape -> transposed convs; conv + LeakyReLU + dropout critic (seed 002), CPU-sized.",
+           {"latent_dim": 100}, {"epochs": 20, "lr": 2e-4, "batch_size": 64}),
+    Preset("DCGAN, seed 002 size", "dcgan", "Seed 002's MNIST generator (5.6 M parameters) and discriminator; wants a GPU.",
+           dict(SEED_002_MNIST), {"epochs": 50, "lr": 2e-4, "batch_size": 128}),
+    Preset("VAE-GAN", "vaegan", "VAE encoder + decoder that doubles as generator + discriminator (seed 001).",
+           {"latent_dim": 32}, {"epochs": 20, "lr": 3e-4, "batch_size": 64}),
+]}
+
+QUICK_START = Preset("Quick start", "vae", "A small MLP VAE with a 2-d latent; trains in well under a minute on a CPU.",
+                     {"hidden": (256, 128), "latent_dim": 2, "loss": "bce"}, {"epochs": 8, "lr": 2e-3, "batch_size": 128})
