@@ -1,0 +1,29 @@
+"""Latent Lab: train and explore image generative models. Run with ``streamlit run app.py``."""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
+
+PAGES = {
+    "Build": [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    ],
+    "Explore": [
+        st.Page("pages/samples.py", title="Samples", icon=":material/grid_view:"),
+        st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
+        st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+        st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+        st.Page("pages/class_sampler.py", title="Class sampler", icon=":material/category:"),
+    ],
+    "Measure": [
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+        st.Page("pages/tiles.py", title="Tiles", icon=":material/grid_on:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

@@ -1,0 +1,65 @@
+"""Fixtures for page tests: tiny real models trained once per session, and an AppTest factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gen_core.pipeline import prepare_training
+from gen_core.training import TrainConfig
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+TINY_MODELS = {
+    "ae": ("ae", {"hidden": (64,), "latent_dim": 8}),
+    "vae2": ("vae", {"hidden": (64,), "latent_dim": 2}),
+    "vae8": ("vae", {"hidden": (64,), "latent_dim": 8}),
+    "dcgan": ("dcgan", {"latent_dim": 8, "gen_channels": (16, 8, 8), "disc_channels": (8, 16)}),
+}
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory) -> Path:
+    """A checkpoints folder for the whole page-test session (the app reads GEN_CORE_CHECKPOINTS)."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    previous = os.environ.get("GEN_CORE_CHECKPOINTS")
+    os.environ["GEN_CORE_CHECKPOINTS"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("GEN_CORE_CHECKPOINTS", None)
+    else:
+        os.environ["GEN_CORE_CHECKPOINTS"] = previous
+
+
+@pytest.fixture(scope="session")
+def trained_runs(runs_root) -> dict[str, Path]:
+    """One tiny trained run per key of TINY_MODELS, on the embedded MNIST sample (2 epochs)."""
+    paths = {}
+    for key, (family, settings) in TINY_MODELS.items():
+        trainer = prepare_training(family, settings, "mnist5k",
+                                   TrainConfig(epochs=2, batch_size=128, lr=2e-3, device="cpu", sample_count=16),
+                                   root=runs_root, name=f"tiny-{key}")
+        trainer.fit()
+        paths[key] = trainer.run_dir
+    return paths
+
+
+def open_page(page: str, active_run: Path | None = None, timeout: float = 60) -> AppTest:
+    """Run the app on ``pages/<page>.py`` with ``active_run`` as the active model."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if active_run is not None:
+        at.session_state["active_run"] = str(active_run)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """All markdown, captions, headers and messages on the page, for assertions on what it says."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    return "\n".join(parts)

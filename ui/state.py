@@ -1,0 +1,101 @@
+"""The active model and the cached objects every page shares.
+
+Widget state lives in ``st.session_state`` under a few keys named here. Loaded runs and datasets
+come from ``st.cache_resource`` keyed by the run folder and its weights' modification time, so a
+retrained or renamed run is never served stale.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+
+from gen_core import checkpoints, runs
+from gen_core.errors import GenCoreError
+from gen_core.pipeline import dataset_for_run
+
+ACTIVE_RUN = "active_run"  # str path of the run the explore pages use
+
+
+def runs_root() -> Path:
+    return checkpoints.default_root()
+
+
+def list_runs():
+    return runs.list_runs(runs_root())
+
+
+def set_active_run(path) -> None:
+    st.session_state[ACTIVE_RUN] = str(path)
+
+
+def active_run_path() -> Path | None:
+    """The chosen run, else the newest loadable one (so a first visit has something to show)."""
+    chosen = st.session_state.get(ACTIVE_RUN)
+    if chosen and (Path(chosen) / checkpoints.WEIGHTS_FILE).exists():
+        return Path(chosen)
+    for info in list_runs():
+        if not info.error and (info.path / checkpoints.WEIGHTS_FILE).exists():
+            set_active_run(info.path)
+            return info.path
+    return None
+
+
+def _weights_mtime(path: Path) -> float:
+    weights = path / checkpoints.WEIGHTS_FILE
+    return weights.stat().st_mtime if weights.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=4)
+def _load_run(path: str, mtime: float):
+    return checkpoints.load_run(Path(path))
+
+
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=4)
+def _load_dataset(path: str, mtime: float):
+    return dataset_for_run(checkpoints.read_config(Path(path)))
+
+
+def active_run():
+    """The loaded active run (model on the CPU, eval mode), or None when there is none."""
+    path = active_run_path()
+    if path is None:
+        return None
+    return _load_run(str(path), _weights_mtime(path))
+
+
+def active_dataset():
+    """The dataset the active run was trained on (cached)."""
+    path = active_run_path()
+    if path is None:
+        return None
+    return _load_dataset(str(path), _weights_mtime(path))
+
+
+def require_active_run(need_encoder: bool = False):
+    """Return the active run, or explain what to do and stop the page."""
+    try:
+        run = active_run()
+    except GenCoreError as error:
+        st.error(f"The active model could not be loaded: {error}")
+        st.stop()
+    if run is None:
+        st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    if need_encoder and not run.model.has_encoder:
+        st.warning(f"**{run.name}** is a {run.family.upper()}, which has no encoder, and this page needs one. "
+                   "Pick an autoencoder, VAE or VAE-GAN in the sidebar.")
+        st.stop()
+    return run
+
+
+@contextmanager
+def user_errors(prefix: str = ""):
+    """Show an engine error as a message in the page instead of a traceback."""
+    try:
+        yield
+    except GenCoreError as error:
+        st.error(f"{prefix}{error}")
