@@ -9,6 +9,7 @@ code whether called from the command line or from a ``TrainingJob`` thread behin
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,15 +37,29 @@ class TrainConfig:
     mixed_precision: bool = True  # bfloat16 autocast, CUDA only
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise TrainingError("epochs and batch size must be at least 1 and the learning rate positive")
-        self.sample_epochs = tuple(int(e) for e in self.sample_epochs)
+        counts = {"epochs": self.epochs, "batch_size": self.batch_size, "sample_count": self.sample_count,
+                  "log_every": self.log_every}
+        for name, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise TrainingError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not 0 < self.lr < math.inf:
+            raise TrainingError(f"The learning rate must be a positive number, got {self.lr!r}")
+        try:
+            self.sample_epochs = tuple(int(e) for e in self.sample_epochs)
+        except (TypeError, ValueError):
+            raise TrainingError(f"sample_epochs must be epoch numbers, got {self.sample_epochs!r}") from None
 
     def grid_epochs(self, first_epoch: int = 1) -> set[int]:
         if self.sample_epochs:
             return set(self.sample_epochs)
         every = max(1, math.ceil(self.epochs / 8))
         return {first_epoch, self.epochs, *range(every, self.epochs + 1, every)}
+
+
+def batches_per_epoch(image_count: int, batch_size: int) -> int:
+    """Batches the trainer uses: a single leftover image is skipped (see ``Trainer._run_epoch``)."""
+    full, leftover = divmod(image_count, batch_size)
+    return full + (1 if leftover > 1 or (leftover == 1 and full == 0) else 0)
 
 
 def new_history() -> dict:
@@ -124,14 +139,16 @@ class Trainer:
     def fit(self) -> dict:
         cfg = self.config
         torch.manual_seed(cfg.seed + self.start_epoch)
-        steps_per_epoch = math.ceil(len(self.train_images) / cfg.batch_size)
+        steps_per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size)
+        # Step numbers in the history continue across a resume instead of restarting at 1.
+        self._step_offset = self.start_epoch * steps_per_epoch
         epochs_to_run = cfg.epochs - self.start_epoch
         self.progress.total_steps = max(0, epochs_to_run) * steps_per_epoch
         self.progress.epoch = self.start_epoch
         grid_epochs = self.config.grid_epochs(self.start_epoch + 1)
         self.history["status"], self.history["message"] = "running", ""
         self._started = time.perf_counter()
-        shuffle = torch.Generator().manual_seed(cfg.seed)
+        shuffle = torch.Generator().manual_seed(cfg.seed + self.start_epoch)  # a resume sees new orders
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
                 stopped = self._run_epoch(epoch, shuffle)
@@ -140,14 +157,20 @@ class Trainer:
                 self._save()
                 if stopped:
                     return self._finish("stopped", f"Stopped after epoch {epoch} of {cfg.epochs}.")
-            return self._finish("completed", f"Trained {cfg.epochs} epochs.")
+            return self._finish("completed", f"Trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}.")
         except TrainingError as error:
             # The weights in memory are not finite: keep the last good checkpoint on disk.
-            self.history["status"], self.history["message"] = "failed", str(error)
-            if self.run_dir and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
-                checkpoints.save_history(self.run_dir, self.history)
-            self._emit("end", {"status": "failed", "message": str(error)})
+            self._record_failure(str(error))
             raise
+        except Exception as error:  # a crash (out of memory, a bug) must not leave the run "running"
+            self._record_failure(f"{type(error).__name__}: {error}")
+            raise
+
+    def _record_failure(self, message: str) -> None:
+        self.history["status"], self.history["message"] = "failed", message
+        if self.run_dir and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
+            checkpoints.save_history(self.run_dir, self.history)
+        self._emit("end", {"status": "failed", "message": message})
 
     def _run_epoch(self, epoch: int, shuffle: torch.Generator) -> bool:
         cfg = self.config
@@ -158,6 +181,8 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         seen, stopped, epoch_start = 0, False, time.perf_counter()
         for batch in iter_batches(images, cfg.batch_size, shuffle=True, generator=shuffle):
+            if len(batch) == 1 < min(cfg.batch_size, len(images)):
+                continue  # a lone leftover image: BatchNorm cannot train on it, a std of one code is NaN
             batch = batch.to(self.device, non_blocking=True)
             terms = self.model.train_step(batch, self.optimizers)
             for name, value in terms.items():
@@ -188,7 +213,7 @@ class Trainer:
         values = {name: float(value) for name, value in terms.items()}
         self._check_finite(values, epoch)
         self.progress.elapsed = time.perf_counter() - self._started
-        entry = {"step": self.progress.step, "epoch": epoch, **values}
+        entry = {"step": self._step_offset + self.progress.step, "epoch": epoch, **values}
         self.history["steps"].append(entry)
         self._emit("step", entry)
 
