@@ -32,7 +32,13 @@ def set_active_run(path) -> None:
 
 
 def active_run_path() -> Path | None:
-    """The chosen run, else the newest loadable one (so a first visit has something to show)."""
+    """The chosen run, else the newest loadable one (so a first visit has something to show).
+
+    A link may name the run: ``?run=<folder name>`` (handy for a classroom demo) sets it.
+    """
+    linked = st.query_params.get("run")
+    if linked and (runs_root() / linked / checkpoints.WEIGHTS_FILE).exists():
+        set_active_run(runs_root() / linked)
     chosen = st.session_state.get(ACTIVE_RUN)
     if chosen and (Path(chosen) / checkpoints.WEIGHTS_FILE).exists():
         return Path(chosen)
