@@ -17,6 +17,7 @@ from gen_core.errors import GenCoreError
 from gen_core.pipeline import dataset_for_run
 
 ACTIVE_RUN = "active_run"  # str path of the run the explore pages use
+_LINK_APPLIED = "_linked_run_applied"
 
 
 def runs_root() -> Path:
@@ -37,8 +38,10 @@ def active_run_path() -> Path | None:
     A link may name the run: ``?run=<folder name>`` (handy for a classroom demo) sets it.
     """
     linked = st.query_params.get("run")
-    if linked and (runs_root() / linked / checkpoints.WEIGHTS_FILE).exists():
-        set_active_run(runs_root() / linked)
+    if linked and st.session_state.get(_LINK_APPLIED) != linked:  # once, so the sidebar can still change it
+        st.session_state[_LINK_APPLIED] = linked
+        if (runs_root() / linked / checkpoints.WEIGHTS_FILE).exists():
+            set_active_run(runs_root() / linked)
     chosen = st.session_state.get(ACTIVE_RUN)
     if chosen and (Path(chosen) / checkpoints.WEIGHTS_FILE).exists():
         return Path(chosen)
