@@ -1,0 +1,123 @@
+"""The Tiles page: a VAE trained on the embedded tiles, shown as tiles, a mosaic, a quiz and heat maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gen_core import checkpoints
+from gen_core.pipeline import prepare_training
+from gen_core.training import TrainConfig
+from .conftest import open_page, page_text
+
+
+@pytest.fixture(scope="module")
+def tile_run(runs_root) -> Path:
+    """A tiny VAE trained one epoch on 16x16 tiles of the embedded images, end to end."""
+    trainer = prepare_training("vae", {"hidden": (64,), "latent_dim": 8}, "tiles",
+                               TrainConfig(epochs=1, batch_size=64, lr=2e-3, device="cpu", sample_count=16),
+                               root=runs_root, name="tiny-tiles",
+                               dataset_options={"tile_size": 16, "tiles_per_epoch": 300})
+    history = trainer.fit()
+    assert history["status"] == "completed"
+    return trainer.run_dir
+
+
+def _image_captions(at) -> list[str]:
+    return [caption for image in at.image for caption in image.captions]
+
+
+def _metrics(at) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_training_a_vae_on_embedded_tiles_records_a_reloadable_tile_run(tile_run):
+    config = checkpoints.read_config(tile_run)
+    assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
+    assert config["model"]["image_shape"] == [1, 16, 16]
+    epoch = checkpoints.load_run(tile_run).history["epochs"][-1]
+    assert epoch["test_loss"] > 0 and "train_kl" in epoch
+
+
+def test_page_shows_real_and_generated_tiles_a_mosaic_and_the_coverage_maps(tile_run):
+    at = open_page("tiles", tile_run)
+    assert not at.exception
+    text = page_text(at)
+    assert "**Real**" in text and "**Generated**" in text and "microaneurysms.png" in text
+    # real, generated, the mosaic, the two quiz tiles and the whole image under the heat map
+    assert len(at.image) == 6
+    captions = _image_captions(at)
+    assert {"Left", "Right", "The image"} <= set(captions)
+    assert any(caption.startswith("64 generated 16x16 tiles") for caption in captions)
+    assert at.get("download_button")
+    at.number_input(key="tiles_cov_tile").set_value(32)
+    at.select_slider(key="tiles_cov_per_pixel").set_value(1000).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2
+    metrics = _metrics(at)
+    equal_cv = float(metrics["Equal-coverage: coefficient of variation"])
+    naive_cv = float(metrics["Naive: coefficient of variation"])
+    assert equal_cv < 0.2 * naive_cv
+    assert float(metrics["Equal-coverage: least / most seen pixel"]) > 0.5
+    assert float(metrics["Naive: least / most seen pixel"]) < 0.05
+
+
+def test_a_tile_that_does_not_fit_the_image_is_explained(tile_run):
+    at = open_page("tiles", tile_run)
+    at.number_input(key="tiles_cov_tile").set_value(2000).run()
+    assert not at.exception
+    assert any("does not fit" in warning.value for warning in at.warning)
+
+
+def test_answering_the_quiz_updates_the_score(tile_run):
+    at = open_page("tiles", tile_run)
+    assert _metrics(at)["Your score"] == "0 / 0"
+    real_side = at.session_state["tiles_quiz"].current.real_side
+    at.button(key=f"tiles_quiz_{real_side}").click().run()
+    assert not at.exception
+    assert _metrics(at)["Your score"] == "1 / 1"
+    assert any(f"the {real_side} tile is real" in success.value for success in at.success)
+    assert at.button(key="tiles_quiz_left").disabled and at.button(key="tiles_quiz_right").disabled
+
+    at.button(key="tiles_quiz_next").click().run()
+    real_side = at.session_state["tiles_quiz"].current.real_side
+    wrong_side = "left" if real_side == "right" else "right"
+    at.button(key=f"tiles_quiz_{wrong_side}").click().run()
+    assert _metrics(at)["Your score"] == "1 / 2"
+    assert any(f"the {real_side} tile is real" in warning.value for warning in at.warning)
+
+    assert f"{real_side.title()}: real" in _image_captions(at)  # the answer is revealed under the tiles
+    assert f"{wrong_side.title()}: generated" in _image_captions(at)
+    at.button(key="tiles_quiz_reset").click().run()
+    assert _metrics(at)["Your score"] == "0 / 0"
+    assert not at.button(key="tiles_quiz_left").disabled
+
+
+@pytest.fixture(scope="module")
+def digits_run(runs_root) -> Path:
+    """A plain autoencoder on 8x8 digits: a model that was not trained on tiles (cheaper than mnist5k)."""
+    trainer = prepare_training("ae", {"hidden": (32,), "latent_dim": 4}, "digits",
+                               TrainConfig(epochs=1, batch_size=128, device="cpu", sample_count=16),
+                               root=runs_root, name="tiny-digits-ae")
+    trainer.fit()
+    return trainer.run_dir
+
+
+def test_a_model_not_trained_on_tiles_gets_an_explanation_and_the_heat_map(digits_run):
+    at = open_page("tiles", digits_run)
+    assert not at.exception
+    text = page_text(at)
+    assert "not on tiles" in text and "python -m gen_core train --model vae --dataset tiles" in text
+    assert len(at.get("plotly_chart")) == 2
+    assert "Naive: coefficient of variation" in _metrics(at)
+    assert "Your score" not in _metrics(at)
+    assert not [button for button in at.button if button.key == "tiles_quiz_left"]
+
+
+def test_with_no_model_at_all_the_heat_map_still_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(tmp_path))  # an empty checkpoints folder
+    at = open_page("tiles")
+    assert not at.exception
+    assert "no trained model yet" in page_text(at)
+    assert len(at.get("plotly_chart")) == 2 and "Equal-coverage: coefficient of variation" in _metrics(at)
