@@ -149,6 +149,8 @@ class Run:
 
 def read_config(run_dir: Path) -> dict:
     config = read_json(Path(run_dir) / CONFIG_FILE)
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{run_dir}/{CONFIG_FILE} does not hold a settings object")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{run_dir}: checkpoint format version {version!r}, this version reads {FORMAT_VERSION}")
@@ -173,11 +175,16 @@ def load_run(run_dir: Path, device: str | torch.device = "cpu", with_optimizer_s
     model.load_state_dict(weights)
     model.to(device).eval()
     history = read_json(run_dir / HISTORY_FILE) if (run_dir / HISTORY_FILE).exists() else {}
+    if not isinstance(history, dict):
+        raise CheckpointError(f"{run_dir}/{HISTORY_FILE} does not hold a training history")
     optimizer_state = {}
     if with_optimizer_state and (run_dir / OPTIMIZER_FILE).exists():
         tensors = _load_tensors(run_dir / OPTIMIZER_FILE)
         meta = read_json(run_dir / OPTIMIZER_META_FILE)
-        optimizer_state = {name: _unflatten_optimizer(name, tensors, meta) for name in meta}
+        try:
+            optimizer_state = {name: _unflatten_optimizer(name, tensors, meta) for name in meta}
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{run_dir}: the saved optimiser state is malformed ({error!r})") from None
     return Run(run_dir, config, history, model, optimizer_state)
 
 

@@ -73,6 +73,8 @@ def _run_info(path: Path) -> RunInfo:
         history = checkpoints.read_json(history_path) if history_path.exists() else {}
         if history_path.exists():
             modified = history_path.stat().st_mtime
+        if not isinstance(history, dict):
+            raise CheckpointError(f"{history_path} does not hold a training history")
     except CheckpointError as error:
         return RunInfo(path.name, path, "?", "?", 0, 0, "unreadable", {}, {}, modified, str(error))
     epochs = history.get("epochs", [])
@@ -100,6 +102,8 @@ def delete_run(path: Path, root: Path | None = None) -> None:
 def rename_run(path: Path, new_name: str, root: Path | None = None) -> Path:
     root = Path(root or checkpoints.default_root())
     path = _inside(root, path)
+    if not (path / checkpoints.CONFIG_FILE).exists():
+        raise CheckpointError(f"{path} does not look like a run folder; not renaming it")
     target = root.resolve() / safe_run_name(new_name)
     if target.exists():
         raise CheckpointError(f"A run called {target.name!r} already exists")
@@ -136,6 +140,8 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
         raise CheckpointError("This file is not a zip archive") from None
     with archive, tempfile.TemporaryDirectory(dir=_mkdir(root), prefix=".import-") as staging:
         members = [m for m in archive.infolist() if not m.is_dir()]
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:  # a small zip can unpack to gigabytes
+            raise CheckpointError(f"The zip unpacks to more than {MAX_ZIP_BYTES // 2**20} MB")
         prefix = _common_folder(members)
         for member in members:
             relative = member.filename[len(prefix):]
@@ -149,8 +155,11 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
             run = checkpoints.load_run(Path(staging))
         except GenCoreError as error:
             raise CheckpointError(f"The zip does not hold a loadable run: {error}") from None
-        destination = new_run_dir(root, run.family, run.config.get("data", {}).get("name", "upload"),
-                                  name or (prefix.strip("/") or None) or run.config.get("name"))
+        data = run.config.get("data")  # uploaded JSON: any type may stand where a name should be
+        dataset_name = str(data.get("name") or "upload") if isinstance(data, dict) else "upload"
+        saved_name = run.config.get("name")
+        destination = new_run_dir(root, run.family, dataset_name, name or (prefix.strip("/") or None)
+                                  or (saved_name if isinstance(saved_name, str) else None))
         shutil.copytree(staging, destination)
     config = checkpoints.read_json(destination / checkpoints.CONFIG_FILE)
     config["name"] = destination.name

@@ -37,6 +37,8 @@ class AEConfig:
         checks.check_positive("latent_dim", self.latent_dim)
         checks.check_choice("arch", self.arch, ("mlp", "conv"))
         checks.check_reconstruction_loss(self.loss)
+        if self.arch == "conv":
+            checks.check_conv_depth(self.image_shape, self.conv_channels)
 
 
 class Autoencoder(GenerativeModel):
@@ -83,9 +85,10 @@ class Autoencoder(GenerativeModel):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        with torch.no_grad():  # running code statistics for prior_sample
-            self.code_mean.lerp_(codes.float().mean(0), 0.05)
-            self.code_std.lerp_(codes.float().std(0).clamp_min(1e-4), 0.05)
+        if len(codes) > 1:  # running code statistics for prior_sample (a std needs two codes)
+            with torch.no_grad():
+                self.code_mean.lerp_(codes.float().mean(0), 0.05)
+                self.code_std.lerp_(codes.float().std(0).clamp_min(1e-4), 0.05)
         return {"loss": loss.detach(), "reconstruction": loss.detach()}
 
     @torch.no_grad()

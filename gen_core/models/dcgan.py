@@ -40,6 +40,8 @@ class DCGANConfig:
         self.disc_channels = checks.as_int_tuple(self.disc_channels)
         checks.check_positive("latent_dim", self.latent_dim)
         checks.check_positive("number of disc_channels", len(self.disc_channels))
+        checks.check_fraction("dropout", self.dropout)
+        checks.check_fraction("label_smoothing", self.label_smoothing)
         scale = 2 ** (len(self.gen_channels) - 1)
         if self.image_shape[1] % scale or self.image_shape[2] % scale:
             raise checks.ModelConfigError(

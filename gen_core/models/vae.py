@@ -31,6 +31,8 @@ class VAEConfig:
         checks.check_positive("latent_dim", self.latent_dim)
         checks.check_choice("arch", self.arch, ("mlp", "conv"))
         checks.check_reconstruction_loss(self.loss)
+        if self.arch == "conv":
+            checks.check_conv_depth(self.image_shape, self.conv_channels)
         if not self.beta >= 0:
             raise checks.ModelConfigError(f"beta must be >= 0, got {self.beta}")
 

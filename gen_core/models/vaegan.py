@@ -44,6 +44,9 @@ class VAEGANConfig:
         self.disc_channels = checks.as_int_tuple(self.disc_channels)
         checks.check_positive("latent_dim", self.latent_dim)
         checks.check_choice("arch", self.arch, ("mlp", "conv"))
+        if self.arch == "conv":
+            checks.check_conv_depth(self.image_shape, self.conv_channels)
+        checks.check_fraction("dropout", self.dropout)
         for name in ("beta", "pixel_weight", "adversarial_weight"):
             if not getattr(self, name) >= 0:
                 raise checks.ModelConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
