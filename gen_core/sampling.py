@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,7 +22,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from gen_core.errors import DatasetError, SamplerError
-from gen_core.latent import decode_latents
+from gen_core.latent import decode_latents, encode_dataset
 
 SAMPLER_NAMES = ("prior", "gaussian", "gmm", "perturb")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -167,6 +168,16 @@ class ClassGaussianSampler(LatentSampler):
         return self.means_[index] + np.sqrt(float(self.covariance_scale)) * noise
 
 
+class TooManyComponentsError(SamplerError):
+    """K is more than a class can support; ``suggested`` is the largest K that works with the
+    chosen covariance type and ``allowing`` the covariance types that would take the K asked for."""
+
+    def __init__(self, message: str, suggested: int, allowing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.suggested = int(suggested)
+        self.allowing = tuple(allowing)
+
+
 def max_components(n_points: int, latent_dim: int, covariance_type: str) -> int:
     """The largest K a class of ``n_points`` codes supports, by counting what each component needs.
 
@@ -210,10 +221,11 @@ class ClassMixtureSampler(LatentSampler):
                     if max_components(count, self.latent_dim_, kind) >= int(self.n_components)]
         alternative = (f" The {' or '.join(repr(kind) for kind in allowing)} covariance type allows "
                        f"K = {self.n_components}." if allowing else "")
-        raise SamplerError(
+        raise TooManyComponentsError(
             f"K = {self.n_components} is too many components for class {label}, which has {count} latent "
             f"codes in {self.latent_dim_} dimensions: with {self.covariance_type!r} covariances it supports "
-            f"at most K = {suggested}, so try K = {suggested}.{alternative}"
+            f"at most K = {suggested}, so try K = {suggested}.{alternative}",
+            suggested=suggested, allowing=tuple(allowing),
         )
 
     def fit(self, latents, labels=None,
@@ -306,6 +318,22 @@ def make_sampler(name: str, **params) -> LatentSampler:
     return sampler_class(**params)
 
 
+def component_limits(class_counts, latent_dim: int) -> dict[str, int]:
+    """The largest K per covariance type when every class gets its own mixture; the smallest
+    class decides, so a page can show what is possible before anything is fitted."""
+    smallest = int(min(class_counts))
+    return {kind: max_components(smallest, latent_dim, kind) for kind in COVARIANCE_TYPES}
+
+
+def fit_sampler(name: str, latents, labels=None, progress: Callable[[float, str], None] | None = None,
+                **params) -> LatentSampler:
+    """Build a sampler by name and fit it; only the mixture is slow enough to report progress."""
+    sampler = make_sampler(name, **params)
+    if isinstance(sampler, ClassMixtureSampler):
+        return sampler.fit(latents, labels, progress=progress)
+    return sampler.fit(latents, labels)
+
+
 def sample_images(model, sampler: LatentSampler, n: int, class_label: int | None = None,
                   seed: int | None = None, batch_size: int = 512) -> torch.Tensor:
     """``n`` images (CPU, in [0, 1]) decoded from the sampler's draws."""
@@ -354,3 +382,65 @@ def nearest_training_images(samples: torch.Tensor, train_images: torch.Tensor, m
         best_distances = torch.where(better, distances, best_distances)
         best_indices = torch.where(better, indices + first, best_indices)
     return best_indices.cpu(), best_distances.cpu()
+
+
+def sample_class_rows(model, sampler: LatentSampler, n_per_row: int, class_labels,
+                      seed: int | None = 0) -> list[torch.Tensor]:
+    """One batch of ``n_per_row`` images per entry of ``class_labels`` (None: no class).
+
+    Each row gets its own seed, so adding or removing a class leaves the other rows unchanged.
+    """
+    return [sample_images(model, sampler, n_per_row, class_label=label,
+                          seed=None if seed is None else int(seed) + position)
+            for position, label in enumerate(class_labels)]
+
+
+@dataclass
+class NearestMatches:
+    """The best-matching training image of each sample: the check that samples are new."""
+
+    indices: torch.Tensor                   # (N,) index into the training set
+    distances: torch.Tensor                 # (N,) mean per-pixel distance (MSE or BCE)
+    images: torch.Tensor                    # (N, C, H, W) those training images
+    reconstructions: torch.Tensor | None    # (N, C, H, W) the model's reconstructions of them
+
+
+def nearest_matches(model, samples: torch.Tensor, train_images: torch.Tensor, train_latents=None,
+                    metric: str = "mse") -> NearestMatches:
+    """Seed 004, Fig. 4: each generated image, its best-matching training image, and how the
+    model reconstructs that image (from ``train_latents`` when given, so nothing is re-encoded)."""
+    indices, distances = nearest_training_images(samples, train_images, metric=metric)
+    matched = train_images[indices.to(train_images.device)].float().cpu()
+    reconstructed = None
+    if train_latents is not None:
+        codes = torch.as_tensor(np.asarray(train_latents)[indices.numpy()], dtype=torch.float32)
+        reconstructed = decode_latents(model, codes)
+    return NearestMatches(indices, distances, matched, reconstructed)
+
+
+def nearest_matches_by_row(model, rows: list[torch.Tensor], train_images: torch.Tensor, train_latents=None,
+                           metric: str = "mse") -> list[NearestMatches]:
+    """``nearest_matches`` for a grid given as rows, searched in one pass and split back per row."""
+    if not rows:
+        return []
+    matches = nearest_matches(model, torch.cat(list(rows)), train_images, train_latents, metric=metric)
+    bounds = np.cumsum([0] + [len(row) for row in rows])
+    return [NearestMatches(matches.indices[start:stop], matches.distances[start:stop], matches.images[start:stop],
+                           None if matches.reconstructions is None else matches.reconstructions[start:stop])
+            for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def novelty_baseline(model, test_images: torch.Tensor, train_images: torch.Tensor, metric: str = "mse",
+                     max_images: int = 500) -> float:
+    """Median distance from the model's reconstructions of unseen test images to the training set.
+
+    Decoded images are smoother than real ones, which lowers every distance, so samples are best
+    judged against other decoder outputs: a sample about this close to its nearest training
+    image is as new as a reconstruction of an image the model never saw; far closer is a copy.
+    """
+    if model.has_encoder:
+        unseen = decode_latents(model, encode_dataset(model, test_images[:max_images]))
+    else:
+        unseen = test_images[:max_images].float().cpu()
+    _indices, distances = nearest_training_images(unseen, train_images, metric=metric)
+    return float(distances.median())

@@ -13,7 +13,8 @@ from gen_core.errors import DatasetError, SamplerError
 from gen_core.models.base import GenerativeModel
 from gen_core.sampling import (
     SAMPLER_NAMES, ClassGaussianSampler, ClassMixtureSampler, PerturbSampler, PriorSampler,
-    make_sampler, max_components, nearest_training_images, sample_images,
+    TooManyComponentsError, component_limits, fit_sampler, make_sampler, max_components, nearest_matches,
+    nearest_matches_by_row, nearest_training_images, novelty_baseline, sample_class_rows, sample_images,
 )
 
 DIM = 6
@@ -226,3 +227,84 @@ def test_nearest_training_images_rejects_mismatched_shapes():
         nearest_training_images(torch.rand(2, 1, 8, 8), torch.rand(5, 1, 7, 7))
     with pytest.raises(SamplerError):
         nearest_training_images(torch.rand(2, 1, 8, 8), torch.rand(5, 1, 8, 8), metric="l1")
+
+
+# -- helpers the class-sampler page and the command line share --------------------------------
+class IdentityAutoencoder(GenerativeModel):
+    """Codes are the pixels themselves, so reconstructions are exact and distances predictable."""
+
+    family = "identity"
+
+    def __init__(self) -> None:
+        super().__init__(TinyConfig(latent_dim=16))
+        self.anchor = nn.Parameter(torch.zeros(1))  # gives the model a device
+
+    def encode(self, x):
+        return x.flatten(1)
+
+    def decode(self, z):
+        return z.clamp(0, 1).view(-1, 1, 4, 4)
+
+
+def test_too_many_components_error_carries_a_k_that_then_fits(clusters):
+    with pytest.raises(TooManyComponentsError) as caught:
+        ClassMixtureSampler(n_components=40, covariance_type="full").fit(*clusters)
+    assert isinstance(caught.value, SamplerError)
+    assert caught.value.suggested == max_components(60, DIM, "full") == 8
+    assert caught.value.allowing == ("tied",)  # 60 - 6 = 54 codes left; diag and spherical allow 30
+    assert f"try K = {caught.value.suggested}" in str(caught.value)
+    fitted = ClassMixtureSampler(n_components=caught.value.suggested, covariance_type="full").fit(*clusters)
+    assert len(fitted.mixtures_) == 3
+
+
+def test_component_limits_follow_the_smallest_class():
+    limits = component_limits([450, 120, 300], latent_dim=8)
+    assert limits == {"full": 120 // 9, "tied": 112, "diag": 60, "spherical": 60}
+    assert component_limits([5000], latent_dim=8)["diag"] == 250
+
+
+def test_fit_sampler_fits_by_name_and_only_the_mixture_reports_progress(clusters):
+    calls = []
+    mixture = fit_sampler("gmm", *clusters, progress=lambda share, text: calls.append(share), n_components=2,
+                          covariance_type="diag")
+    assert isinstance(mixture, ClassMixtureSampler) and calls[-1] == pytest.approx(1.0) and len(calls) == 3
+    gaussian = fit_sampler("gaussian", *clusters, progress=lambda share, text: calls.append(share),
+                           covariance_scale=0.2)
+    assert gaussian.covariance_scale == 0.2 and hasattr(gaussian, "means_") and len(calls) == 3
+    assert fit_sampler("prior", *clusters).latent_dim_ == DIM
+
+
+def test_sample_class_rows_draws_each_row_from_its_class_with_its_own_seed(clusters):
+    model = TinyDecoderModel(TinyConfig())
+    sampler = ClassGaussianSampler().fit(*clusters)
+    rows = sample_class_rows(model, sampler, 5, [0, 1, 2], seed=7)
+    assert [tuple(row.shape) for row in rows] == [(5, 1, 4, 4)] * 3
+    expected_row_1 = sample_images(model, sampler, 5, class_label=1, seed=8)
+    assert torch.equal(rows[1], expected_row_1)
+    assert not torch.equal(rows[0], rows[1])
+    assert torch.equal(sample_class_rows(model, sampler, 5, [0, 2], seed=7)[0], rows[0])
+
+
+def test_nearest_matches_return_the_training_image_and_its_reconstruction():
+    generator = torch.Generator().manual_seed(1)
+    train = torch.rand(50, 1, 4, 4, generator=generator)
+    model = IdentityAutoencoder()
+    samples = train[[3, 41, 17]] + 0.01
+    matches = nearest_matches(model, samples, train, train_latents=train.flatten(1).numpy())
+    assert matches.indices.tolist() == [3, 41, 17]
+    assert torch.allclose(matches.images, train[[3, 41, 17]])
+    assert torch.allclose(matches.reconstructions, train[[3, 41, 17]])
+    assert (matches.distances < 2e-4).all()
+    assert nearest_matches(model, samples, train).reconstructions is None
+    by_row = nearest_matches_by_row(model, [samples[:2], samples[2:]], train, train.flatten(1).numpy())
+    assert [row.indices.tolist() for row in by_row] == [[3, 41], [17]]
+    assert by_row[1].reconstructions.shape == (1, 1, 4, 4)
+
+
+def test_novelty_baseline_measures_reconstructions_of_unseen_images():
+    generator = torch.Generator().manual_seed(2)
+    train = torch.rand(40, 1, 4, 4, generator=generator)
+    model = IdentityAutoencoder()
+    assert novelty_baseline(model, train[:10], train) == pytest.approx(0.0, abs=1e-6)
+    unseen = torch.rand(10, 1, 4, 4, generator=generator)
+    assert novelty_baseline(model, unseen, train) > 0.01

@@ -1,0 +1,238 @@
+"""Class sampler: new images of a chosen class, drawn from distributions fitted to the encoded training set."""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections import OrderedDict
+
+import streamlit as st
+
+from gen_core.errors import GenCoreError
+from gen_core.explore import display_upscale
+from gen_core.images import make_grid_image, png_bytes, side_by_side
+from gen_core.latent import encode_dataset
+from gen_core.sampling import (
+    COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits, fit_sampler,
+    nearest_matches_by_row, novelty_baseline, sample_class_rows,
+)
+from ui.explore_widgets import run_key
+from ui.state import active_dataset, require_active_run, user_errors
+
+SAMPLERS = {"gmm": "Gaussian mixture per class", "gaussian": "One Gaussian per class",
+            "perturb": "Noisy real codes", "prior": "Prior N(0, I)"}
+KIND_KEY = "class_sampler_kind"
+COMPONENTS_KEY = "class_sampler_components"
+COVARIANCE_KEY = "class_sampler_covariance"
+LAYOUTS = ("A row per class", "One class")
+PER_ROW = 10            # samples per row when one class (or no class) fills several rows
+STORE_SIZE = 8          # fitted samplers kept per run
+
+
+@st.cache_data(show_spinner="Encoding the training set…", max_entries=2)
+def _encoded_train(path: str, mtime: float, _model, _dataset):
+    labels = None if _dataset.train_labels is None else _dataset.train_labels.cpu().numpy()
+    return encode_dataset(_model, _dataset.train_images).numpy(), labels
+
+
+@st.cache_resource(max_entries=4)
+def _sampler_store(path: str, mtime: float) -> OrderedDict:
+    """Fitted samplers of one run, by sampler and fit settings (shared by every session)."""
+    return OrderedDict()
+
+
+@st.cache_data(show_spinner="Measuring how close the model's outputs come to the training set…", max_entries=4)
+def _novelty_baseline(path: str, mtime: float, metric: str, _model, _dataset) -> float:
+    return novelty_baseline(_model, _dataset.test_images, _dataset.train_images, metric=metric)
+
+
+def _fitted_sampler(run, kind: str, settings: dict, latents, labels):
+    """The cached sampler for these settings, fitted now with a progress bar if it is new."""
+    store = _sampler_store(*run_key(run))
+    key = (kind, tuple(sorted(settings.items())), labels is not None)
+    if key not in store:
+        bar = st.progress(0.0, text=f"Fitting the {SAMPLERS[kind].lower()}…")
+        started = time.perf_counter()
+        try:
+            sampler = fit_sampler(kind, latents, labels, progress=lambda share, text: bar.progress(share, text=text),
+                                  **settings)
+        finally:
+            bar.empty()
+        store[key] = (sampler, time.perf_counter() - started)
+        while len(store) > STORE_SIZE:
+            store.popitem(last=False)
+    store.move_to_end(key)
+    return store[key]
+
+
+def _use_components(value: int) -> None:
+    st.session_state[COMPONENTS_KEY] = int(value)
+
+
+def _use_covariance(kind: str) -> None:
+    st.session_state[COVARIANCE_KEY] = kind
+
+
+def _explain_too_many(error: TooManyComponentsError) -> None:
+    st.error(str(error))
+    with st.container(horizontal=True):
+        st.button(f"Use K = {error.suggested}", key="class_sampler_use_suggested", type="primary",
+                  on_click=_use_components, args=(error.suggested,), icon=":material/auto_fix_high:")
+        for kind in error.allowing:
+            st.button(f"Keep K, use {kind} covariances", key=f"class_sampler_use_{kind}",
+                      on_click=_use_covariance, args=(kind,))
+
+
+def _show_rows(row_labels, rows, row_matches, upscale: int) -> None:
+    """Each row: its label, the generated images, and (when compared) their matches under them."""
+    for label, row, matches in zip(row_labels, rows, row_matches or [None] * len(rows)):
+        name_column, image_column = st.columns([1, 12], vertical_alignment="center")
+        if label:
+            name_column.markdown(f"**{label}**")
+        if matches is None:
+            image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale))
+            continue
+        compared = [row, matches.images] + ([] if matches.reconstructions is None else [matches.reconstructions])
+        image_column.image(side_by_side(compared, upscale=upscale))
+        distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
+        image_column.caption(f"Distance to the nearest training image: {distances}")
+
+
+st.title("Class sampler")
+st.caption("Fit a distribution to the encoded training images of each class, draw new codes from it and "
+           "decode them (seed 004), or perturb real codes with noise (seed 002). Next to each sample: the "
+           "closest training image, so you can see whether it is new.")
+run = require_active_run(need_encoder=True)
+model = run.model
+dataset = encoded = None
+with user_errors("The dataset could not be loaded: "):
+    dataset = active_dataset()
+if dataset is not None:
+    with user_errors("The training set could not be encoded: "):
+        encoded = _encoded_train(*run_key(run), model, dataset)
+if encoded is None:
+    st.stop()
+latents, labels = encoded
+labelled = labels is not None
+if not labelled:
+    st.info("This dataset has no class labels, so each sampler is fitted to all training codes as one group.")
+
+# -- the sampler ------------------------------------------------------------------------------
+st.subheader("Sampler")
+kind = st.segmented_control("Sampler", list(SAMPLERS), format_func=SAMPLERS.get, default="gmm", key=KIND_KEY,
+                            label_visibility="collapsed") or "gmm"
+fit_settings, draw_settings = {}, {}
+if kind == "gmm":
+    counts = [int((labels == label).sum()) for label in sorted(set(labels.tolist()))] if labelled else [len(latents)]
+    limits = component_limits(counts, latents.shape[1])
+    with st.form("class_sampler_gmm_form", border=False):
+        k_column, covariance_column, button_column = st.columns([2, 2, 1], vertical_alignment="bottom")
+        components = k_column.number_input("Components per class (K)", 1, MAX_COMPONENTS, min(10, limits["full"]),
+                                           key=COMPONENTS_KEY,
+                                           help="Seed 004 used K = 250; each class gets its own mixture.")
+        covariance = covariance_column.selectbox("Covariance", COVARIANCE_TYPES, key=COVARIANCE_KEY,
+                                                 help="full: own covariance per component; tied: one shared; "
+                                                      "diag: per-dimension variances; spherical: one variance.")
+        button_column.form_submit_button("Fit mixtures", type="primary", width="stretch", key="class_sampler_fit")
+    st.caption("Largest K for this data: " + " · ".join(f"{name} {limit}" for name, limit in limits.items())
+               + f" (the smallest class has {min(counts)} codes in {latents.shape[1]} dimensions). "
+               "Mixtures start from k-means.")
+    fit_settings = {"n_components": int(components), "covariance_type": covariance, "seed": 0}
+elif kind == "gaussian":
+    draw_settings["covariance_scale"] = st.slider(
+        "Covariance scale", 0.0, 2.0, 0.5, step=0.05, key="class_sampler_covariance_scale",
+        help="Multiplies each class covariance when drawing. Seed 004 shrank it so samples stay recognisable; "
+             "1 is the fitted Gaussian, which mixes in look-alike classes.")
+elif kind == "perturb":
+    noise_column, relative_column = st.columns([3, 1], vertical_alignment="bottom")
+    draw_settings["noise_std"] = noise_column.slider("Noise level", 0.0, 3.0, 0.5, step=0.05,
+                                                     key="class_sampler_noise")
+    draw_settings["relative"] = relative_column.toggle(
+        "Relative noise", True, key="class_sampler_noise_relative",
+        help="On: the noise is a fraction of how much the codes vary per dimension; off: in latent units.")
+else:
+    note = ("" if model.is_variational else " This model is not variational, so it was never trained towards "
+            "N(0, I) and its prior draws may not look like anything; the class samplers fix exactly that.")
+    st.caption("Codes drawn from the standard normal prior; they have no class." + note)
+
+fitted = None
+try:
+    fitted = _fitted_sampler(run, kind, fit_settings, latents, labels)
+except TooManyComponentsError as error:
+    _explain_too_many(error)
+except GenCoreError as error:
+    st.error(f"The sampler could not be fitted: {error}")
+if fitted is None:
+    st.stop()
+sampler, fit_seconds = fitted
+if kind != "prior":
+    took = f"{fit_seconds:.1f} s" if fit_seconds >= 0.1 else "under 0.1 s"
+    what = (f"a {fit_settings['n_components']}-component {fit_settings['covariance_type']} mixture per "
+            f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLERS[kind].lower())
+    st.caption(f"Fitted {what} to {len(latents):,} encoded training images in {took} (cached for this model).")
+if draw_settings:
+    sampler = copy.copy(sampler)  # the cached one is shared; draw-time settings go on a copy
+    for name, value in draw_settings.items():
+        setattr(sampler, name, value)
+
+# -- the samples ------------------------------------------------------------------------------
+st.subheader("Samples")
+classes = sorted(set(labels.tolist())) if labelled and kind != "prior" else []
+class_name = (lambda label: dataset.class_names[label] if label < len(dataset.class_names) else str(label))
+if classes:
+    show_column, class_column, count_column, seed_column = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+else:
+    count_column, seed_column = st.columns([4, 1], vertical_alignment="bottom")
+by_class = bool(classes) and show_column.radio("Show", LAYOUTS, key="class_sampler_layout") == LAYOUTS[0]
+chosen_class = None
+if classes and not by_class:
+    chosen_class = class_column.selectbox("Class", classes, format_func=class_name, key="class_sampler_class")
+if by_class:
+    per_class = count_column.slider("Samples per class", 1, 16, 8, key="class_sampler_per_class")
+else:
+    total = count_column.slider("Samples", 1, 100, 30, key="class_sampler_total")
+seed = seed_column.number_input("Seed", 0, 1_000_000, 0, key="class_sampler_seed")
+with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+    compare = st.toggle("Show the nearest training images", True, key="class_sampler_compare",
+                        help="Under each sample: the most similar training image and the model's reconstruction "
+                             "of it, with the distance between sample and training image.")
+    metric = st.radio("Distance", ("mse", "bce"), horizontal=True, key="class_sampler_metric", disabled=not compare,
+                      format_func=str.upper, label_visibility="collapsed",
+                      help="Mean per-pixel squared error, or binary cross-entropy as in seed 004.")
+
+rows = row_matches = None
+with user_errors("Sampling failed: "):
+    if by_class:
+        rows = sample_class_rows(model, sampler, per_class, classes, seed=seed)
+        row_labels = [class_name(label) for label in classes]
+    else:
+        drawn = sample_class_rows(model, sampler, total, [chosen_class], seed=seed)[0]
+        rows = [drawn[first:first + PER_ROW] for first in range(0, total, PER_ROW)]
+        row_labels = [class_name(chosen_class) if chosen_class is not None else ""] + [""] * (len(rows) - 1)
+    if compare:
+        row_matches = nearest_matches_by_row(model, rows, dataset.train_images, latents, metric=metric)
+if rows is None:
+    st.stop()
+if compare:
+    st.caption("Each block: **generated** images on top, the **nearest training image** under each, and the "
+               "model's **reconstruction** of that training image at the bottom (seed 004, Fig. 4).")
+_show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, 48))
+
+if row_matches:
+    sample_median = statistics.median(value for matches in row_matches for value in matches.distances.tolist())
+    baseline = None
+    with user_errors():
+        baseline = _novelty_baseline(*run_key(run), metric, model, dataset)
+    st.markdown(f"**Median distance ({metric.upper()}) to the nearest training image**")
+    sample_column, baseline_column = st.columns(2)
+    sample_column.metric("These samples", f"{sample_median:.4f}")
+    if baseline is not None:
+        baseline_column.metric("Reconstructions of unseen test images", f"{baseline:.4f}")
+        st.caption("The test images were never trained on, so the model's reconstructions of them show how close "
+                   "a genuinely new output comes to the training set. Samples about as close are new; samples "
+                   "far closer are near-copies of training images (try a large K with few codes per class).")
+
+grid = side_by_side(rows, upscale=2)
+st.download_button("Download samples (PNG)", png_bytes(grid), file_name="class-samples.png", mime="image/png",
+                   icon=":material/download:", key="class_sampler_download", on_click="ignore")

@@ -1,0 +1,169 @@
+"""Latent map: where the test images land in the latent space, and what its landmarks decode to."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gen_core.explore import display_upscale
+from gen_core.images import make_grid_image, png_bytes, to_pil
+from gen_core.latent import decoded_basis_vectors
+from gen_core.latent_map import (
+    build_latent_map, class_mean_path, decoded_class_means, eigenvalue_figure, manifold_images,
+    reconstructions, scatter_figure, seed_presets, selected_indices,
+)
+from ui.explore_widgets import run_key
+from ui.state import active_dataset, require_active_run, user_errors
+
+CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
+INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
+CHART_KEY = "latent_map_scatter"     # session key: the scatter's selection
+POINT_WIDTH_PX = 150
+
+
+@st.cache_data(show_spinner="Encoding the test set and fitting the PCA…", max_entries=4)
+def _latent_map(path: str, mtime: float, _model, _dataset):
+    return build_latent_map(_model, _dataset.test_images, _dataset.test_labels, _dataset.class_names)
+
+
+def _show_classes(classes) -> None:
+    st.session_state[CLASSES_KEY] = list(classes)
+
+
+def _pick_clicked_point() -> None:
+    """A click on the map selects that test image in the number box below it."""
+    indices = selected_indices(st.session_state.get(CHART_KEY))
+    if indices:
+        st.session_state[INDEX_KEY] = indices[0]
+
+
+def _keep_valid(key: str, valid, fallback) -> None:
+    """Reset a remembered widget value that does not fit the current run (after switching models)."""
+    value = st.session_state.get(key)
+    if value is None or (isinstance(value, list) and not set(value) <= set(valid)) or \
+            (not isinstance(value, list) and value not in valid):
+        st.session_state[key] = fallback
+
+
+def _position_of(latent_map, classes, name: str, fallback: int) -> int:
+    """Where the class called ``name`` sits among ``classes`` (the seed's 1 -> 7 by default)."""
+    names = [latent_map.class_name(label) for label in classes]
+    return names.index(name) if name in names else fallback % len(classes)
+
+
+def _picture(image, caption: str) -> None:
+    """A grid at its own pixel size (a caption under a small image would otherwise stretch it)."""
+    st.image(image, width=image.width)
+    st.caption(caption)
+
+
+def _download(label: str, image, file_name: str, key: str) -> None:
+    st.download_button(label, png_bytes(image), file_name=file_name, mime="image/png",
+                       icon=":material/download:", key=key, on_click="ignore")
+
+
+st.title("Latent map")
+st.caption("Where the test images land in the latent space (a PCA to two dimensions), how many dimensions "
+           "the code really uses, and what some landmarks of the space decode to (seed 004, Figs. 5-7).")
+run = require_active_run(need_encoder=True)
+model = run.model
+dataset = latent_map = None
+with user_errors("The dataset could not be loaded: "):
+    dataset = active_dataset()
+if dataset is not None:
+    with user_errors("The test set could not be encoded: "):
+        latent_map = _latent_map(*run_key(run), model, dataset)
+if latent_map is None:
+    st.stop()
+upscale = display_upscale(model.image_shape, 56)
+
+# -- the map ----------------------------------------------------------------------------------
+st.subheader("The test set along its first two principal directions")
+classes = latent_map.present_classes()
+shown = None
+if classes:
+    _keep_valid(CLASSES_KEY, classes, classes)
+    shown = st.multiselect("Show classes", classes, format_func=latent_map.class_name, key=CLASSES_KEY)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption("Quick picks:", width="content")
+        st.button("All classes", key="latent_map_preset_all", on_click=_show_classes, args=(classes,))
+        for title, pair in seed_presets(latent_map.class_names).items():
+            st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
+                      args=(pair,), help=f"Only classes {title} (seed 004 compares such pairs in Fig. 7).")
+map_column, point_column = st.columns([3, 1], gap="medium")
+with map_column:
+    if classes and not shown:
+        st.info("Choose at least one class to show.")
+    st.plotly_chart(scatter_figure(latent_map, shown), key=CHART_KEY, on_select=_pick_clicked_point,
+                    selection_mode="points", width="stretch")
+    two_share = latent_map.explained_variance_ratio[:2].sum()
+    hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
+                   " Clusters that overlap here may still be apart in the full space.")
+    st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
+               f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}")
+with point_column:
+    last_index = len(latent_map.latents) - 1
+    _keep_valid(INDEX_KEY, range(last_index + 1), 0)
+    index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
+                            key=INDEX_KEY, help="Click a point in the map, or type a test-set index.")
+    label = "" if latent_map.labels is None else f", class {latent_map.class_name(int(latent_map.labels[index]))}"
+    st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
+             width=POINT_WIDTH_PX)
+    st.image(to_pil(reconstructions(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
+             width=POINT_WIDTH_PX)
+
+# -- the spectrum -----------------------------------------------------------------------------
+st.subheader("Eigenvalue spectrum")
+st.plotly_chart(eigenvalue_figure(latent_map), key="latent_map_eigenvalues", width="stretch")
+st.caption("Eigenvalues of the codes' covariance, largest first. A slow, steady decay means the code uses "
+           "all its dimensions and any 2-D picture of it leaves much out; a sharp drop means a few "
+           "directions carry nearly everything.")
+
+# -- decoded landmarks ------------------------------------------------------------------------
+st.subheader("Decoded standard basis vectors")
+spread = latent_map.code_spread
+limit = float(max(5, round(6 * spread)))
+scale = st.slider("Length of each basis vector", -limit, limit, latent_map.basis_scale, step=0.1,
+                  key="latent_map_basis_scale",
+                  help=f"Codes of this model vary by about ±{spread:.2f} per coordinate; the default is three "
+                       "times that, far enough out to show what each direction encodes. Seed 004 used length 1.")
+with user_errors():
+    basis = decoded_basis_vectors(model, scale=scale)
+    basis_grid = make_grid_image(basis, nrow=min(16, len(basis)), upscale=upscale)
+    _picture(basis_grid, f"decode({scale:g} · e_i) for i = 1 … {len(basis)}, left to right, top to bottom. "
+             "Recognisable shapes suggest the code clusters whole images rather than composing parts.")
+    _download("Download basis vectors", basis_grid, "basis-vectors.png", "latent_map_basis_download")
+
+st.subheader("Class means and the path between two of them")
+if not classes:
+    st.info("This dataset has no class labels, so there are no class means to show.")
+else:
+    with user_errors():
+        _means, mean_images = decoded_class_means(model, latent_map)
+        _picture(make_grid_image(mean_images, nrow=len(mean_images), upscale=upscale),
+                 "Decoded mean code of each class: " + ", ".join(map(latent_map.class_name, classes)))
+    first_column, second_column, steps_column = st.columns(3)
+    class_a = first_column.selectbox("From class", classes, index=_position_of(latent_map, classes, "1", 0),
+                                     format_func=latent_map.class_name, key="latent_map_mean_from")
+    class_b = second_column.selectbox("To class", classes, index=_position_of(latent_map, classes, "7", -1),
+                                      format_func=latent_map.class_name, key="latent_map_mean_to")
+    steps = steps_column.slider("Steps", 3, 20, 10, key="latent_map_mean_steps")
+    with user_errors():
+        path_grid = make_grid_image(class_mean_path(model, latent_map, class_a, class_b, steps), nrow=steps,
+                                    upscale=upscale)
+        _picture(path_grid, f"(1 − t) · mean({latent_map.class_name(class_a)}) + t · "
+                 f"mean({latent_map.class_name(class_b)}), t from 0 to 1: the decoder warps one class into the "
+                 "other rather than cross-fading (seed 004, Fig. 6).")
+        _download("Download path", path_grid, "class-mean-path.png", "latent_map_path_download")
+
+if model.latent_dim == 2:
+    st.subheader("Manifold of the 2-D latent space")
+    size = st.slider("Images per side", 5, 30, 15, key="latent_map_manifold_size")
+    with user_errors():
+        manifold = make_grid_image(manifold_images(model, latent_map, size), nrow=size, padding=0,
+                                   upscale=max(1, round(640 / (size * model.image_shape[-1]))))
+        _picture(manifold, "Images decoded on an even grid of the latent plane "
+                 + ("(N(0, 1) quantiles, so each cell holds equal prior mass)." if model.is_variational
+                    else "(three standard deviations of the codes either side of their mean)."))
+        _download("Download manifold", manifold, "latent-manifold.png", "latent_map_manifold_download")
+else:
+    st.caption(f"The decoded manifold grid needs a 2-d latent space; this model's has {model.latent_dim} dimensions.")

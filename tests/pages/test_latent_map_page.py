@@ -1,0 +1,76 @@
+"""Latent map page: the PCA scatter and its class filter, the spectrum, decoded landmarks, the GAN note."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from .conftest import open_page, page_text
+
+
+def _figures(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _values(field) -> np.ndarray:
+    """A Plotly array, which Plotly 6+ writes as base64 typed data ({"dtype", "bdata"})."""
+    if isinstance(field, dict) and "bdata" in field:
+        return np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
+    return np.asarray(field)
+
+
+def _scatter_classes(at) -> list[str]:
+    return [trace["name"] for trace in _figures(at)[0]["data"]]
+
+
+def test_scatter_has_a_trace_per_class_and_the_filter_narrows_it(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"])
+    assert not at.exception
+    assert _scatter_classes(at) == [str(label) for label in range(10)]
+    points = sum(len(_values(trace["x"])) for trace in _figures(at)[0]["data"])
+    assert points == 500  # every test image of the MNIST sample
+    at.multiselect(key="latent_map_classes").set_value([0, 1]).run()
+    assert not at.exception
+    assert _scatter_classes(at) == ["0", "1"]
+    at.button(key="latent_map_preset_4_vs_9").click().run()
+    assert _scatter_classes(at) == ["4", "9"]
+    assert at.multiselect(key="latent_map_classes").value == [4, 9]
+    at.button(key="latent_map_preset_all").click().run()
+    assert len(_scatter_classes(at)) == 10
+
+
+def test_spectrum_point_view_and_landmarks(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"])
+    bars, cumulative = _figures(at)[1]["data"]
+    assert bars["type"] == "bar" and len(_values(bars["x"])) == 8  # one eigenvalue per latent dimension
+    assert abs(_values(cumulative["y"])[-1] - 100) < 1e-6
+    at.number_input(key="latent_map_index").set_value(42).run()
+    assert not at.exception
+    assert any(image.captions[0].startswith("Test image #42, class ") for image in at.image if image.captions)
+    text = page_text(at)
+    assert "Decoded standard basis vectors" in text and "Decoded mean code of each class" in text
+    at.selectbox(key="latent_map_mean_from").set_value(0).run()
+    assert "mean(0)" in page_text(at)
+    assert {button.key for button in at.get("download_button")} >= {"latent_map_basis_download",
+                                                                    "latent_map_path_download"}
+
+
+def test_manifold_grid_only_for_a_two_dimensional_latent(trained_runs):
+    two_d = open_page("latent_map", trained_runs["vae2"])
+    assert not two_d.exception
+    assert "Manifold of the 2-D latent space" in page_text(two_d)
+    two_d.slider(key="latent_map_manifold_size").set_value(6).run()
+    assert not two_d.exception and "latent_map_manifold_download" in {b.key for b in two_d.get("download_button")}
+    eight_d = open_page("latent_map", trained_runs["vae8"])
+    assert not eight_d.exception
+    assert "Manifold of the 2-D latent space" not in page_text(eight_d)
+    assert "needs a 2-d latent space" in page_text(eight_d)
+
+
+def test_gan_gets_a_clear_message(trained_runs):
+    at = open_page("latent_map", trained_runs["dcgan"])
+    assert not at.exception
+    assert "has no encoder" in page_text(at)
+    assert not at.get("plotly_chart")
