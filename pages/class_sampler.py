@@ -136,7 +136,8 @@ if kind == "gmm":
                                                       "diag: per-dimension variances; spherical: one variance.")
         button_column.form_submit_button("Fit mixtures", type="primary", width="stretch", key="class_sampler_fit")
     st.caption("Largest K for this data: " + " · ".join(f"{name} {limit}" for name, limit in limits.items())
-               + f" (the smallest class has {min(counts)} codes in {latents.shape[1]} dimensions). "
+               + (f" (the smallest class has {min(counts)} codes" if labelled else f" ({min(counts)} codes")
+               + f" in {latents.shape[1]} dimensions). "
                "Mixtures start from k-means.")
     fit_settings = {"n_components": int(components), "covariance_type": covariance, "seed": 0}
 elif kind == "gaussian":
