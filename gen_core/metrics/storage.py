@@ -1,0 +1,47 @@
+"""Reports kept with the run: ``history.json["metrics"]``, one entry per sampler.
+
+Stored per sampler because sample-based scores differ between the prior and a fitted mixture;
+storing a "gmm" report keeps an earlier "prior" one. Each entry records the number of epochs the
+weights had when scored, so a page can tell when a resumed run's metrics have gone stale.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gen_core import checkpoints
+from gen_core.errors import CheckpointError
+
+_STORED_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds")
+
+
+def store_final_metrics(run_dir, reports) -> dict:
+    """Write one or more ``evaluate_run`` reports into the run's history.json, atomically.
+
+    ``reports`` is a report or a list of them. Returns the history's new "metrics" value:
+    ``{sampler: {"metrics": {...}, "unavailable": {...}, "details": {...}, "settings": {...},
+    "epochs_trained": int, "seconds": float, "evaluated_at": "YYYY-MM-DDTHH:MM:SS"}}``.
+    """
+    history_path = Path(run_dir) / checkpoints.HISTORY_FILE
+    history = checkpoints.read_json(history_path)
+    stored = history.get("metrics")
+    stored = dict(stored) if isinstance(stored, dict) else {}
+    for report in [reports] if isinstance(reports, dict) else list(reports):
+        if not isinstance(report, dict) or "sampler" not in report or "metrics" not in report:
+            raise CheckpointError("store_final_metrics takes the reports evaluate_run returns.")
+        entry = {key: report[key] for key in _STORED_KEYS if key in report}
+        entry["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        stored[report["sampler"]] = entry
+    history["metrics"] = stored
+    checkpoints.write_json_atomic(history_path, history)
+    return stored
+
+
+def stored_metrics(run_dir) -> dict:
+    """What ``store_final_metrics`` saved for a run ({} when nothing yet)."""
+    history_path = Path(run_dir) / checkpoints.HISTORY_FILE
+    if not history_path.exists():
+        return {}
+    stored = checkpoints.read_json(history_path).get("metrics")
+    return stored if isinstance(stored, dict) else {}

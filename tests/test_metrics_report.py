@@ -1,0 +1,171 @@
+"""evaluate_run end to end on tiny real runs, the stored metrics, the eval command and FID's
+offline behaviour. Models train on the 8x8 digits for an epoch or two; the feature classifier is
+trained once for the module and then reused from its cache."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from gen_core import checkpoints, cli
+from gen_core.errors import CheckpointError, SamplerError
+from gen_core.metrics import METRICS, evaluate_run, inception, store_final_metrics, stored_metrics
+from gen_core.metrics.cli import resolve_run
+from gen_core.pipeline import prepare_training
+from gen_core.training import TrainConfig
+
+SMALL = {"n_samples": 100, "iwae_k": 8, "class_samples": 20, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    folders = {}
+    for family, settings, epochs in (("vae", {"hidden": (64,), "latent_dim": 4}, 3),
+                                     ("dcgan", {"latent_dim": 4, "gen_channels": (16, 8), "disc_channels": (8,)}, 1)):
+        torch.manual_seed(0)
+        trainer = prepare_training(family, settings, "digits", TrainConfig(epochs=epochs, batch_size=64, device="cpu"),
+                                   root=root, name=family)
+        trainer.fit()
+        folders[family] = trainer.run_dir
+    return folders
+
+
+@pytest.fixture(scope="module")
+def vae_reports(runs):
+    progress = {"prior": [], "gmm": []}
+    reports = {}
+    for sampler, messages in progress.items():
+        reports[sampler] = evaluate_run(runs["vae"], sampler=sampler,
+                                        progress=lambda fraction, text, log=messages: log.append((fraction, text)),
+                                        **SMALL)
+    return reports, progress
+
+
+def test_a_vae_report_holds_every_metric_with_its_description(vae_reports):
+    reports, _progress = vae_reports
+    prior, gmm = reports["prior"], reports["gmm"]
+    for name in ("recon_mse", "recon_bce", "ssim", "elbo", "kl", "log_likelihood", "bits_per_dim", "mmd_pixel",
+                 "mmd_feature", "frechet_feature", "mode_kl", "modes_covered", "sharpness_ratio",
+                 "memorisation_ratio", "diversity_ratio", "classifier_accuracy_real"):
+        assert name in prior["metrics"] and math.isfinite(prior["metrics"][name]), name
+    assert set(prior["descriptions"]) == set(prior["metrics"]) | set(prior["unavailable"])
+    assert all(name in METRICS for name in prior["descriptions"])
+    assert "class_accuracy" in prior["unavailable"] and 0 <= gmm["metrics"]["class_accuracy"] <= 1
+    assert len(gmm["details"]["class_accuracy_per_class"]) == 10
+    assert prior["metrics"]["classifier_accuracy_real"] > 0.9
+    assert prior["metrics"]["log_likelihood"] >= prior["metrics"]["elbo"]
+    assert prior["metrics"]["bits_per_dim"] == pytest.approx(-prior["metrics"]["log_likelihood"] / (64 * math.log(2)))
+    assert "fid_inception" in prior["metrics"] or "fid_inception" in prior["unavailable"]
+    json.dumps(prior, allow_nan=False)  # strict JSON: numbers, strings, lists and dicts only
+
+
+def test_the_sampler_changes_sample_scores_but_not_reconstruction(vae_reports):
+    prior, gmm = vae_reports[0]["prior"]["metrics"], vae_reports[0]["gmm"]["metrics"]
+    assert prior["recon_mse"] == gmm["recon_mse"] and prior["elbo"] == gmm["elbo"]
+    assert prior["mmd_pixel"] != gmm["mmd_pixel"]
+    assert vae_reports[0]["gmm"]["settings"]["sampler_params"]["n_components"] >= 1
+
+
+def test_progress_rises_to_one_and_the_classifier_is_trained_once(vae_reports, runs):
+    reports, progress = vae_reports
+    for sampler in ("prior", "gmm"):
+        fractions = [fraction for fraction, _message in progress[sampler]]
+        assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert any("Training the feature classifier" in message for _fraction, message in progress["prior"])
+    assert not any("Training the feature classifier" in message for _fraction, message in progress["gmm"])
+    assert any("mixture for class 9" in message for _fraction, message in progress["gmm"])
+    assert not reports["prior"]["details"]["feature_net"]["reused"]
+    assert reports["gmm"]["details"]["feature_net"]["reused"]
+    assert str(runs["vae"].parent) in reports["gmm"]["details"]["feature_net"]["path"]
+
+
+def test_a_gan_report_says_why_encoder_metrics_are_missing(runs):
+    report = evaluate_run(runs["dcgan"], **SMALL)
+    for name in ("recon_mse", "ssim", "elbo", "log_likelihood"):
+        assert name in report["unavailable"] and name not in report["metrics"]
+    assert "no encoder" in report["unavailable"]["ssim"]
+    assert math.isfinite(report["metrics"]["frechet_feature"]) and report["details"]["feature_net"]["reused"]
+    with pytest.raises(SamplerError, match="no encoder"):
+        evaluate_run(runs["dcgan"], sampler="gmm", **SMALL)
+
+
+def test_stored_metrics_keep_one_entry_per_sampler(vae_reports, runs):
+    run_dir = runs["vae"]
+    epochs_before = checkpoints.read_json(run_dir / checkpoints.HISTORY_FILE)["epochs"]
+    store_final_metrics(run_dir, vae_reports[0]["prior"])
+    store_final_metrics(run_dir, [vae_reports[0]["gmm"]])
+    history = checkpoints.read_json(run_dir / checkpoints.HISTORY_FILE)
+    assert set(history["metrics"]) == {"prior", "gmm"} and history["epochs"] == epochs_before
+    assert history["metrics"]["gmm"]["metrics"] == vae_reports[0]["gmm"]["metrics"]
+    assert history["metrics"]["prior"]["epochs_trained"] == 3
+    assert stored_metrics(run_dir) == history["metrics"]
+    with pytest.raises(CheckpointError):
+        store_final_metrics(run_dir, {"loss": 1.0})
+
+
+def test_the_eval_command_prints_one_json_object_and_fails_cleanly(runs, capsys):
+    code = cli.main(["eval", str(runs["vae"]), "--json", "--samples", "50", "--iwae-k", "2", "--class-samples", "5",
+                     "--device", "cpu", "--no-inception"])
+    captured = capsys.readouterr()
+    assert code == 0
+    report = json.loads(captured.out)
+    assert report["sampler"] == "prior" and report["metrics"]["ssim"] > 0
+    assert "eval" in captured.err  # the progress bar goes to stderr
+    assert cli.main(["eval", str(runs["vae"].parent / "missing")]) == 2
+    assert cli.main(["eval", str(runs["dcgan"]), "--sampler", "gmm", "--samples", "50"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[-1].startswith("error: ") and "no encoder" in errors[-1]
+
+
+def test_a_run_can_be_named_instead_of_given_as_a_path(runs, monkeypatch):
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(runs["vae"].parent))
+    assert resolve_run("vae") == runs["vae"] and resolve_run(runs["dcgan"]) == runs["dcgan"]
+    with pytest.raises(CheckpointError, match="No run"):
+        resolve_run("no-such-run")
+
+
+def test_the_eval_command_prints_a_readable_table(runs, capsys):
+    assert cli.main(["eval", str(runs["dcgan"]), "--samples", "30", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "MMD^2, pixels" in out and "Not available:" in out and "no encoder" in out
+
+
+# -- standard FID ------------------------------------------------------------------------------
+def _forbid_downloads(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+def test_without_local_weights_fid_is_reported_unavailable_not_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    _forbid_downloads(monkeypatch)
+    assert inception.inception_weights_path() is None
+    reason = inception.inception_unavailable_reason()
+    assert "not on this machine" in reason and str(tmp_path) in reason
+    with pytest.raises(FileNotFoundError):
+        inception.inception_fid(torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8))
+
+
+def test_with_local_weights_fid_runs_through_torchmetrics(tmp_path, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+
+    assert fidelity.URL_INCEPTION_V3.endswith("/" + inception.INCEPTION_WEIGHTS_FILE)
+    with monkeypatch.context() as building:  # an Inception with random weights, saved as torch.hub would
+        building.setattr(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        building.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state, *a, **k: None)
+        network = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["64"])
+    weights = tmp_path / "hub" / "checkpoints" / inception.INCEPTION_WEIGHTS_FILE
+    weights.parent.mkdir(parents=True)
+    torch.save(network.state_dict(), weights)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    _forbid_downloads(monkeypatch)
+    monkeypatch.setattr(fidelity, "load_state_dict_from_url", torch.hub.load_state_dict_from_url)
+    assert inception.inception_weights_path() == weights and inception.inception_unavailable_reason() is None
+    value = inception.inception_fid(torch.rand(6, 1, 16, 16), torch.rand(6, 1, 16, 16), feature=64)
+    assert math.isfinite(value) and value >= 0
