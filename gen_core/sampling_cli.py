@@ -20,9 +20,9 @@ from gen_core import checkpoints
 from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
 from gen_core.images import make_grid_image, save_png_atomic
-from gen_core.latent import encode_dataset
+from gen_core.latent import decode_latents, encode_dataset
 from gen_core.pipeline import dataset_for_run
-from gen_core.sampling import SAMPLER_NAMES, PriorSampler, fit_sampler, sample_images
+from gen_core.sampling import SAMPLER_NAMES, fit_sampler, sample_images
 
 OUTPUT_SUFFIXES = (".png", ".npy")
 
@@ -105,9 +105,11 @@ def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components
     if sampler == "prior":
         if class_label not in (None, ""):
             raise SamplerError("The prior has no classes; choose --sampler gmm, gaussian or perturb to pick one.")
-        fitted, label = PriorSampler(run.model.latent_dim).fit(), None
-    else:
-        settings = _sampler_settings(sampler, components, covariance, noise_std, covariance_scale, seed)
-        fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
+        # The model's own prior: N(0, I), or an autoencoder's running code statistics (as in eval).
+        generator = torch.Generator().manual_seed(int(seed))
+        images = decode_latents(run.model, run.model.prior_sample(int(n), generator).cpu())
+        return write_samples(images, out)
+    settings = _sampler_settings(sampler, components, covariance, noise_std, covariance_scale, seed)
+    fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
     images = sample_images(run.model, fitted, int(n), class_label=label, seed=int(seed))
     return write_samples(images, out)

@@ -76,3 +76,20 @@ def test_resolve_class_accepts_ids_and_names():
     assert resolve_class(["cat"], None) is None
     with pytest.raises(SamplerError, match="cat, dog"):
         resolve_class(["cat", "dog"], 2)
+
+
+def test_prior_samples_of_an_autoencoder_use_its_code_statistics(ae_run, tmp_path):
+    """An AE has no N(0, I) prior: `sample --sampler prior` must decode its running code statistics,
+    the same draw `eval` scores, not standard normal noise."""
+    import torch
+
+    from gen_core.checkpoints import load_run
+    from gen_core.latent import decode_latents
+
+    out = sample_to_file(ae_run, sampler="prior", n=16, seed=5, out=tmp_path / "prior.npy")
+    model = load_run(ae_run).model
+    expected = decode_latents(model, model.prior_sample(16, torch.Generator().manual_seed(5)))
+    standard_normal = decode_latents(model, torch.randn(16, model.latent_dim, generator=torch.Generator().manual_seed(5)))
+    written = torch.from_numpy(np.load(out))
+    assert torch.allclose(written, expected, atol=1e-6)
+    assert not torch.allclose(written, standard_normal, atol=1e-3)
