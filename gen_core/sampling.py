@@ -1,4 +1,4 @@
-"""Where to draw new latent codes from, and how new the decoded images really are.
+"""Where to draw new latent codes from: the prior, per-class Gaussians and mixtures, perturbed codes.
 
 A plain autoencoder has no prior to sample, so seed 004 fits a distribution to the encoded
 training set of each class (one Gaussian, or a Gaussian mixture) and decodes draws from it;
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,8 +20,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from gen_core.errors import DatasetError, SamplerError
-from gen_core.latent import decode_latents, encode_dataset
+from gen_core.errors import SamplerError
+from gen_core.latent import decode_latents
+from gen_core.novelty import (NearestMatches, nearest_matches, nearest_matches_by_row,  # noqa: F401  (re-exported)
+                              nearest_training_images, novelty_baseline)
 
 SAMPLER_NAMES = ("prior", "gaussian", "gmm", "perturb")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -346,44 +347,6 @@ def sample_images(model, sampler: LatentSampler, n: int, class_label: int | None
     return decode_latents(model, latents, batch_size=batch_size)
 
 
-def _pairwise_distances(samples: torch.Tensor, train: torch.Tensor, metric: str) -> torch.Tensor:
-    """(n_samples, n_train) mean per-pixel distance, as matrix products so it runs in bulk."""
-    pixels = samples.shape[1]
-    if metric == "mse":
-        squared = samples.pow(2).sum(1, keepdim=True) + train.pow(2).sum(1) - 2 * samples @ train.T
-        return squared.clamp_min(0) / pixels
-    # Binary cross-entropy with the generated image as the prediction, the training image as target.
-    probabilities = samples.clamp(1e-6, 1 - 1e-6)
-    return -(probabilities.log() @ train.T + torch.log1p(-probabilities) @ (1 - train).T) / pixels
-
-
-def nearest_training_images(samples: torch.Tensor, train_images: torch.Tensor, metric: str = "mse",
-                            batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each generated image, the index of the best-matching training image and its distance.
-
-    If every sample sits at a near-zero distance the sampler is copying, not generating (seed 004
-    used binary cross-entropy for this check). Training images are compared in chunks of
-    ``batch_size`` on their own device, so the full training set never meets one big matrix.
-    """
-    if metric not in ("mse", "bce"):
-        raise SamplerError(f"Unknown image distance {metric!r}; choose 'mse' or 'bce'.")
-    if len(train_images) == 0:
-        raise DatasetError("There are no training images to compare the samples with.")
-    if samples.shape[1:] != train_images.shape[1:]:
-        raise DatasetError(f"Generated images are {tuple(samples.shape[1:])} but the training images are "
-                           f"{tuple(train_images.shape[1:])}.")
-    flat_samples = samples.flatten(1).float().to(train_images.device)
-    best_distances = torch.full((len(samples),), float("inf"), device=train_images.device)
-    best_indices = torch.zeros(len(samples), dtype=torch.long, device=train_images.device)
-    for first in range(0, len(train_images), batch_size):
-        chunk = train_images[first:first + batch_size].flatten(1).float()
-        distances, indices = _pairwise_distances(flat_samples, chunk, metric).min(dim=1)
-        better = distances < best_distances
-        best_distances = torch.where(better, distances, best_distances)
-        best_indices = torch.where(better, indices + first, best_indices)
-    return best_indices.cpu(), best_distances.cpu()
-
-
 def sample_class_rows(model, sampler: LatentSampler, n_per_row: int, class_labels,
                       seed: int | None = 0) -> list[torch.Tensor]:
     """One batch of ``n_per_row`` images per entry of ``class_labels`` (None: no class).
@@ -393,54 +356,3 @@ def sample_class_rows(model, sampler: LatentSampler, n_per_row: int, class_label
     return [sample_images(model, sampler, n_per_row, class_label=label,
                           seed=None if seed is None else int(seed) + position)
             for position, label in enumerate(class_labels)]
-
-
-@dataclass
-class NearestMatches:
-    """The best-matching training image of each sample: the check that samples are new."""
-
-    indices: torch.Tensor                   # (N,) index into the training set
-    distances: torch.Tensor                 # (N,) mean per-pixel distance (MSE or BCE)
-    images: torch.Tensor                    # (N, C, H, W) those training images
-    reconstructions: torch.Tensor | None    # (N, C, H, W) the model's reconstructions of them
-
-
-def nearest_matches(model, samples: torch.Tensor, train_images: torch.Tensor, train_latents=None,
-                    metric: str = "mse") -> NearestMatches:
-    """Seed 004, Fig. 4: each generated image, its best-matching training image, and how the
-    model reconstructs that image (from ``train_latents`` when given, so nothing is re-encoded)."""
-    indices, distances = nearest_training_images(samples, train_images, metric=metric)
-    matched = train_images[indices.to(train_images.device)].float().cpu()
-    reconstructed = None
-    if train_latents is not None:
-        codes = torch.as_tensor(np.asarray(train_latents)[indices.numpy()], dtype=torch.float32)
-        reconstructed = decode_latents(model, codes)
-    return NearestMatches(indices, distances, matched, reconstructed)
-
-
-def nearest_matches_by_row(model, rows: list[torch.Tensor], train_images: torch.Tensor, train_latents=None,
-                           metric: str = "mse") -> list[NearestMatches]:
-    """``nearest_matches`` for a grid given as rows, searched in one pass and split back per row."""
-    if not rows:
-        return []
-    matches = nearest_matches(model, torch.cat(list(rows)), train_images, train_latents, metric=metric)
-    bounds = np.cumsum([0] + [len(row) for row in rows])
-    return [NearestMatches(matches.indices[start:stop], matches.distances[start:stop], matches.images[start:stop],
-                           None if matches.reconstructions is None else matches.reconstructions[start:stop])
-            for start, stop in zip(bounds[:-1], bounds[1:])]
-
-
-def novelty_baseline(model, test_images: torch.Tensor, train_images: torch.Tensor, metric: str = "mse",
-                     max_images: int = 500) -> float:
-    """Median distance from the model's reconstructions of unseen test images to the training set.
-
-    Decoded images are smoother than real ones, which lowers every distance, so samples are best
-    judged against other decoder outputs: a sample about this close to its nearest training
-    image is as new as a reconstruction of an image the model never saw; far closer is a copy.
-    """
-    if model.has_encoder:
-        unseen = decode_latents(model, encode_dataset(model, test_images[:max_images]))
-    else:
-        unseen = test_images[:max_images].float().cpu()
-    _indices, distances = nearest_training_images(unseen, train_images, metric=metric)
-    return float(distances.median())
