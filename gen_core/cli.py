@@ -62,6 +62,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--out", type=Path, help="run folder to write (default: checkpoints/<family>-<dataset>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a saved run")
+    p.add_argument("--no-eval", action="store_true", help="skip scoring the run when training ends")
     data = p.add_argument_group("dataset options")
     data.add_argument("--path", help="folder or zip of images (dataset 'folder')")
     data.add_argument("--size", type=int, help="image size for 'folder' (default 64)")
@@ -140,7 +141,31 @@ def run_train(args) -> int:
             raise GenCoreError(f"{args.out} already holds a run; use --resume {args.out} or another --out")
         trainer.run_dir = args.out or new_run_dir(default_root(), family, args.dataset)
         trainer.run_name = trainer.run_dir.name
-    return _fit_with_progress(trainer)
+    status = _fit_with_progress(trainer)
+    if status == 0 and not args.no_eval:
+        _measure_with_progress(trainer)
+    return status
+
+
+def _measure_with_progress(trainer) -> None:
+    from tqdm import tqdm
+
+    from gen_core.metrics.final import measure_finished_run
+
+    bar = tqdm(total=100, desc="measuring", unit="%", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_postfix_str(message[:60])
+
+    try:
+        stored = measure_finished_run(trainer.run_dir, device=str(trainer.device), progress=progress)
+    finally:
+        bar.close()
+    for sampler, entry in stored.items():
+        shown = {k: entry["metrics"][k] for k in ("recon_mse", "ssim", "elbo", "frechet_feature", "sharpness_ratio")
+                 if k in entry["metrics"]}
+        print(f"metrics ({sampler}): " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
 
 
 def _fit_with_progress(trainer) -> int:

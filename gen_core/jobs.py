@@ -33,6 +33,9 @@ class JobSnapshot:
     epochs: list[dict] = field(default_factory=list)
     latest_samples: object | None = None  # PIL image of the newest grid
     latest_samples_epoch: int | None = None
+    metrics_state: str = ""  # "", "computing", "done" or "failed": scoring after training ends
+    metrics_message: str = ""
+    metrics_fraction: float = 0.0
 
     @property
     def is_active(self) -> bool:
@@ -40,9 +43,11 @@ class JobSnapshot:
 
 
 class TrainingJob:
-    def __init__(self, trainer: Trainer, run_name: str) -> None:
+    def __init__(self, trainer: Trainer, run_name: str, measure_at_end: bool = False) -> None:
         self.trainer = trainer
         self.run_name = run_name
+        self.measure_at_end = measure_at_end and trainer.run_dir is not None
+        self._metrics_state, self._metrics_message, self._metrics_fraction = "", "", 0.0
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._status, self._message = "starting", ""
@@ -82,12 +87,34 @@ class TrainingJob:
         try:
             self.trainer.fit()
         except TrainingError:
-            pass  # status and message were set by the "end" event; the last good save is kept
+            return  # status and message were set by the "end" event; the last good save is kept
         except Exception as error:  # anything else (out of memory, a bug) must not vanish silently
             with self._lock:
                 self._status = "failed"
                 self._message = f"{type(error).__name__}: {error}"
             traceback.print_exc()
+            return
+        if self.measure_at_end:
+            self._measure()
+
+    def _measure(self) -> None:
+        """Score the saved run (the model is already usable; this only adds numbers)."""
+        from gen_core.metrics.final import measure_finished_run
+
+        def progress(fraction: float, message: str) -> None:
+            with self._lock:
+                self._metrics_fraction, self._metrics_message = fraction, message
+
+        with self._lock:
+            self._metrics_state = "computing"
+        try:
+            measure_finished_run(self.trainer.run_dir, device=str(self.trainer.device), progress=progress)
+            state, message = "done", "Metrics stored with the run."
+        except Exception as error:  # a metric failing must not turn a finished run into a failure
+            state, message = "failed", f"Metrics could not be computed: {type(error).__name__}: {error}"
+            traceback.print_exc()
+        with self._lock:
+            self._metrics_state, self._metrics_message, self._metrics_fraction = state, message, 1.0
 
     def snapshot(self) -> JobSnapshot:
         progress = self.trainer.progress
@@ -97,7 +124,9 @@ class TrainingJob:
                 status=self._status, message=self._message, fraction=progress.fraction,
                 eta_seconds=progress.eta_seconds, epoch=progress.epoch, total_epochs=progress.total_epochs,
                 steps=copy.copy(self._steps), epochs=copy.copy(self._epochs),
-                latest_samples=self._samples, latest_samples_epoch=self._samples_epoch)
+                latest_samples=self._samples, latest_samples_epoch=self._samples_epoch,
+                metrics_state=self._metrics_state, metrics_message=self._metrics_message,
+                metrics_fraction=self._metrics_fraction)
 
 
 _jobs_lock = threading.Lock()
@@ -109,14 +138,18 @@ def current_job() -> TrainingJob | None:
     return _current_job
 
 
-def start_job(trainer: Trainer, run_name: str) -> TrainingJob:
-    """Start a background run; refuse clearly if another one is still training."""
+def start_job(trainer: Trainer, run_name: str, measure_at_end: bool = False) -> TrainingJob:
+    """Start a background run; refuse clearly if another one is still training.
+
+    With ``measure_at_end`` the finished run is scored (gen_core.metrics) in the same thread and
+    the metrics stored in its history.json; the snapshot's ``metrics_state`` follows that.
+    """
     global _current_job
     with _jobs_lock:
         if _current_job is not None and _current_job.snapshot().is_active:
             raise TrainingError(
                 f"Run {_current_job.run_name!r} is still training. Stop it or wait for it to finish first.")
-        _current_job = TrainingJob(trainer, run_name).start()
+        _current_job = TrainingJob(trainer, run_name, measure_at_end).start()
         return _current_job
 
 

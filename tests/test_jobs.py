@@ -126,3 +126,19 @@ def test_a_snapshot_is_a_copy_the_page_can_keep(build_tiny, mnist_small, tmp_run
     snapshot.steps.append({"step": -1})
     fresh = job.snapshot()
     assert len(fresh.epochs) == 2 and fresh.steps[-1]["step"] != -1
+
+
+def test_measure_at_end_stores_prior_and_gmm_metrics_with_the_run(tmp_runs):
+    """A job started with measure_at_end scores the finished run and keeps the numbers in history.json."""
+    from gen_core.pipeline import prepare_training
+
+    trainer = prepare_training("ae", {"hidden": (32,), "latent_dim": 4}, "digits",
+                               TrainConfig(epochs=1, batch_size=128, device="cpu", sample_count=4), root=tmp_runs)
+    job = jobs.start_job(trainer, trainer.run_name, measure_at_end=True)
+    snapshot = jobs.wait_until_finished(job, timeout=300)
+    assert snapshot.status == "completed"
+    assert snapshot.metrics_state == "done", snapshot.metrics_message
+    stored = checkpoints.read_json(trainer.run_dir / checkpoints.HISTORY_FILE)["metrics"]
+    assert set(stored) == {"prior", "gmm"}
+    assert 0 < stored["prior"]["metrics"]["ssim"] <= 1
+    assert stored["gmm"]["epochs_trained"] == 1
