@@ -1,0 +1,135 @@
+"""Loss curves as Plotly figures, from a run's history (saved) or a training job's snapshot (live).
+
+Per-step entries (``{"step", "epoch", <term>: value}``) are noisy batch losses logged every few
+steps; per-epoch entries (``{"epoch", "train_<term>", "test_<term>", ...}``) are means over the
+whole epoch and the test set. Both are drawn against one x axis in epochs, so the noisy curve
+and the epoch means line up: a step logged at the end of epoch 3 sits at x = 3.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+TRAIN_COLOUR = "#1f77b4"
+TEST_COLOUR = "#ff7f0e"
+TERM_TITLES = {"loss": "Total loss", "reconstruction": "Reconstruction", "kl": "KL divergence",
+               "generator": "Generator", "discriminator": "Discriminator", "d_real": "D(real)",
+               "d_fake": "D(fake)", "pixel_reconstruction": "Pixel reconstruction"}
+_NOT_TERMS = {"step", "epoch", "partial", "images_per_sec", "elapsed"}
+MAX_STEP_POINTS = 1500  # more points than pixels only slows the browser down
+
+
+def term_title(term: str) -> str:
+    return TERM_TITLES.get(term, term.replace("_", " ").capitalize())
+
+
+def loss_terms(steps: list[dict], epochs: list[dict]) -> list[str]:
+    """Loss-term names, "loss" first, in the order the model reports them.
+
+    A term whose every value equals the total loss (an autoencoder's "reconstruction") is left
+    out: a second identical panel says nothing new.
+    """
+    names: list[str] = []
+    for entry in epochs:
+        for key in entry:
+            for prefix in ("train_", "test_"):
+                if key.startswith(prefix) and key[len(prefix):] not in names:
+                    names.append(key[len(prefix):])
+    for entry in steps:
+        names += [key for key in entry if key not in _NOT_TERMS and key not in names]
+    if "loss" in names:
+        names.remove("loss")
+        names.insert(0, "loss")
+        names = [n for n in names if n == "loss" or not _same_as_loss(n, steps, epochs)]
+    return names
+
+
+def _same_as_loss(term: str, steps: list[dict], epochs: list[dict]) -> bool:
+    pairs = [(e.get(f"{p}{term}"), e.get(f"{p}loss")) for e in epochs for p in ("train_", "test_")]
+    pairs += [(s.get(term), s.get("loss")) for s in steps]
+    pairs = [(a, b) for a, b in pairs if a is not None or b is not None]
+    return bool(pairs) and all(a == b for a, b in pairs)
+
+
+def estimate_steps_per_epoch(steps: list[dict]) -> float | None:
+    """Batches per epoch, from logged (step, epoch) pairs alone.
+
+    A step in epoch e satisfies step <= e * steps_per_epoch, so max(step / epoch) is a lower
+    bound; it is tight to within the logging interval once an epoch has finished.
+    """
+    ratios = [entry["step"] / entry["epoch"] for entry in steps if entry.get("epoch", 0) >= 1 and "step" in entry]
+    return max(ratios) if ratios else None
+
+
+def step_positions(steps: list[dict], steps_per_epoch: float | None = None) -> list[float]:
+    """Each per-step entry's place on the epoch axis (the end of epoch e is x = e)."""
+    per_epoch = steps_per_epoch or estimate_steps_per_epoch(steps)
+    if not per_epoch:
+        return []
+    positions = []
+    for entry in steps:
+        epoch = entry.get("epoch", 1)
+        # never let a rough estimate push a step outside the epoch it was logged in
+        positions.append(min(float(epoch), max(epoch - 1.0, entry["step"] / per_epoch)))
+    return positions
+
+
+def _thinned(xs: list, ys: list, limit: int = MAX_STEP_POINTS) -> tuple[list, list]:
+    every = max(1, math.ceil(len(xs) / limit))
+    return xs[::every], ys[::every]
+
+
+def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: float | None = None,
+                       height: int | None = None, columns: int = 3) -> go.Figure:
+    """One panel per loss term: batch losses (faint), train epoch means and test epoch means."""
+    terms = loss_terms(steps, epochs) or ["loss"]
+    columns = max(1, min(columns, len(terms)))
+    rows = math.ceil(len(terms) / columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[term_title(t) for t in terms],
+                           horizontal_spacing=0.07, vertical_spacing=0.18 if rows > 1 else 0.1)
+    positions = step_positions(steps, steps_per_epoch)
+    epoch_numbers = [entry["epoch"] for entry in epochs]
+    for index, term in enumerate(terms):
+        row, col = index // columns + 1, index % columns + 1
+        first = index == 0
+        logged = [(x, s[term]) for x, s in zip(positions, steps) if term in s]
+        if logged:
+            xs, ys = _thinned(*map(list, zip(*logged)))
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="train (batches)",
+                                        line={"color": TRAIN_COLOUR, "width": 1}, opacity=0.35,
+                                        legendgroup="batches", showlegend=first), row=row, col=col)
+        for split, colour in (("train", TRAIN_COLOUR), ("test", TEST_COLOUR)):
+            values = [entry.get(f"{split}_{term}") for entry in epochs]
+            if any(v is not None for v in values):
+                figure.add_trace(go.Scatter(x=epoch_numbers, y=values, mode="lines+markers",
+                                            name=f"{split} (epoch mean)", line={"color": colour, "width": 2},
+                                            marker={"size": 5}, legendgroup=split, showlegend=first),
+                                 row=row, col=col)
+    figure.update_xaxes(title_text="epoch", rangemode="tozero")
+    figure.update_layout(height=height or 250 * rows + 90, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "x": 0, "y": 1.0 + 0.16 / rows, "yanchor": "bottom"},
+                         hovermode="x unified")
+    figure.update_annotations(font_size=13)
+    return figure
+
+
+def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 150) -> go.Figure:
+    """A small train/test curve of one term per epoch, for lists of runs."""
+    terms = loss_terms([], epochs)
+    if term not in terms and terms:
+        term = terms[0]
+    figure = go.Figure()
+    epoch_numbers = [entry["epoch"] for entry in epochs]
+    for split, colour in (("train", TRAIN_COLOUR), ("test", TEST_COLOUR)):
+        values = [entry.get(f"{split}_{term}") for entry in epochs]
+        if any(v is not None for v in values):
+            figure.add_trace(go.Scatter(x=epoch_numbers, y=values, mode="lines+markers", name=split,
+                                        line={"color": colour, "width": 2}, marker={"size": 4}))
+    figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0}, showlegend=False,
+                         title={"text": f"{term_title(term)} (blue train, orange test)", "font": {"size": 11}})
+    figure.update_xaxes(title_text=None, tickfont={"size": 9})
+    figure.update_yaxes(tickfont={"size": 9})
+    return figure

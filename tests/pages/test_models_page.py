@@ -1,0 +1,125 @@
+"""Models page: the run list, make active, rename, delete with confirmation, zip out and back in."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+
+from gen_core import checkpoints
+
+from .conftest import open_page, page_text
+
+
+@pytest.fixture
+def own_root(trained_runs, tmp_path, monkeypatch) -> Path:
+    """Copies of two tiny runs in a folder of this test's own, so renames and deletes stay here."""
+    root = tmp_path / "checkpoints"
+    for key in ("ae", "vae2"):
+        shutil.copytree(trained_runs[key], root / trained_runs[key].name)
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+    return root
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch) -> dict:
+    """file name -> the callable a download button would run when clicked (zips are built lazily)."""
+    recorded = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        recorded[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return recorded
+
+
+def test_lists_every_run_with_its_facts_curves_and_samples(own_root):
+    (own_root / "broken").mkdir()
+    (own_root / "broken" / checkpoints.CONFIG_FILE).write_text("{not json")
+    at = open_page("models")
+    text = page_text(at)
+    assert "tiny-ae" in text and "tiny-vae2" in text and "2 runs, 1 unreadable" in text
+    assert "VAE / beta-VAE · mnist5k · 2/2 epochs · completed" in text
+    assert "Autoencoder · mnist5k · 2/2 epochs · completed" in text
+    assert "test loss" in text
+    assert any("broken" in e.value and "cannot be read" in e.value for e in at.error)
+    assert len(at.get("plotly_chart")) == 2, "one loss thumbnail per readable run"
+    assert [image.captions[0] for image in at.image] == ["samples, epoch 2"] * 2, "a sample grid per readable run"
+    assert not at.exception
+
+
+def test_make_active_switches_the_active_model(own_root):
+    at = open_page("models", active_run=own_root / "tiny-ae")
+    at.button(key="models_activate_tiny-vae2").click().run()
+    assert at.session_state["active_run"] == str(own_root / "tiny-vae2")
+    assert any("tiny-vae2" in s.value and "active model" in s.value for s in at.success)
+    assert at.button(key="models_activate_tiny-vae2").disabled  # it is the active one now
+    assert not at.exception
+
+
+def test_rename_moves_the_folder_and_keeps_it_active(own_root):
+    at = open_page("models", active_run=own_root / "tiny-vae2")
+    at.text_input(key="models_rename_tiny-vae2").set_value("my digits vae")
+    at.button(key="models_rename_go_tiny-vae2").click().run()
+    renamed = own_root / "my-digits-vae"
+    assert renamed.is_dir() and not (own_root / "tiny-vae2").exists()
+    assert checkpoints.load_run(renamed).name == "my-digits-vae"
+    assert at.session_state["active_run"] == str(renamed)
+    assert "my-digits-vae" in page_text(at)
+    assert not at.exception
+
+
+def test_rename_to_a_taken_name_is_refused_with_a_message(own_root):
+    at = open_page("models")
+    at.text_input(key="models_rename_tiny-vae2").set_value("tiny-ae")
+    at.button(key="models_rename_go_tiny-vae2").click().run()
+    assert any("already exists" in e.value for e in at.error)
+    assert (own_root / "tiny-vae2").is_dir()
+    assert not at.exception
+
+
+def test_delete_needs_the_confirmation_then_removes_the_folder(own_root):
+    at = open_page("models")
+    assert at.button(key="models_delete_tiny-ae").disabled, "no delete without ticking the box"
+    at.checkbox(key="models_delete_sure_tiny-ae").check().run()
+    assert not at.button(key="models_delete_tiny-ae").disabled
+    at.button(key="models_delete_tiny-ae").click().run()
+    assert not (own_root / "tiny-ae").exists() and (own_root / "tiny-vae2").is_dir()
+    assert any("Deleted" in s.value for s in at.success)
+    assert "1 run" in page_text(at)
+    assert not at.exception
+
+
+def test_a_downloaded_zip_imports_back_as_a_new_run(own_root, deferred_downloads):
+    at = open_page("models")
+    assert {"tiny-ae.zip", "tiny-vae2.zip"} <= set(deferred_downloads)
+    data = deferred_downloads["tiny-vae2.zip"]()
+    assert data[:2] == b"PK"
+    at.file_uploader(key="models_upload").upload("tiny-vae2.zip", data, "application/zip").run()
+    assert any("Imported" in s.value for s in at.success), [e.value for e in at.error]
+    imported = own_root / "tiny-vae2-2"
+    assert checkpoints.load_run(imported).family == "vae"
+    assert "3 runs" in page_text(at)
+    at.run()  # the same upload on a rerun is not imported a second time
+    assert sorted(p.name for p in own_root.iterdir()) == ["tiny-ae", "tiny-vae2", "tiny-vae2-2"]
+    assert not at.exception
+
+
+def test_an_upload_that_is_not_a_zip_shows_the_error(own_root):
+    at = open_page("models")
+    at.file_uploader(key="models_upload").upload("weights.zip", b"certainly not a zip", "application/zip").run()
+    assert any("not a zip archive" in e.value for e in at.error)
+    assert sorted(p.name for p in own_root.iterdir()) == ["tiny-ae", "tiny-vae2"]
+    assert not at.exception
+
+
+def test_an_empty_checkpoints_folder_points_to_the_train_page(runs_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(tmp_path / "nothing-here"))
+    at = open_page("models")
+    assert "No saved runs yet" in page_text(at)
+    assert any("Go to Train" in str(link.proto) for link in at.get("page_link"))
+    assert not at.exception

@@ -1,0 +1,210 @@
+"""Train page: layer summary before training, starting and watching a run, refusals, quick start, resume."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from gen_core import checkpoints, runs
+from gen_core.jobs import current_job, start_job, wait_until_finished
+from gen_core.models import build_model, layer_summary
+from gen_core.pipeline import prepare_training
+from gen_core.presets import PRESETS
+from gen_core.training import TrainConfig
+from .conftest import open_page, page_text
+
+SMALL_PRESET = "AE, 1 hidden layer"  # 64-32-64 on 8x8 digits: well under a second per epoch
+SMALL_KEY = "train_fit_ae_1_hidden_layer"
+
+
+@pytest.fixture
+def empty_root(runs_root, tmp_path, monkeypatch) -> Path:
+    """A checkpoints folder of this test's own (runs_root first, so its session value comes back after)."""
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+    yield root
+    job = current_job()
+    if job is not None and job.snapshot().is_active:  # never leave a run going for the next test
+        job.stop()
+        wait_until_finished(job, timeout=60)
+
+
+def finish_current_job(timeout: float = 120):
+    job = current_job()
+    assert job is not None
+    return wait_until_finished(job, timeout=timeout)
+
+
+def choose_small_run(at, epochs: int = 1):
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_preset").set_value(SMALL_PRESET).run()
+    at.number_input(key=f"{SMALL_KEY}_epochs").set_value(epochs)
+    at.selectbox(key="train_device").set_value("cpu")
+    return at.run()
+
+
+def test_layer_summary_shows_the_parameter_count_before_training(runs_root):
+    at = open_page("train")
+    at.selectbox(key="train_preset").set_value("AE, 5 hidden layers").run()
+    preset = PRESETS["AE, 5 hidden layers"]
+    expected = layer_summary(build_model("ae", **preset.model, image_shape=(1, 28, 28)))
+    assert f"{expected.total_parameters:,} parameters" in page_text(at)
+    table = at.dataframe[0].value
+    assert len(table) == len(expected.rows) and table["parameters"].sum() == expected.total_parameters
+    # the model is sized to the dataset's images: 8x8 digits give far fewer weights
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    digits = layer_summary(build_model("ae", **preset.model, image_shape=(1, 8, 8))).total_parameters
+    assert f"{digits:,} parameters" in page_text(at) and digits < expected.total_parameters
+    assert not at.exception
+
+
+def test_the_form_survives_a_visit_to_another_page(runs_root):
+    at = open_page("train")
+    at.selectbox(key="train_preset").set_value("Conv beta-VAE").run()
+    at.number_input(key="train_model_conv_beta_vae_beta").set_value(2.5)
+    at.number_input(key="train_fit_conv_beta_vae_epochs").set_value(3).run()
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_preset").value == "Conv beta-VAE"
+    assert at.number_input(key="train_model_conv_beta_vae_beta").value == 2.5
+    assert at.number_input(key="train_fit_conv_beta_vae_epochs").value == 3
+    assert not at.exception
+
+
+def test_settings_that_make_no_model_are_explained_and_block_start(runs_root):
+    at = open_page("train")
+    at.selectbox(key="train_preset").set_value(SMALL_PRESET).run()
+    at.text_input(key="train_model_ae_1_hidden_layer_hidden").set_value("64, lots").run()
+    assert any("do not make a model" in e.value and "whole numbers" in e.value for e in at.error)
+    assert at.button(key="train_start").disabled
+    assert not at.exception
+
+
+def test_quick_start_is_offered_only_while_there_are_no_runs(empty_root, trained_runs, runs_root, monkeypatch):
+    at = open_page("train")
+    assert "Start with one click" in page_text(at)
+    assert at.button(key="train_quick_start").label == "Train the quick-start model"
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(runs_root))  # the folder with the tiny runs
+    at = open_page("train")
+    assert "Start with one click" not in page_text(at)
+    assert not [b for b in at.button if b.key == "train_quick_start"]
+    assert not at.exception
+
+
+def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root):
+    at = choose_small_run(open_page("train"), epochs=1)
+    at.text_input(key="train_run_name").set_value("from-the-page")
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    snapshot = finish_current_job()
+    assert snapshot.status == "completed", snapshot.message
+    at.run()
+    run_dir = empty_root / "from-the-page"
+    assert (run_dir / checkpoints.WEIGHTS_FILE).exists()
+    assert runs.list_runs(empty_root)[0].epochs_done == 1
+    assert any("from-the-page" in s.value and "is trained" in s.value for s in at.success)
+    assert at.session_state["active_run"] == str(run_dir)
+    assert at.get("plotly_chart"), "the finished run's loss curves are shown"
+    assert not at.exception
+
+
+def test_a_second_start_while_a_run_trains_is_refused_and_the_run_can_be_stopped(empty_root):
+    trainer = prepare_training("ae", {"hidden": (), "latent_dim": 4}, "digits",
+                               TrainConfig(epochs=100_000, batch_size=64, device="cpu", sample_count=4),
+                               root=empty_root, name="long-run")
+    job = start_job(trainer, trainer.run_name)
+    at = choose_small_run(open_page("train"))
+    assert "Training long-run" in page_text(at)  # the live panel of the running job
+    at.button(key="train_start").click().run()
+    assert any("still training" in e.value for e in at.error)
+    assert job.snapshot().is_active, "the running job is untouched"
+    assert [p.name for p in empty_root.iterdir()] in ([], ["long-run"]), "the refused start made no folder"
+    at.button(key="train_stop").click().run()
+    snapshot = wait_until_finished(job, timeout=60)
+    assert snapshot.status == "stopped"
+    at.run()
+    assert any("long-run" in i.value and "saved epochs are kept" in i.value for i in at.info)
+    assert not at.exception
+
+
+@pytest.mark.parametrize("good_batches, saved_epochs, says", [
+    (6, 1, "last good checkpoint is kept"),  # 6 batches make one epoch of digits: epoch 2 fails
+    (0, 0, "Nothing was saved"),
+])
+def test_a_run_whose_loss_turns_nan_says_what_was_kept(empty_root, good_batches, saved_epochs, says):
+    trainer = prepare_training("ae", {"hidden": (), "latent_dim": 4}, "digits",
+                               TrainConfig(epochs=3, batch_size=256, device="cpu", sample_count=4, log_every=1),
+                               root=empty_root, name="nan-run")
+    real_step, calls = trainer.model.train_step, []
+
+    def step_that_diverges(batch, optimizers):
+        calls.append(1)
+        terms = real_step(batch, optimizers)
+        return {name: torch.tensor(float("nan")) for name in terms} if len(calls) > good_batches else terms
+
+    trainer.model.train_step = step_that_diverges
+    start_job(trainer, trainer.run_name)
+    assert finish_current_job().status == "failed"
+    at = open_page("train")
+    message = " ".join(e.value for e in at.error)
+    assert "nan-run" in message and "nan" in message.lower() and says in message
+    assert sum(run.epochs_done for run in runs.list_runs(empty_root)) == saved_epochs
+    assert not at.exception
+
+
+def test_resume_adds_epochs_to_a_saved_run(empty_root, trained_runs):
+    copy = empty_root / "tiny-ae-copy"
+    shutil.copytree(trained_runs["ae"], copy)
+    at = open_page("train")
+    at.selectbox(key="train_resume_run").set_value(str(copy))
+    at.number_input(key="train_resume_epochs").set_value(1)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.button(key="train_resume").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert finish_current_job().status == "completed"
+    assert runs.list_runs(empty_root)[0].epochs_done == 3  # 2 saved + 1 more
+    assert not at.exception
+
+
+def _zip_of_small_images(count: int = 24) -> bytes:
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(count):
+            image = Image.fromarray(rng.integers(0, 255, (12, 12), dtype=np.uint8))
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            archive.writestr(f"{'ab'[index % 2]}/image_{index}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def test_an_uploaded_zip_of_images_is_kept_under_uploads_and_trained_on(empty_root):
+    at = open_page("train")
+    at.selectbox(key="train_dataset").set_value("folder").run()
+    assert at.button(key="train_start").disabled, "no start before the images are given"
+    at.radio(key="train_folder_source").set_value("Upload a zip").run()
+    at.file_uploader(key="train_folder_upload").upload("my images.zip", _zip_of_small_images(), "application/zip")
+    at.number_input(key="train_folder_size").set_value(8)
+    at.radio(key="train_folder_channels").set_value(1).run()
+    assert "for 1×8×8 images" in page_text(at)
+    at.selectbox(key="train_preset").set_value(SMALL_PRESET).run()
+    at.number_input(key=f"{SMALL_KEY}_epochs").set_value(1)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.button(key="train_start").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert finish_current_job().status == "completed"
+    saved = list((empty_root / "_uploads").glob("my-images-*.zip"))
+    assert len(saved) == 1
+    run = runs.list_runs(empty_root)[0]
+    assert run.dataset == "folder" and checkpoints.read_config(run.path)["data"]["path"] == str(saved[0])
+    assert not at.exception

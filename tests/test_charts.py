@@ -1,0 +1,72 @@
+"""Loss-curve figures: which terms get a panel, where batch losses sit on the epoch axis."""
+
+import math
+
+import pytest
+
+from gen_core.charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms,
+                             loss_thumbnail_figure, step_positions)
+
+# 20 batches per epoch, a step logged every 5: steps 5, 10, 15, 20 in epoch 1, 25..40 in epoch 2
+VAE_STEPS = [{"step": s, "epoch": 1 + (s - 1) // 20, "loss": 200.0 - s, "reconstruction": 190.0 - s, "kl": 10.0}
+             for s in range(5, 41, 5)]
+VAE_EPOCHS = [{"epoch": e, "train_loss": 190.0 - 10 * e, "train_reconstruction": 180.0 - 10 * e, "train_kl": 10.0,
+               "test_loss": 195.0 - 10 * e, "test_reconstruction": 185.0 - 10 * e, "test_kl": 10.0,
+               "images_per_sec": 1000.0, "elapsed": 1.0 * e} for e in (1, 2)]
+
+
+def test_loss_comes_first_and_bookkeeping_keys_are_not_terms():
+    assert loss_terms(VAE_STEPS, VAE_EPOCHS) == ["loss", "reconstruction", "kl"]
+
+
+def test_a_term_identical_to_the_loss_gets_no_panel():
+    steps = [{"step": 10, "epoch": 1, "loss": 3.0, "reconstruction": 3.0}]
+    epochs = [{"epoch": 1, "train_loss": 2.0, "train_reconstruction": 2.0,
+               "test_loss": 2.5, "test_reconstruction": 2.5}]
+    assert loss_terms(steps, epochs) == ["loss"]
+    epochs[0]["test_reconstruction"] = 2.4  # differs once: keep it
+    assert loss_terms(steps, epochs) == ["loss", "reconstruction"]
+
+
+def test_steps_per_epoch_estimate_is_exact_when_the_last_batch_is_logged():
+    assert estimate_steps_per_epoch(VAE_STEPS) == pytest.approx(20.0)
+    assert estimate_steps_per_epoch([]) is None
+
+
+def test_step_positions_put_the_end_of_epoch_e_at_e():
+    positions = step_positions(VAE_STEPS)
+    assert positions[3] == pytest.approx(1.0) and positions[-1] == pytest.approx(2.0)
+    assert positions[0] == pytest.approx(0.25)
+    # a known batch count wins over the estimate (during epoch 1 the estimate cannot know it)
+    assert step_positions(VAE_STEPS[:2], steps_per_epoch=20) == pytest.approx([0.25, 0.5])
+    assert step_positions(VAE_STEPS[:2]) == pytest.approx([0.5, 1.0])
+
+
+def test_curves_figure_has_a_panel_per_term_with_train_and_test():
+    figure = loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20)
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert titles == ["Total loss", "Reconstruction", "KL divergence"]
+    names = [trace.name for trace in figure.data]
+    assert names.count("test (epoch mean)") == 3 and names.count("train (batches)") == 3
+    test_loss = next(t for t in figure.data if t.name == "test (epoch mean)")
+    assert list(test_loss.y) == [185.0, 175.0] and list(test_loss.x) == [1, 2]
+    assert sum(trace.showlegend is not False for trace in figure.data) == 3  # one legend entry per kind
+
+
+def test_curves_figure_without_history_is_an_empty_panel_not_an_error():
+    figure = loss_curves_figure([], [])
+    assert len(figure.data) == 0 and figure.layout.annotations[0].text == "Total loss"
+
+
+def test_many_steps_are_thinned_and_nan_is_kept_as_a_gap():
+    steps = [{"step": s, "epoch": 1 + s // 1000, "loss": 1.0} for s in range(1, 5001)]
+    steps[10]["loss"] = math.nan
+    figure = loss_curves_figure(steps, [], steps_per_epoch=1000)
+    assert 1000 <= len(figure.data[0].x) <= 1500
+
+
+def test_thumbnail_falls_back_to_the_first_term_for_gans():
+    epochs = [{"epoch": 1, "train_generator": 2.0, "test_generator": 2.1, "train_discriminator": 1.0}]
+    figure = loss_thumbnail_figure(epochs)
+    assert "Generator" in figure.layout.title.text
+    assert [trace.name for trace in figure.data] == ["train", "test"] and figure.layout.height == 150

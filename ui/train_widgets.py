@@ -1,0 +1,274 @@
+"""Widgets of the Train page: dataset options, model and training settings, cached previews.
+Also ``make_active``, which the Models page shares.
+
+Each ``*_inputs`` function draws its widgets and returns plain values (dicts of settings) that go
+straight to ``gen_core``; keys start with "train_" and carry the preset's name where a value
+should reset when another preset is chosen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+from streamlit.errors import StreamlitAPIException
+
+from gen_core.data import list_datasets, load_dataset
+from gen_core.data.torchvision_sets import TORCHVISION_SETS
+from gen_core.device import pick_device
+from gen_core.models import FAMILIES, RECONSTRUCTION_LOSSES, build_model, layer_summary
+from gen_core.presets import Preset
+from gen_core.training import TrainConfig
+from ui import state
+
+SIDEBAR_PICKER = "sidebar_run"  # widget key of the active-model picker in ui/sidebar.py
+UPLOADS_DIR = "_uploads"  # under the checkpoints root; not a run folder, so never listed as one
+LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
+
+# label, help; settings not named here are not shown (image_shape comes from the dataset)
+MODEL_FIELDS = {
+    "latent_dim": ("Latent dimension", "Size of the code z. 2 gives a latent space you can draw as a map."),
+    "arch": ("Architecture", "mlp: dense layers over the flattened pixels; conv: stride-2 convolutions."),
+    "hidden": ("Hidden layer sizes", "Encoder widths, comma separated; the decoder mirrors them. "
+                                     "Empty: one dense layer straight to the code."),
+    "conv_channels": ("Conv channels", "Channels per stride-2 stage, comma separated; empty picks them "
+                                       "from the image size."),
+    "gen_channels": ("Generator channels", "The first is the dense layer's feature map; each next one "
+                                           "doubles the image size. Empty picks them from the image size."),
+    "disc_channels": ("Discriminator channels", "Channels of the critic's conv layers, comma separated."),
+    "loss": ("Reconstruction loss", "bce: Bernoulli log-likelihood (best for near-binary digits); "
+                                    "mse / euclidean / mae: distances."),
+    "beta": ("beta (KL weight)", "1 is a plain VAE; above 1 a beta-VAE with more disentangled, blurrier codes."),
+    "dropout": ("Discriminator dropout", "Fraction of the critic's activations dropped in training."),
+    "label_smoothing": ("Label smoothing", "Real labels become 1 - this for the discriminator."),
+    "pixel_weight": ("Pixel loss weight", "Weight of the per-pixel reconstruction term."),
+    "adversarial_weight": ("Adversarial weight", "Weight of the discriminator-feature terms."),
+}
+_CHOICES = {"arch": ("mlp", "conv"), "loss": RECONSTRUCTION_LOSSES}
+_ONLY_FOR_ARCH = {"hidden": "mlp", "conv_channels": "conv"}
+
+
+KEPT_FORM = "train_kept_form"  # the form's last values, restored after a visit to another page
+_NOT_KEPT = ("train_start", "train_stop", "train_quick_start", "train_resume", "train_resume_run",
+             "train_watched_run", "train_just_ended", "train_stop_sent", KEPT_FORM)
+
+
+def keep_form_across_pages() -> None:
+    """Call first on the page: bring back the settings Streamlit drops when another page is shown.
+
+    Streamlit forgets a widget's value once a run does not draw it; the values seen at the top of
+    each run here are copied aside and put back where they have gone missing.
+    """
+    kept = st.session_state.setdefault(KEPT_FORM, {})
+    for key, value in kept.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    kept.update({key: value for key, value in st.session_state.items()
+                 if isinstance(key, str) and key.startswith("train_") and key not in _NOT_KEPT
+                 and not key.endswith("_upload") and isinstance(value, (str, int, float))})
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+# -- datasets ------------------------------------------------------------------------------------
+@st.cache_data(ttl=60, show_spinner=False)
+def dataset_rows() -> dict[str, dict]:
+    return {row["name"]: row for row in list_datasets()}
+
+
+def dataset_label(row: dict) -> str:
+    where = "" if row["offline_available"] else " (needs download)"
+    size = f" · {row['train_size']:,} train" if row["train_size"] else ""
+    return f"{row['name']}{size}{where}"
+
+
+def save_upload(name: str, data: bytes) -> str:
+    """Keep an uploaded zip under the runs root, named by its content so a re-upload is reused."""
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "upload"
+    target = state.runs_root() / UPLOADS_DIR / f"{stem}-{digest}.zip"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return str(target)
+
+
+def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
+    """A folder path, a saved zip upload, None for the embedded images, or False when not given yet."""
+    choices = (["Embedded photographs"] if allow_embedded else []) + ["Folder or zip path", "Upload a zip"]
+    where = st.radio("Images from", choices, horizontal=True, key=f"{prefix}_source")
+    if where == "Embedded photographs":
+        return None
+    if where == "Folder or zip path":
+        path = st.text_input("Path to a folder or .zip on this machine", key=f"{prefix}_path").strip()
+        return path or False
+    upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}_upload")
+    return save_upload(upload.name, upload.getvalue()) if upload is not None else False
+
+
+def dataset_options_inputs(name: str) -> tuple[dict, tuple[int, int, int] | None] | None:
+    """Loader options for ``name`` and the image shape they give; None until a needed path is given."""
+    row = dataset_rows()[name]
+    if name == "folder":
+        path = _images_source("train_folder", allow_embedded=False)
+        size_col, channel_col = st.columns(2)
+        size = size_col.number_input("Image size (pixels, square)", 8, 256, 64, step=8, key="train_folder_size")
+        channels = channel_col.radio("Colour", (1, 3), index=1, horizontal=True, key="train_folder_channels",
+                                     format_func=lambda c: "grayscale" if c == 1 else "colour")
+        if path is False:
+            st.info("Give a folder or zip of images (sub-folders become classes).")
+            return None
+        return {"path": path, "size": int(size), "channels": int(channels)}, (int(channels), int(size), int(size))
+    if name == "tiles":
+        path = _images_source("train_tiles", allow_embedded=True)
+        size_col, count_col, channel_col = st.columns(3)
+        tile = size_col.number_input("Tile size (pixels)", 4, 256, 32, step=4, key="train_tiles_size")
+        count = count_col.number_input("Tiles per epoch", 100, 200_000, 2000, step=500, key="train_tiles_count")
+        channels = channel_col.radio("Colour", (1, 3), horizontal=True, key="train_tiles_channels",
+                                     format_func=lambda c: "grayscale" if c == 1 else "colour")
+        if path is False:
+            st.info("Give a folder or zip of large images (at least two: one is held out for testing).")
+            return None
+        options = {"tile_size": int(tile), "tiles_per_epoch": int(count), "channels": int(channels)}
+        if path is not None:
+            options["path"] = path
+        return options, (int(channels), int(tile), int(tile))
+    options = {}
+    if name in TORCHVISION_SETS:
+        limit = st.number_input("Use the first N training images (0: all)", 0, row["train_size"] or 10**7, 0,
+                                step=1000, key=f"train_{name}_limit")
+        if limit:
+            options["limit"] = int(limit)
+        if not row["offline_available"]:
+            st.warning(f"{name} is not on this machine yet. It downloads on first use when a network is "
+                       "available; without one, the message after Start says where to put the files.")
+            options["download"] = st.checkbox("Download if missing", value=False, key=f"train_{name}_download")
+    return options, row["image_shape"]
+
+
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=2)
+def cached_dataset(name: str, options: dict):
+    return load_dataset(name, **options)
+
+
+# -- model and training settings ---------------------------------------------------------------
+def _field_defaults(family: str) -> dict:
+    config_class = FAMILIES[family][0]
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
+
+
+def _setting_input(name: str, value, key: str, container):
+    label, help_text = MODEL_FIELDS[name]
+    if name in _CHOICES:
+        choices = _CHOICES[name]
+        return container.selectbox(label, choices, index=choices.index(value), key=key, help=help_text)
+    if isinstance(value, (tuple, list)):
+        text = container.text_input(label, ", ".join(str(v) for v in value), key=key, help=help_text)
+        return text.strip()
+    if isinstance(value, bool):
+        return container.checkbox(label, value, key=key, help=help_text)
+    if isinstance(value, int):
+        return int(container.number_input(label, 1, 4096, int(value), key=key, help=help_text))
+    upper = 1.0 if name in ("dropout", "label_smoothing") else None
+    return float(container.number_input(label, 0.0, upper, float(value), step=0.05 if upper else 0.5,
+                                        key=key, help=help_text, format="%.3g"))
+
+
+def model_settings_inputs(preset: Preset) -> dict:
+    """Every editable setting of the preset's family, starting from the preset's values."""
+    values = {**_field_defaults(preset.family), **preset.model}
+    prefix = f"train_model_{slug(preset.name)}"
+    settings: dict = {}
+    columns = st.columns(3)
+    for name in (name for name in MODEL_FIELDS if name in values):
+        needed_arch = _ONLY_FOR_ARCH.get(name)
+        if needed_arch and settings.get("arch", values.get("arch", "mlp")) != needed_arch:
+            continue
+        settings[name] = _setting_input(name, values[name], f"{prefix}_{name}", columns[len(settings) % 3])
+    return settings
+
+
+def device_choices() -> list[str]:
+    choices = ["auto", "cpu"]
+    for accelerator in ("cuda", "mps"):
+        try:
+            pick_device(accelerator)
+            choices.append(accelerator)
+        except (ValueError, RuntimeError):
+            pass
+    return choices
+
+
+def training_settings_inputs(preset: Preset) -> dict:
+    defaults = {field.name: field.default for field in fields(TrainConfig)}
+    values = {**defaults, **preset.training}
+    prefix = f"train_fit_{slug(preset.name)}"
+    epochs_col, batch_col, seed_col = st.columns(3)
+    lr_col, device_col = st.columns([2, 1])
+    lr = min(LEARNING_RATES, key=lambda rate: abs(rate - values["lr"]))
+    return {
+        "epochs": int(epochs_col.number_input("Epochs", 1, 10_000, int(values["epochs"]), key=f"{prefix}_epochs")),
+        "batch_size": int(batch_col.number_input("Batch size", 1, 8192, int(values["batch_size"]),
+                                                 key=f"{prefix}_batch")),
+        "seed": int(seed_col.number_input("Seed", 0, 2**31 - 1, int(values["seed"]), key=f"{prefix}_seed",
+                                          help="Fixes the batch order, the training noise and the preview noise.")),
+        "lr": lr_col.select_slider("Learning rate", LEARNING_RATES, value=lr, format_func=lambda r: f"{r:g}",
+                                   key=f"{prefix}_lr"),
+        "device": device_col.selectbox("Device", device_choices(), key="train_device",
+                                       help="auto: the GPU when there is one, else the CPU"),
+    }
+
+
+@st.cache_data(show_spinner="Building the model…", max_entries=32)
+def layer_table(family: str, settings: dict, image_shape: tuple[int, int, int]) -> dict:
+    """The layer summary of the model these settings build for this image shape (cached)."""
+    summary = layer_summary(build_model(family, **settings, image_shape=image_shape))
+    return {"records": summary.as_records(), "total": summary.total_parameters,
+            "trainable": summary.trainable_parameters}
+
+
+# -- display helpers -----------------------------------------------------------------------------
+def enlarged(image: Image.Image, width: int = 480) -> Image.Image:
+    """Scale a small grid up by a whole factor with nearest neighbour, so pixels stay crisp."""
+    factor = max(1, width // max(1, image.width))
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def steps_per_epoch(job) -> float | None:
+    """Batches per epoch of a job's run, from its progress counters (None before it starts)."""
+    progress, trainer = job.trainer.progress, job.trainer
+    epochs_to_run = trainer.config.epochs - trainer.start_epoch
+    return progress.total_steps / epochs_to_run if progress.total_steps and epochs_to_run > 0 else None
+
+
+def make_active(path) -> None:
+    """Make ``path`` the active run, and move the sidebar's picker to it where Streamlit allows.
+
+    The picker keeps its own widget value and hands it back to the active run on every rerun.
+    Its value can only be set before it is drawn in a run: from a widget callback or a fragment
+    rerun. Elsewhere only the active run changes.
+    """
+    state.set_active_run(path)
+    try:
+        st.session_state[SIDEBAR_PICKER] = str(path)
+    except StreamlitAPIException:
+        pass
