@@ -45,4 +45,4 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 QUICK_START = Preset("Quick start", "vae", "A small MLP VAE with a 2-d latent; trains in well under a minute on a CPU.",
-                     {"hidden": (256, 128), "latent_dim": 2, "loss": "bce"}, {"epochs": 8, "lr": 2e-3, "batch_size": 128})
+                     {"hidden": (256, 128), "latent_dim": 2, "loss": "bce"}, {"epochs": 30, "lr": 2e-3, "batch_size": 128})

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import streamlit as st
 from PIL import Image
-from streamlit.errors import StreamlitAPIException
 
 from gen_core.data import list_datasets, load_dataset
 from gen_core.data.torchvision_sets import TORCHVISION_SETS
@@ -261,14 +260,5 @@ def steps_per_epoch(job) -> float | None:
 
 
 def make_active(path) -> None:
-    """Make ``path`` the active run, and move the sidebar's picker to it where Streamlit allows.
-
-    The picker keeps its own widget value and hands it back to the active run on every rerun.
-    Its value can only be set before it is drawn in a run: from a widget callback or a fragment
-    rerun. Elsewhere only the active run changes.
-    """
+    """Make ``path`` the active run; the sidebar's picker follows it on the next rerun."""
     state.set_active_run(path)
-    try:
-        st.session_state[SIDEBAR_PICKER] = str(path)
-    except StreamlitAPIException:
-        pass

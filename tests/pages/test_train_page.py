@@ -39,11 +39,12 @@ def finish_current_job(timeout: float = 120):
     return wait_until_finished(job, timeout=timeout)
 
 
-def choose_small_run(at, epochs: int = 1):
+def choose_small_run(at, epochs: int = 1, measure: bool = False):
     at.selectbox(key="train_dataset").set_value("digits").run()
     at.selectbox(key="train_preset").set_value(SMALL_PRESET).run()
     at.number_input(key=f"{SMALL_KEY}_epochs").set_value(epochs)
     at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(measure)
     return at.run()
 
 
@@ -96,7 +97,7 @@ def test_quick_start_is_offered_only_while_there_are_no_runs(empty_root, trained
 
 
 def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root):
-    at = choose_small_run(open_page("train"), epochs=1)
+    at = choose_small_run(open_page("train"), epochs=1, measure=True)
     at.text_input(key="train_run_name").set_value("from-the-page")
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error
@@ -109,6 +110,9 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert any("from-the-page" in s.value and "is trained" in s.value for s in at.success)
     assert at.session_state["active_run"] == str(run_dir)
     assert at.get("plotly_chart"), "the finished run's loss curves are shown"
+    assert snapshot.metrics_state == "done", snapshot.metrics_message
+    assert set(checkpoints.read_json(run_dir / checkpoints.HISTORY_FILE)["metrics"]) == {"prior", "gmm"}
+    assert "Metrics stored with the run" in page_text(at)
     assert not at.exception
 
 
@@ -163,6 +167,7 @@ def test_resume_adds_epochs_to_a_saved_run(empty_root, trained_runs):
     at.selectbox(key="train_resume_run").set_value(str(copy))
     at.number_input(key="train_resume_epochs").set_value(1)
     at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
     at.button(key="train_resume").click().run()
     assert not at.error, [e.value for e in at.error]
     assert finish_current_job().status == "completed"
@@ -200,6 +205,7 @@ def test_an_uploaded_zip_of_images_is_kept_under_uploads_and_trained_on(empty_ro
     at.selectbox(key="train_preset").set_value(SMALL_PRESET).run()
     at.number_input(key=f"{SMALL_KEY}_epochs").set_value(1)
     at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
     at.button(key="train_start").click().run()
     assert not at.error, [e.value for e in at.error]
     assert finish_current_job().status == "completed"
