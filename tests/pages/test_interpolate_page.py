@@ -1,0 +1,90 @@
+"""Interpolate page: strips from two test images, the mix slider, the GIF, uploads, GAN inversion."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from .conftest import APP, open_page, page_text
+
+
+def _strips(at):
+    return [image for image in at.image if image.captions and image.captions[0] == "0%"]
+
+
+def _captioned(at, caption: str) -> str:
+    found = [image.value[0] for image in at.image if image.captions and image.captions[0] == caption]
+    assert len(found) == 1, caption
+    return found[0]
+
+
+def _drawing_png() -> bytes:
+    """A dark digit-like stroke on a white page, the opposite of MNIST."""
+    picture = Image.new("RGB", (120, 90), "white")
+    ImageDraw.Draw(picture).ellipse((35, 15, 85, 75), outline="black", width=9)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_two_test_images_give_strips_a_mix_and_a_gif(trained_runs):
+    at = open_page("interpolate", trained_runs["vae2"])
+    assert not at.exception
+    strips = _strips(at)
+    assert len(strips) == 2 and all(len(strip.value) == 8 for strip in strips)
+    at.slider(key="interp_frames").set_value(5).run()
+    strips = _strips(at)
+    assert len(strips) == 2 and all(len(strip.value) == 5 for strip in strips)
+    assert strips[0].captions == ["0%", "25%", "50%", "75%", "100%"]
+    assert at.get("download_button")[0].key == "interp_gif_download"
+    assert any(image.captions[0].startswith("5 frames") for image in at.image if image.captions)
+    assert "A: encoded and decoded, MSE" in " ".join(image.captions[0] for image in at.image if image.captions)
+
+
+def test_mix_at_the_ends_equals_the_endpoint_decodes(trained_runs):
+    at = open_page("interpolate", trained_runs["vae2"])
+    at.slider(key="interp_mix").set_value(0).run()
+    assert not at.exception
+    assert _captioned(at, "100% A + 0% B") == _captioned(at, "A")
+    at.slider(key="interp_mix").set_value(100).run()
+    assert _captioned(at, "0% A + 100% B") == _captioned(at, "B")
+    at.radio(key="interp_mix_method").set_value("slerp").run()
+    assert _captioned(at, "0% A + 100% B") == _captioned(at, "B")
+    at.slider(key="interp_mix").set_value(50).run()
+    assert _captioned(at, "50% A + 50% B") not in (_captioned(at, "A"), _captioned(at, "B"))
+
+
+def test_uploads_errors_and_the_invert_guess(trained_runs):
+    at = open_page("interpolate", trained_runs["ae"])
+    at.radio(key="interp_source").set_value("Upload two images").run()
+    assert not at.exception
+    assert "Choose two images" in page_text(at)
+    at.file_uploader(key="interp_upload_a").set_value(("digit.png", b"this is not an image", "image/png")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "not an image" in at.error[0].value and "digit.png" in at.error[0].value
+    assert at.radio(key="interp_source").value == "Upload two images"  # the rest of the page still works
+    drawing = _drawing_png()
+    at.file_uploader(key="interp_upload_a").set_value(("a.png", drawing, "image/png"))
+    at.file_uploader(key="interp_upload_b").set_value(("b.png", drawing, "image/png")).run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="interp_upload_a_invert").value is True  # dark on light: pre-ticked
+    assert len(_strips(at)) == 2
+    inverted = _captioned(at, "A: the model's input")
+    at.checkbox(key="interp_upload_a_invert").uncheck().run()
+    assert not at.exception
+    assert _captioned(at, "A: the model's input") != inverted
+
+
+def test_dcgan_finds_codes_by_optimisation(trained_runs):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["active_run"] = str(trained_runs["dcgan"])
+    at.session_state["interp_inversion_steps"] = 5  # keeps the search short in tests
+    at.switch_page("pages/interpolate.py")
+    at.run()
+    assert not at.exception
+    assert "found by optimisation" in page_text(at)
+    captions = " ".join(image.captions[0] for image in at.image if image.captions)
+    assert "A: found by optimisation, MSE" in captions
+    assert len(_strips(at)) == 2

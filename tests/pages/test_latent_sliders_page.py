@@ -1,0 +1,78 @@
+"""Latent sliders page: sliders move the decoded image, reset brings it back, PCA mode, GANs."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from .conftest import APP, open_page, page_text
+
+
+def _decoded(at) -> str:
+    images = [image for image in at.image if image.captions and image.captions[0].startswith("Decoded in")]
+    assert len(images) == 1
+    return images[0].value[0]
+
+
+def _slider_keys(at, kind: str) -> list[str]:
+    return [slider.key for slider in at.slider if slider.key and slider.key.startswith(f"sliders_{kind}_")]
+
+
+def test_moving_a_slider_changes_the_image_and_reset_restores_it(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae2"])
+    assert not at.exception
+    assert sorted(_slider_keys(at, "dim")) == ["sliders_dim_0", "sliders_dim_1"]
+    first = _decoded(at)
+    slider = at.slider(key="sliders_dim_0")
+    slider.set_value(2.5 if slider.value < 1.0 else -2.5).run()
+    assert not at.exception
+    moved = _decoded(at)
+    assert moved != first
+    at.button(key="sliders_reset").click().run()
+    assert _decoded(at) == first
+    at.button(key="sliders_randomise").click().run()
+    assert _decoded(at) != first
+
+
+def test_principal_directions_for_an_8d_model(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae8"])
+    assert len(_slider_keys(at, "dim")) == 8
+    at.radio(key="sliders_axes").set_value("Principal directions").run()
+    assert not at.exception
+    keys = _slider_keys(at, "pc")
+    assert len(keys) == 8 and not _slider_keys(at, "dim")
+    assert at.slider(key="sliders_pc_0").label == "PC 1"
+    assert "Principal directions of the encoded test set" in page_text(at)
+    before = _decoded(at)
+    low, high = at.slider(key="sliders_pc_0").min, at.slider(key="sliders_pc_0").max
+    at.slider(key="sliders_pc_0").set_value(high if at.slider(key="sliders_pc_0").value < 0 else low).run()
+    assert _decoded(at) != before
+
+
+def test_starting_from_a_test_image_encodes_it(trained_runs):
+    at = open_page("latent_sliders", trained_runs["ae"])
+    random_start = _decoded(at)
+    at.radio(key="sliders_source").set_value("Test image").run()
+    assert not at.exception
+    assert at.selectbox(key="sliders_test_class").value == 0
+    assert any("encoded and decoded" in image.captions[0] for image in at.image if image.captions)
+    first_zero = _decoded(at)
+    assert first_zero != random_start
+    at.number_input(key="sliders_test_number").set_value(2).run()
+    assert _decoded(at) != first_zero
+
+
+def test_dcgan_uses_dimensions_and_inversion_by_optimisation(trained_runs):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["active_run"] = str(trained_runs["dcgan"])
+    at.session_state["sliders_inversion_steps"] = 5  # keeps the search short in tests
+    at.switch_page("pages/latent_sliders.py")
+    at.run()
+    assert not at.exception
+    assert len(_slider_keys(at, "dim")) == 8 and not at.radio(key="sliders_source").value.startswith("Test")
+    before = _decoded(at)
+    at.slider(key="sliders_dim_3").set_value(-2.9).run()
+    assert _decoded(at) != before
+    at.radio(key="sliders_source").set_value("Test image").run()
+    assert not at.exception
+    assert "found by optimisation" in page_text(at)
+    assert any("its code found by optimisation (MSE" in image.captions[0] for image in at.image if image.captions)
