@@ -6,7 +6,6 @@ Exit codes: 0 on success, 2 on bad arguments or bad input (with a one-line reaso
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

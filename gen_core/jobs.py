@@ -13,7 +13,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gen_core.errors import TrainingError
 from gen_core.training import Trainer

@@ -91,10 +91,10 @@ def _show_rows(row_labels, rows, row_matches, upscale: int) -> None:
         if label:
             name_column.markdown(f"**{label}**")
         if matches is None:
-            image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale))
+            image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale), output_format="PNG")
             continue
         compared = [row, matches.images] + ([] if matches.reconstructions is None else [matches.reconstructions])
-        image_column.image(side_by_side(compared, upscale=upscale))
+        image_column.image(side_by_side(compared, upscale=upscale), output_format="PNG")
         distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
         image_column.caption(f"Distance to the nearest training image: {distances}")
 

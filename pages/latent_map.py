@@ -52,7 +52,7 @@ def _position_of(latent_map, classes, name: str, fallback: int) -> int:
 
 def _picture(image, caption: str) -> None:
     """A grid at its own pixel size (a caption under a small image would otherwise stretch it)."""
-    st.image(image, width=image.width)
+    st.image(image, width=image.width, output_format="PNG")
     st.caption(caption)
 
 
@@ -107,9 +107,9 @@ with point_column:
                             key=INDEX_KEY, help="Click a point in the map, or type a test-set index.")
     label = "" if latent_map.labels is None else f", class {latent_map.class_name(int(latent_map.labels[index]))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
-             width=POINT_WIDTH_PX)
+             width=POINT_WIDTH_PX, output_format="PNG")
     st.image(to_pil(reconstructions(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
-             width=POINT_WIDTH_PX)
+             width=POINT_WIDTH_PX, output_format="PNG")
 
 # -- the spectrum -----------------------------------------------------------------------------
 st.subheader("Eigenvalue spectrum")

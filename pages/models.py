@@ -124,7 +124,7 @@ def run_pictures(run, chart_col, samples_col) -> None:
     grid, epoch = last_samples(str(run.path), run.modified)
     with samples_col:
         if grid is not None:
-            st.image(grid, caption=f"samples, epoch {epoch}", width=170)
+            st.image(grid, caption=f"samples, epoch {epoch}", width=170, output_format="PNG")
 
 
 def rename_action(run, is_active: bool, busy: bool) -> None:

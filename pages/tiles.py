@@ -79,10 +79,10 @@ def _real_and_generated(run, real_pool, tile_size: int) -> None:
     real_column, generated_column = st.columns(2)
     with real_column:
         st.markdown("**Real**")
-        st.image(_grid(tiles_view.pick_tiles(real_pool, count, seed), zoom))
+        st.image(_grid(tiles_view.pick_tiles(real_pool, count, seed), zoom), output_format="PNG")
     with generated_column:
         st.markdown("**Generated** (decoded from the prior)")
-        st.image(_grid(_generated_for(run, count, seed), zoom))
+        st.image(_grid(_generated_for(run, count, seed), zoom), output_format="PNG")
 
 
 def _grid(tiles, zoom: int):
@@ -97,7 +97,7 @@ def _mosaic(run, tile_size: int) -> None:
     gaps = gaps_column.toggle("Gaps between tiles", value=False, key="tiles_mosaic_gaps")
     zoom = tiles_view.zoom_factor(tile_size * side, 640)
     mosaic = tiles_view.mosaic_image(_generated_for(run, side * side, seed), side, gaps=gaps, upscale=zoom)
-    st.image(mosaic, caption=f"{side * side} generated {tile_size}x{tile_size} tiles, seed {seed}")
+    st.image(mosaic, caption=f"{side * side} generated {tile_size}x{tile_size} tiles, seed {seed}", output_format="PNG")
     st.download_button("Download PNG", png_bytes(mosaic), file_name=f"{run.name}_mosaic_seed{seed}.png",
                        mime="image/png", icon=":material/download:", key="tiles_mosaic_download")
 
@@ -125,7 +125,7 @@ def _quiz(run, real_pool, real_from: str, tile_size: int) -> None:
             caption = side.title()
             if quiz.answered:
                 caption += ": real" if side == real_side else ": generated"
-            st.image(to_pil(tile, zoom), caption=caption)
+            st.image(to_pil(tile, zoom), caption=caption, output_format="PNG")
             st.button(f"{side.title()} is real", key=f"tiles_quiz_{side}", on_click=quiz.submit, args=(side,),
                       disabled=quiz.answered, width=tile_size * zoom)
     if quiz.answered:
@@ -184,7 +184,7 @@ def _coverage_results(comparison, preview_png: bytes) -> None:
     st.caption(f"{comparison.draws:,} draws{capped} of a {comparison.tile_size}x{comparison.tile_size} tile: "
                f"each pixel was covered {comparison.mean_per_pixel:.0f} times on average.")
     image_column, metrics_column = st.columns([1, 2])
-    image_column.image(preview_png, caption="The image")
+    image_column.image(preview_png, caption="The image", output_format="PNG")
     with metrics_column:
         for label, coverage in (("Equal-coverage", equal), ("Naive", naive)):
             cv_column, ratio_column = st.columns(2)

@@ -57,7 +57,8 @@ def curves_and_samples(snapshot, per_epoch: float | None, key: str) -> None:
     with samples_col:
         if snapshot.latest_samples is not None:
             st.image(enlarged(snapshot.latest_samples, 480),
-                     caption=f"Samples after epoch {snapshot.latest_samples_epoch} (fixed noise, so epochs compare)")
+                     caption=f"Samples after epoch {snapshot.latest_samples_epoch} (fixed noise, so epochs compare)",
+                     output_format="PNG")
         else:
             st.caption("A sample grid appears after the first epoch.")
 

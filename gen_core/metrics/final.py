@@ -22,7 +22,7 @@ def measure_finished_run(run_dir: Path, device: str = "auto", progress: Callable
     samplers = ["prior"] + (["gmm"] if FAMILIES[family][1].has_encoder else [])
     reports = []
     for index, sampler in enumerate(samplers):
-        def scaled(fraction: float, message: str, index=index) -> None:
+        def scaled(fraction: float, message: str, index=index, sampler=sampler) -> None:
             if progress is not None:
                 progress((index + fraction) / len(samplers), f"{sampler}: {message}")
         reports.append(evaluate_run(run_dir, n_samples=n_samples, iwae_k=iwae_k, sampler=sampler, device=device,
