@@ -8,19 +8,19 @@ st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layo
 
 PAGES = {
     "Build": [
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
-        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
     ],
     "Explore": [
-        st.Page("pages/samples.py", title="Samples", icon=":material/grid_view:"),
-        st.Page("pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
-        st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
-        st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-        st.Page("pages/class_sampler.py", title="Class sampler", icon=":material/category:"),
+        st.Page("app_pages/samples.py", title="Samples", icon=":material/grid_view:"),
+        st.Page("app_pages/latent_sliders.py", title="Latent sliders", icon=":material/tune:"),
+        st.Page("app_pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+        st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+        st.Page("app_pages/class_sampler.py", title="Class sampler", icon=":material/category:"),
     ],
     "Measure": [
-        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-        st.Page("pages/tiles.py", title="Tiles", icon=":material/grid_on:"),
+        st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+        st.Page("app_pages/tiles.py", title="Tiles", icon=":material/grid_on:"),
     ],
 }
 

@@ -61,7 +61,7 @@ def page_rerun_ms(run_dir: Path, repeats: int) -> list[float]:
     os.environ["GEN_CORE_CHECKPOINTS"] = str(run_dir.parent)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["active_run"] = str(run_dir)
-    at.switch_page("pages/latent_sliders.py")
+    at.switch_page("app_pages/latent_sliders.py")
     at.run()  # first run loads and caches the model, dataset and PCA
     sliders = [s for s in at.slider if s.key and s.key.startswith("sliders_")]
     if not sliders:

@@ -49,7 +49,7 @@ class RunInfo:
     status: str
     final: dict  # the last epoch's entry from history
     metrics: dict
-    modified: float
+    modified: float  # when the weights were last written (the folder's time when there are none)
     error: str = ""  # set when the folder could not be read
 
 
@@ -71,8 +71,10 @@ def _run_info(path: Path) -> RunInfo:
         config = checkpoints.read_config(path)
         history_path = path / checkpoints.HISTORY_FILE
         history = checkpoints.read_json(history_path) if history_path.exists() else {}
-        if history_path.exists():
-            modified = history_path.stat().st_mtime
+        # Newest weights first: scoring a run rewrites history.json, and that must not make it "newest".
+        weights_path = path / checkpoints.WEIGHTS_FILE
+        if weights_path.exists():
+            modified = weights_path.stat().st_mtime
         if not isinstance(history, dict):
             raise CheckpointError(f"{history_path} does not hold a training history")
     except CheckpointError as error:

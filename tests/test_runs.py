@@ -62,10 +62,14 @@ def _run_files(run_dir) -> dict[str, bytes]:
 def test_list_runs_newest_first_with_what_a_table_needs(a_run, trained_run_template, tmp_runs):
     second = _copy_run(trained_run_template, tmp_runs, "second-run")
     later = time.time() + 10
-    os.utime(second / checkpoints.HISTORY_FILE, (later, later))
+    os.utime(second / checkpoints.WEIGHTS_FILE, (later, later))
     (tmp_runs / "not-a-run").mkdir()
     listed = runs.list_runs(tmp_runs)
     assert [info.name for info in listed] == ["second-run", "first-run"]
+    # storing metrics rewrites history.json; that must not make a run the newest
+    even_later = later + 10
+    os.utime(a_run / checkpoints.HISTORY_FILE, (even_later, even_later))
+    assert [info.name for info in runs.list_runs(tmp_runs)] == ["second-run", "first-run"]
     info = listed[1]
     assert (info.family, info.dataset, info.status) == ("vae", "mnist5k", "completed")
     assert (info.epochs_done, info.epochs_planned, info.error) == (1, 1, "")

@@ -92,7 +92,7 @@ def require_active_run(need_encoder: bool = False):
         st.stop()
     if run is None:
         st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     if need_encoder and not run.model.has_encoder:
         st.warning(f"**{run.name}** is a {run.family.upper()}, which has no encoder, and this page needs one. "

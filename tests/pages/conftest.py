@@ -48,11 +48,11 @@ def trained_runs(runs_root) -> dict[str, Path]:
 
 
 def open_page(page: str, active_run: Path | None = None, timeout: float = 60) -> AppTest:
-    """Run the app on ``pages/<page>.py`` with ``active_run`` as the active model."""
+    """Run the app on ``app_pages/<page>.py`` with ``active_run`` as the active model."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     if active_run is not None:
         at.session_state["active_run"] = str(active_run)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     at.run()
     return at
 

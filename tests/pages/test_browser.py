@@ -106,6 +106,11 @@ def test_every_page_renders_without_errors(server, trained_runs):
                 page.get_by_text(key_text, exact=False).first.wait_for(timeout=60_000)
             except Exception:
                 failures.append(f"{url_path}: '{key_text}' never appeared")
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            # the page ran inside app.py's frame: grouped navigation and the shared sidebar are there
+            for frame_text in ("Explore", "Measure", "Device:"):
+                if not sidebar.get_by_text(frame_text, exact=False).count():
+                    failures.append(f"{url_path}: the sidebar lacks '{frame_text}' (page ran without app.py?)")
             exceptions = page.locator('[data-testid="stException"]')
             if exceptions.count():
                 failures.append(f"{url_path}: exception box: {exceptions.first.inner_text()[:300]}")

@@ -81,7 +81,7 @@ def test_dcgan_finds_codes_by_optimisation(trained_runs):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["active_run"] = str(trained_runs["dcgan"])
     at.session_state["interp_inversion_steps"] = 5  # keeps the search short in tests
-    at.switch_page("pages/interpolate.py")
+    at.switch_page("app_pages/interpolate.py")
     at.run()
     assert not at.exception
     assert "found by optimisation" in page_text(at)

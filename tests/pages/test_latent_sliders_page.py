@@ -65,7 +65,7 @@ def test_dcgan_uses_dimensions_and_inversion_by_optimisation(trained_runs):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["active_run"] = str(trained_runs["dcgan"])
     at.session_state["sliders_inversion_steps"] = 5  # keeps the search short in tests
-    at.switch_page("pages/latent_sliders.py")
+    at.switch_page("app_pages/latent_sliders.py")
     at.run()
     assert not at.exception
     assert len(_slider_keys(at, "dim")) == 8 and not at.radio(key="sliders_source").value.startswith("Test")

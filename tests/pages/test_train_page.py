@@ -68,8 +68,8 @@ def test_the_form_survives_a_visit_to_another_page(runs_root):
     at.selectbox(key="train_preset").set_value("Conv beta-VAE").run()
     at.number_input(key="train_model_conv_beta_vae_beta").set_value(2.5)
     at.number_input(key="train_fit_conv_beta_vae_epochs").set_value(3).run()
-    at.switch_page("pages/models.py").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert at.selectbox(key="train_preset").value == "Conv beta-VAE"
     assert at.number_input(key="train_model_conv_beta_vae_beta").value == 2.5
     assert at.number_input(key="train_fit_conv_beta_vae_epochs").value == 3

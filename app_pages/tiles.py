@@ -67,7 +67,7 @@ def _explain_no_tile_model(run) -> None:
         st.info(f"**{run.name}** was trained on **{trained_on}**, not on tiles of large images, so there "
                 f"are no real and generated tiles to compare. {TRAIN_HINT} "
                 "The coverage heat map below needs no model.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
 def _real_and_generated(run, real_pool, tile_size: int) -> None:

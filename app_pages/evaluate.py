@@ -77,7 +77,7 @@ st.caption("Score trained models side by side: reconstruction, likelihood, dista
 runs = [run for run in list_runs() if not run.error and (run.path / checkpoints.WEIGHTS_FILE).exists()]
 if not runs:
     st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 by_path = {str(run.path): run for run in runs}
 _keep_valid_runs(list(by_path), runs)

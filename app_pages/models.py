@@ -205,7 +205,7 @@ import_section()
 all_runs = state.list_runs()
 if not all_runs:
     st.info("No saved runs yet. Train one first: the quick start on the Train page takes seconds.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 active = state.active_run_path()
