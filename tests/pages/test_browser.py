@@ -27,8 +27,9 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 
 # url path -> a text that only appears when the page's main content rendered
+# (Train is the default page, served at the root URL)
 PAGES = {
-    "train": "Layer summary",
+    "": "Layer summary",
     "models": "tiny-vae2",
     "samples": "Random samples",
     "latent_sliders": "Decoded image",
@@ -85,8 +86,8 @@ def _wait_for_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait until Streamlit has finished running the page script (the running indicator is gone)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+        " return !w || !/Running|Stop/.test(w.innerText); }",
         timeout=timeout_ms)
     page.wait_for_timeout(500)
 
@@ -105,7 +106,7 @@ def test_every_page_renders_without_errors(server, trained_runs):
             try:
                 page.get_by_text(key_text, exact=False).first.wait_for(timeout=60_000)
             except Exception:
-                failures.append(f"{url_path}: '{key_text}' never appeared")
+                failures.append(f"/{url_path}: '{key_text}' never appeared")
             sidebar = page.locator('[data-testid="stSidebar"]')
             # the page ran inside app.py's frame: grouped navigation and the shared sidebar are there
             for frame_text in ("Explore", "Measure", "Device:"):
@@ -114,10 +115,12 @@ def test_every_page_renders_without_errors(server, trained_runs):
             exceptions = page.locator('[data-testid="stException"]')
             if exceptions.count():
                 failures.append(f"{url_path}: exception box: {exceptions.first.inner_text()[:300]}")
+            if page.get_by_text("Page not found").count():
+                failures.append(f"/{url_path}: Streamlit says the page does not exist")
             if "Traceback (most recent call last)" in page.inner_text("body"):
                 failures.append(f"{url_path}: a traceback is shown")
             if screenshot_dir:
                 Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(screenshot_dir) / f"{url_path}.png"), full_page=True)
+                page.screenshot(path=str(Path(screenshot_dir) / f"{url_path or 'train'}.png"), full_page=True)
         browser.close()
     assert not failures, "\n".join(failures)
