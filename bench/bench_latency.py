@@ -56,8 +56,11 @@ def train_model(root: Path) -> Path:
 
 
 def page_rerun_ms(run_dir: Path, repeats: int) -> list[float]:
+    import logging
+
     from streamlit.testing.v1 import AppTest
 
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest's bare-mode warnings are noise here
     os.environ["GEN_CORE_CHECKPOINTS"] = str(run_dir.parent)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["active_run"] = str(run_dir)

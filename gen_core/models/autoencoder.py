@@ -9,7 +9,7 @@ from torch import nn
 
 from gen_core.models import config as checks
 from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import build_decoder, build_encoder, default_conv_channels
+from gen_core.models.blocks import build_decoder, build_encoder
 from gen_core.models.losses import reconstruction_loss
 
 # Encoder hidden sizes; the decoder mirrors them and the code (latent_dim, 32 in seed 004) sits
@@ -31,14 +31,8 @@ class AEConfig:
     loss: str = "bce"
 
     def __post_init__(self) -> None:
-        self.image_shape = checks.check_image_shape(self.image_shape)
-        self.hidden = checks.as_int_tuple(self.hidden)
-        self.conv_channels = checks.as_int_tuple(self.conv_channels) or default_conv_channels(self.image_shape)
-        checks.check_positive("latent_dim", self.latent_dim)
-        checks.check_choice("arch", self.arch, ("mlp", "conv"))
+        checks.check_encoder_decoder(self)
         checks.check_reconstruction_loss(self.loss)
-        if self.arch == "conv":
-            checks.check_conv_depth(self.image_shape, self.conv_channels)
 
 
 class Autoencoder(GenerativeModel):

@@ -6,6 +6,7 @@ import numbers
 from dataclasses import fields
 
 from gen_core.errors import ModelConfigError
+from gen_core.models.blocks import default_conv_channels
 from gen_core.models.losses import RECONSTRUCTION_LOSSES
 
 
@@ -61,6 +62,27 @@ def check_choice(name: str, value: str, choices) -> str:
 
 def check_reconstruction_loss(value: str) -> str:
     return check_choice("loss", value, RECONSTRUCTION_LOSSES)
+
+
+def check_encoder_decoder(config) -> None:
+    """Normalise and check the fields AE, VAE and VAE-GAN configs share (in place).
+
+    An empty ``conv_channels`` is filled from the image size; conv stages must not halve the
+    image below one pixel.
+    """
+    config.image_shape = check_image_shape(config.image_shape)
+    config.hidden = as_int_tuple(config.hidden)
+    config.conv_channels = as_int_tuple(config.conv_channels) or default_conv_channels(config.image_shape)
+    check_positive("latent_dim", config.latent_dim)
+    check_choice("arch", config.arch, ("mlp", "conv"))
+    if config.arch == "conv":
+        check_conv_depth(config.image_shape, config.conv_channels)
+
+
+def check_non_negative(config, *names: str) -> None:
+    for name in names:
+        if not getattr(config, name) >= 0:
+            raise ModelConfigError(f"{name} must be >= 0, got {getattr(config, name)}")
 
 
 def config_from_dict(cls, values: dict):

@@ -9,8 +9,7 @@ from torch import nn
 
 from gen_core.models import config as checks
 from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import (build_decoder, build_encoder, default_conv_channels, kl_to_standard_normal,
-                                    reparameterize)
+from gen_core.models.blocks import build_decoder, build_encoder, kl_to_standard_normal, reparameterize
 from gen_core.models.losses import reconstruction_loss
 
 
@@ -25,16 +24,9 @@ class VAEConfig:
     beta: float = 1.0  # > 1 gives a beta-VAE (Higgins et al. 2017, seed 000)
 
     def __post_init__(self) -> None:
-        self.image_shape = checks.check_image_shape(self.image_shape)
-        self.hidden = checks.as_int_tuple(self.hidden)
-        self.conv_channels = checks.as_int_tuple(self.conv_channels) or default_conv_channels(self.image_shape)
-        checks.check_positive("latent_dim", self.latent_dim)
-        checks.check_choice("arch", self.arch, ("mlp", "conv"))
+        checks.check_encoder_decoder(self)
         checks.check_reconstruction_loss(self.loss)
-        if self.arch == "conv":
-            checks.check_conv_depth(self.image_shape, self.conv_channels)
-        if not self.beta >= 0:
-            raise checks.ModelConfigError(f"beta must be >= 0, got {self.beta}")
+        checks.check_non_negative(self, "beta")
 
 
 class VAE(GenerativeModel):

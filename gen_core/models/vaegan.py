@@ -18,8 +18,8 @@ from torch import nn
 
 from gen_core.models import config as checks
 from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import (adversarial_loss, build_decoder, build_encoder, default_conv_channels,
-                                    kl_to_standard_normal, reparameterize, to_signed)
+from gen_core.models.blocks import (adversarial_loss, build_decoder, build_encoder, kl_to_standard_normal,
+                                    reparameterize, to_signed)
 from gen_core.models.dcgan import Discriminator
 from gen_core.models.losses import reconstruction_loss
 
@@ -38,18 +38,10 @@ class VAEGANConfig:
     adversarial_weight: float = 10.0
 
     def __post_init__(self) -> None:
-        self.image_shape = checks.check_image_shape(self.image_shape)
-        self.hidden = checks.as_int_tuple(self.hidden)
-        self.conv_channels = checks.as_int_tuple(self.conv_channels) or default_conv_channels(self.image_shape)
+        checks.check_encoder_decoder(self)
         self.disc_channels = checks.as_int_tuple(self.disc_channels)
-        checks.check_positive("latent_dim", self.latent_dim)
-        checks.check_choice("arch", self.arch, ("mlp", "conv"))
-        if self.arch == "conv":
-            checks.check_conv_depth(self.image_shape, self.conv_channels)
         checks.check_fraction("dropout", self.dropout)
-        for name in ("beta", "pixel_weight", "adversarial_weight"):
-            if not getattr(self, name) >= 0:
-                raise checks.ModelConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        checks.check_non_negative(self, "beta", "pixel_weight", "adversarial_weight")
 
 
 class VAEGAN(GenerativeModel):

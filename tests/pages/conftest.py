@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,10 @@ TINY_MODELS = {
 
 
 @pytest.fixture(scope="session")
-def runs_root(tmp_path_factory) -> Path:
-    """A checkpoints folder for the whole page-test session (the app reads GEN_CORE_CHECKPOINTS)."""
-    root = tmp_path_factory.mktemp("checkpoints")
-    previous = os.environ.get("GEN_CORE_CHECKPOINTS")
-    os.environ["GEN_CORE_CHECKPOINTS"] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop("GEN_CORE_CHECKPOINTS", None)
-    else:
-        os.environ["GEN_CORE_CHECKPOINTS"] = previous
+def runs_root(isolated_checkpoints_root) -> Path:
+    """The session's checkpoints folder: tests/conftest.py points GEN_CORE_CHECKPOINTS (which the app
+    reads) at it for the whole session."""
+    return isolated_checkpoints_root
 
 
 @pytest.fixture(scope="session")
