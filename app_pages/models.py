@@ -16,6 +16,7 @@ from gen_core import checkpoints, runs
 from gen_core.charts import loss_thumbnail_figure
 from gen_core.errors import CheckpointError
 from gen_core.jobs import current_job
+from gen_core.metrics_view import headline_lines
 from gen_core.models import FAMILY_LABELS
 from ui import state
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
@@ -42,20 +43,6 @@ def last_samples(path: str, modified: float) -> tuple[Image.Image | None, int | 
             return enlarged(image.copy(), 340), int(grids[-1].stem.split("_")[1])
     except (OSError, ValueError):
         return None, None
-
-
-def flat_metrics(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """Final metrics as (name, value) lines; nested groups become 'group / name'."""
-    lines = []
-    for name, value in metrics.items():
-        label = f"{prefix}{name}"
-        if isinstance(value, dict):
-            lines += flat_metrics(value, f"{label} / ")
-        elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            continue
-        else:
-            lines.append((label, f"{value:.4g}" if isinstance(value, float) else str(value)))
-    return lines
 
 
 def training_dir() -> str | None:
@@ -106,11 +93,12 @@ def run_summary(run, busy: bool) -> None:
               for split in ("train", "test") if f"{split}_loss" in final]
     if losses:
         st.markdown(" · ".join(losses))
-    metric_lines = flat_metrics(run.metrics or {})
+    metric_lines = headline_lines(run.metrics or {})
     if metric_lines:
-        st.markdown("  \n".join(f"{name}: **{value}**" for name, value in metric_lines[:8]))
+        st.markdown("  \n".join(f"{label}: **{values}**" for label, values in metric_lines))
+        st.caption("More numbers, side by side with other runs, on the Evaluate page.")
     else:
-        st.caption("No final metrics yet (see the Evaluate page).")
+        st.caption("No metrics yet: measure it on the Evaluate page.")
 
 
 def run_pictures(run, chart_col, samples_col) -> None:

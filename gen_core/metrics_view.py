@@ -294,3 +294,19 @@ def mismatched_settings(columns: list[EvaluatedColumn]) -> list[str]:
     names = {"n_samples": "samples", "iwae_k": "IWAE k", "seed": "seed", "class_samples": "images per class"}
     settings = [column.entry.get("settings", {}) for column in columns if column.entry is not None]
     return [label for key, label in names.items() if len({json.dumps(entry.get(key)) for entry in settings}) > 1]
+
+
+# The few numbers a run's card shows; the Evaluate page has the rest.
+HEADLINE_METRICS = ("recon_mse", "ssim", "elbo", "frechet_feature", "sharpness_ratio", "modes_covered")
+
+
+def headline_lines(stored: dict) -> list[tuple[str, str]]:
+    """(label, "prior value · GMM value") for the headline metrics a run has stored."""
+    lines = []
+    for name in HEADLINE_METRICS:
+        values = [(sampler, stored[sampler]["metrics"][name]) for sampler in SAMPLERS
+                  if isinstance(stored.get(sampler), dict) and name in stored[sampler].get("metrics", {})]
+        if values:
+            text = " · ".join(f"{value:.4g} ({'GMM' if sampler == 'gmm' else sampler})" for sampler, value in values)
+            lines.append((METRICS[name].label, text))
+    return lines

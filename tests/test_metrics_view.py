@@ -134,3 +134,14 @@ def test_settings_summary_mismatch_and_json():
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "0.3", None])
 def test_non_numbers_are_not_values(value):
     assert _column("a", mmd_pixel=value).value("mmd_pixel") is None
+
+
+def test_headline_lines_label_each_number_and_its_sampler():
+    from gen_core.metrics_view import headline_lines
+
+    stored = {"prior": {"metrics": {"ssim": 0.8123456, "recon_mse": 0.02, "not_a_headline": 1.0}},
+              "gmm": {"metrics": {"ssim": 0.8123456, "frechet_feature": 79.21}}}
+    lines = dict(headline_lines(stored))
+    assert lines == {"Reconstruction MSE": "0.02 (prior)", "SSIM of reconstructions": "0.8123 (prior) · 0.8123 (GMM)",
+                     "Fréchet distance, classifier features": "79.21 (GMM)"}
+    assert headline_lines({}) == [] and headline_lines({"prior": "garbage"}) == []

@@ -123,3 +123,12 @@ def test_an_empty_checkpoints_folder_points_to_the_train_page(runs_root, tmp_pat
     assert "No saved runs yet" in page_text(at)
     assert any("Go to Train" in str(link.proto) for link in at.get("page_link"))
     assert not at.exception
+
+
+def test_a_run_with_stored_metrics_shows_its_headline_numbers(own_root):
+    from gen_core.metrics import store_final_metrics
+
+    store_final_metrics(own_root / "tiny-vae2", {"sampler": "prior", "metrics": {"ssim": 0.5, "elbo": -150.25}})
+    text = page_text(open_page("models"))
+    assert "SSIM of reconstructions: **0.5 (prior)**" in text and "ELBO (beta = 1): **-150.2 (prior)**" in text
+    assert "No metrics yet" in text, "the run without metrics says so"
