@@ -214,3 +214,27 @@ def test_an_uploaded_zip_of_images_is_kept_under_uploads_and_trained_on(empty_ro
     run = runs.list_runs(empty_root)[0]
     assert run.dataset == "folder" and checkpoints.read_config(run.path)["data"]["path"] == str(saved[0])
     assert not at.exception
+
+
+def test_a_vae_trains_on_the_embedded_tiles_from_the_page(empty_root):
+    at = open_page("train")
+    at.selectbox(key="train_dataset").set_value("tiles").run()
+    at.number_input(key="train_tiles_size").set_value(16)
+    at.number_input(key="train_tiles_count").set_value(300).run()
+    at.selectbox(key="train_preset").set_value("MLP VAE, latent 2").run()
+    assert "for 1×16×16 images" in page_text(at), "the layer summary is sized to the tiles"
+    at.number_input(key="train_fit_mlp_vae_latent_2_epochs").set_value(2)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
+    at.text_input(key="train_run_name").set_value("tiles-from-the-page")
+    at.button(key="train_start").click().run()
+    assert not at.error, [e.value for e in at.error]
+    snapshot = finish_current_job()
+    assert snapshot.status == "completed", snapshot.message
+    config = checkpoints.read_config(empty_root / "tiles-from-the-page")
+    assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
+    assert config["model"]["image_shape"] == [1, 16, 16]
+    history = checkpoints.read_json(empty_root / "tiles-from-the-page" / checkpoints.HISTORY_FILE)
+    assert len(history["epochs"]) == 2 and all(epoch["test_loss"] > 0 for epoch in history["epochs"])
+    assert (empty_root / "tiles-from-the-page" / "samples" / "epoch_002.png").exists()
+    assert not at.exception
