@@ -29,17 +29,12 @@ class VAEConfig:
         checks.check_non_negative(self, "beta")
 
 
-class VAE(GenerativeModel):
-    """Encoder -> (mu, log sigma^2) -> reparameterised z -> decoder, loss = recon + beta * KL.
+class GaussianEncoderDecoder(GenerativeModel):
+    """Encoder -> (mu, log sigma^2), and a decoder that returns logits: the part VAE and VAE-GAN share."""
 
-    The reconstruction term is summed over pixels (a log-likelihood up to constants) so the
-    ELBO is in nats per image; with ``loss="bce"`` it is exactly the Bernoulli ELBO.
-    """
-
-    family = "vae"
     is_variational = True
 
-    def __init__(self, config: VAEConfig) -> None:
+    def __init__(self, config) -> None:
         super().__init__(config)
         self.encoder_features, features = build_encoder(config.image_shape, config.arch, config.hidden, config.conv_channels)
         self.to_mu = nn.Linear(features, config.latent_dim)
@@ -58,6 +53,16 @@ class VAE(GenerativeModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z).float())
+
+
+class VAE(GaussianEncoderDecoder):
+    """Encoder -> (mu, log sigma^2) -> reparameterised z -> decoder, loss = recon + beta * KL.
+
+    The reconstruction term is summed over pixels (a log-likelihood up to constants) so the
+    ELBO is in nats per image; with ``loss="bce"`` it is exactly the Bernoulli ELBO.
+    """
+
+    family = "vae"
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.posterior(x)

@@ -14,14 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from gen_core.models import config as checks
-from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import (adversarial_loss, build_decoder, build_encoder, kl_to_standard_normal,
-                                    reparameterize, to_signed)
+from gen_core.models.blocks import adversarial_loss, kl_to_standard_normal, reparameterize, to_signed
 from gen_core.models.dcgan import Discriminator
 from gen_core.models.losses import reconstruction_loss
+from gen_core.models.vae import GaussianEncoderDecoder
 
 
 @dataclass
@@ -44,31 +42,13 @@ class VAEGANConfig:
         checks.check_non_negative(self, "beta", "pixel_weight", "adversarial_weight")
 
 
-class VAEGAN(GenerativeModel):
+class VAEGAN(GaussianEncoderDecoder):
     family = "vaegan"
-    is_variational = True
     is_adversarial = True
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__(config)
-        self.encoder_features, features = build_encoder(config.image_shape, config.arch, config.hidden, config.conv_channels)
-        self.to_mu = nn.Linear(features, config.latent_dim)
-        self.to_logvar = nn.Linear(features, config.latent_dim)
-        self.decoder = build_decoder(config.latent_dim, config.image_shape, config.arch, config.hidden, config.conv_channels)
         self.discriminator = Discriminator(config.image_shape, config.disc_channels, config.dropout)
-
-    def posterior(self, x):
-        features = self.encoder_features(x)
-        return self.to_mu(features), self.to_logvar(features)
-
-    def encode(self, x):
-        return self.posterior(x)[0]
-
-    def decode_logits(self, z):
-        return self.decoder(z)
-
-    def decode(self, z):
-        return torch.sigmoid(self.decode_logits(z).float())
 
     def _encoder_parameters(self):
         return [*self.encoder_features.parameters(), *self.to_mu.parameters(), *self.to_logvar.parameters()]
