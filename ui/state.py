@@ -24,8 +24,29 @@ def runs_root() -> Path:
     return checkpoints.default_root()
 
 
+def _folder_signature(root: Path) -> tuple:
+    """Cheap stand-in for the runs folder's content: each run file's modification time."""
+    if not root.is_dir():
+        return ()
+    stamps = []
+    for path in root.iterdir():
+        for name in (checkpoints.CONFIG_FILE, checkpoints.HISTORY_FILE, checkpoints.WEIGHTS_FILE):
+            file = path / name
+            if file.exists():
+                stamps.append((path.name, name, file.stat().st_mtime_ns))
+    return tuple(sorted(stamps))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _list_runs(root: str, signature: tuple):
+    return runs.list_runs(Path(root))
+
+
 def list_runs():
-    return runs.list_runs(runs_root())
+    """The saved runs, newest first; re-read only when a run file changed (every page and the
+    sidebar ask on each rerun, and each history.json can be large)."""
+    root = runs_root()
+    return _list_runs(str(root), _folder_signature(root))
 
 
 def set_active_run(path) -> None:
