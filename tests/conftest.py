@@ -6,7 +6,6 @@ repository's checkpoints/ folder.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,9 @@ TINY_SETTINGS: dict[str, tuple[str, dict]] = {
 def isolated_checkpoints_root(tmp_path_factory) -> Path:
     """Point the default runs folder at a temporary one for the whole session."""
     root = tmp_path_factory.mktemp("default-checkpoints")
-    previous = os.environ.get("GEN_CORE_CHECKPOINTS")
-    os.environ["GEN_CORE_CHECKPOINTS"] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop("GEN_CORE_CHECKPOINTS", None)
-    else:
-        os.environ["GEN_CORE_CHECKPOINTS"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")

@@ -40,11 +40,14 @@ def trained_runs(runs_root) -> dict[str, Path]:
     return paths
 
 
-def open_page(page: str, active_run: Path | None = None, timeout: float = 60) -> AppTest:
-    """Run the app on ``app_pages/<page>.py`` with ``active_run`` as the active model."""
+def open_page(page: str, active_run: Path | None = None, timeout: float = 60, **session) -> AppTest:
+    """Run the app on ``app_pages/<page>.py`` with ``active_run`` as the active model; keyword
+    arguments are put in session state first (e.g. a short inversion for tests)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     if active_run is not None:
         at.session_state["active_run"] = str(active_run)
+    for key, value in session.items():
+        at.session_state[key] = value
     at.switch_page(f"app_pages/{page}.py")
     at.run()
     return at

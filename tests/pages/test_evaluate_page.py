@@ -10,7 +10,6 @@ epoch, about 3 s instead of about 20 s for the full five), into that folder's ca
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
@@ -33,13 +32,9 @@ def evaluate_root(trained_runs, tmp_path_factory):
     copies = {key: shutil.copytree(trained_runs[key], root / trained_runs[key].name) for key in ("vae2", "dcgan")}
     dataset = dataset_for_run(checkpoints.read_config(copies["vae2"]))
     load_or_train_feature_net(dataset, root, "cpu", training=FeatureTraining(epochs=1, min_steps=0))
-    previous = os.environ.get("GEN_CORE_CHECKPOINTS")
-    os.environ["GEN_CORE_CHECKPOINTS"] = str(root)
-    yield copies
-    if previous is None:
-        os.environ.pop("GEN_CORE_CHECKPOINTS", None)
-    else:
-        os.environ["GEN_CORE_CHECKPOINTS"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+        yield copies
 
 
 def _choose_small_settings(at, runs) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 
 from PIL import Image, ImageDraw
-from streamlit.testing.v1 import AppTest
 
-from .conftest import APP, open_page, page_text
+from .conftest import open_page, page_text
 
 
 def _strips(at):
@@ -78,11 +77,7 @@ def test_uploads_errors_and_the_invert_guess(trained_runs):
 
 
 def test_dcgan_finds_codes_by_optimisation(trained_runs):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["active_run"] = str(trained_runs["dcgan"])
-    at.session_state["interp_inversion_steps"] = 5  # keeps the search short in tests
-    at.switch_page("app_pages/interpolate.py")
-    at.run()
+    at = open_page("interpolate", trained_runs["dcgan"], interp_inversion_steps=5)  # a short search keeps tests fast
     assert not at.exception
     assert "found by optimisation" in page_text(at)
     captions = " ".join(image.captions[0] for image in at.image if image.captions)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
 
-from .conftest import APP, open_page, page_text
+from .conftest import open_page, page_text
 
 
 def _decoded(at) -> str:
@@ -62,11 +61,7 @@ def test_starting_from_a_test_image_encodes_it(trained_runs):
 
 
 def test_dcgan_uses_dimensions_and_inversion_by_optimisation(trained_runs):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["active_run"] = str(trained_runs["dcgan"])
-    at.session_state["sliders_inversion_steps"] = 5  # keeps the search short in tests
-    at.switch_page("app_pages/latent_sliders.py")
-    at.run()
+    at = open_page("latent_sliders", trained_runs["dcgan"], sliders_inversion_steps=5)  # a short search keeps tests fast
     assert not at.exception
     assert len(_slider_keys(at, "dim")) == 8 and not at.radio(key="sliders_source").value.startswith("Test")
     before = _decoded(at)
