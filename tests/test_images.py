@@ -327,7 +327,7 @@ def test_save_png_atomic_cleans_up_when_the_replace_fails(tmp_path, monkeypatch)
     def broken_replace(source, destination):
         raise OSError("disk full")
 
-    monkeypatch.setattr("gen_core.images.os.replace", broken_replace)
+    monkeypatch.setattr("gen_core.images.export.os.replace", broken_replace)
     with pytest.raises(OSError):
         save_png_atomic(torch.rand(1, 4, 4), tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []
