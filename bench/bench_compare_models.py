@@ -41,8 +41,7 @@ def train(preset_name: str, root: Path, seconds: float, device: str) -> tuple[Pa
     trainer = prepare_training(preset.family, dict(preset.model), "mnist5k", config, root=root,
                                name=preset.family)
     started = time.perf_counter()
-    trainer.should_stop = lambda: time.perf_counter() - started > seconds
-    history = trainer.fit()
+    history = trainer.fit(should_stop=lambda: time.perf_counter() - started > seconds)
     last = history["epochs"][-1]
     info = {"preset": preset_name, "family": preset.family, "epochs_planned": config.epochs,
             "epochs_done": len(history["epochs"]), "last_epoch_partial": bool(last.get("partial")),

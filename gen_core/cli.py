@@ -115,9 +115,7 @@ def _train_settings(args, preset) -> dict:
 
 def run_train(args) -> int:
     from gen_core import pipeline
-    from gen_core.checkpoints import default_root
     from gen_core.presets import PRESETS
-    from gen_core.runs import new_run_dir
     from gen_core.training import TrainConfig
 
     if args.resume:
@@ -133,13 +131,11 @@ def run_train(args) -> int:
             raise GenCoreError("Give --model (ae, vae, dcgan, vaegan) or --preset")
         if preset and preset.family != family:
             raise GenCoreError(f"Preset {preset.name!r} is a {preset.family} model, not {family}")
-        trainer = pipeline.prepare_training(
-            family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
-            dataset_options=_dataset_options(args), save=False)
         if args.out is not None and (args.out / "config.json").exists():
             raise GenCoreError(f"{args.out} already holds a run; use --resume {args.out} or another --out")
-        trainer.run_dir = args.out or new_run_dir(default_root(), family, args.dataset)
-        trainer.run_name = trainer.run_dir.name
+        trainer = pipeline.prepare_training(
+            family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
+            dataset_options=_dataset_options(args), run_dir=args.out)
     status = _fit_with_progress(trainer)
     if status == 0 and not args.no_eval:
         _measure_with_progress(trainer)
@@ -181,9 +177,8 @@ def _fit_with_progress(trainer) -> int:
                             test=f"{test:.4g}" if test is not None else "-")
         bar.refresh()
 
-    trainer.on_event = on_event
     try:
-        history = trainer.fit()
+        history = trainer.fit(on_event=on_event)
     finally:
         bar.close()
     print(f"{history['message']} Run saved in {trainer.run_dir}")

@@ -53,8 +53,6 @@ class TrainingJob:
         self._steps: list[dict] = []
         self._epochs: list[dict] = list(trainer.history["epochs"])
         self._samples, self._samples_epoch = None, None
-        trainer.on_event = self._on_event
-        trainer.should_stop = self._stop_requested.is_set
         self._thread = threading.Thread(target=self._run, name=f"train-{run_name}", daemon=True)
 
     def start(self) -> "TrainingJob":
@@ -84,7 +82,7 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            self.trainer.fit()
+            self.trainer.fit(on_event=self._on_event, should_stop=self._stop_requested.is_set)
         except TrainingError:
             return  # status and message were set by the "end" event; the last good save is kept
         except Exception as error:  # anything else (out of memory, a bug) must not vanish silently

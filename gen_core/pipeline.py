@@ -15,14 +15,17 @@ from gen_core.training import TrainConfig, Trainer
 
 def prepare_training(family: str, model_settings: dict, dataset: ImageDataset | str,
                      train_config: TrainConfig, root: Path | None = None, name: str | None = None,
-                     dataset_options: dict | None = None, save: bool = True) -> Trainer:
-    """Load the data, size the model to it, pick a fresh run folder and return the Trainer."""
+                     dataset_options: dict | None = None, save: bool = True,
+                     run_dir: Path | None = None) -> Trainer:
+    """Load the data, size the model to it, pick a fresh run folder (or use ``run_dir``) and
+    return the Trainer. With ``save=False`` nothing is written."""
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, **(dataset_options or {}))
     settings = {**model_settings, "image_shape": dataset.image_shape}
     model = build_model(family, **settings)
-    run_dir = None
-    if save:
+    if not save:
+        run_dir = None
+    elif run_dir is None:
         run_dir = new_run_dir(Path(root or checkpoints.default_root()), family, dataset.source.get("name", dataset.name), name)
     return Trainer(model, dataset, train_config, run_dir=run_dir, run_name=run_dir.name if run_dir else name)
 

@@ -88,23 +88,28 @@ class Progress:
         return self.elapsed / self.step * (self.total_steps - self.step)
 
 
+def _ignore_event(kind: str, payload: dict) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
 class Trainer:
     """Train ``model`` on ``dataset``; write the run to ``run_dir`` when one is given.
 
-    ``on_event(kind, payload)`` is called with kind "step", "epoch", "samples" and "end".
-    ``should_stop()`` is polled after every step: when it returns True the current step
-    finishes, the run is saved and ``fit`` returns with status "stopped".
+    Callbacks go to ``fit``: ``on_event(kind, payload)`` is called with kind "step", "epoch",
+    "samples" and "end"; ``should_stop()`` is polled after every step, and when it returns True
+    the current step finishes, the run is saved and ``fit`` returns with status "stopped".
     """
 
     def __init__(self, model, dataset: ImageDataset, config: TrainConfig, run_dir: Path | None = None,
-                 on_event: Callable[[str, dict], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, history: dict | None = None,
-                 optimizer_state: dict | None = None, run_name: str | None = None) -> None:
+                 history: dict | None = None, optimizer_state: dict | None = None,
+                 run_name: str | None = None) -> None:
         self.model, self.dataset, self.config = model, dataset, config
         self.run_dir = Path(run_dir) if run_dir else None
         self.run_name = run_name
-        self.on_event = on_event or (lambda kind, payload: None)
-        self.should_stop = should_stop or (lambda: False)
         self.history = history or new_history()
         self.start_epoch = len(self.history["epochs"])
         self.device = pick_device(config.device)
@@ -118,6 +123,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(config.seed)
         self.fixed_noise = torch.randn(config.sample_count, model.latent_dim, generator=generator).to(self.device)
         self.fixed_images = self.test_images[:config.sample_count]
+        self._emit = _ignore_event
 
     def _place_data(self) -> None:
         """Keep the dataset on the training device when it fits (a quarter of free GPU memory)."""
@@ -132,28 +138,38 @@ class Trainer:
         self.test_images = test.to(self.data_device)
         self.train_images = train.to(self.data_device)
 
-    def _emit(self, kind: str, payload: dict) -> None:
-        self.on_event(kind, payload)
-
     # -- the loop ------------------------------------------------------------------------------
-    def fit(self) -> dict:
-        cfg = self.config
-        torch.manual_seed(cfg.seed + self.start_epoch)
-        steps_per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size)
-        # Step numbers in the history continue across a resume instead of restarting at 1.
-        self._step_offset = self.start_epoch * steps_per_epoch
-        epochs_to_run = cfg.epochs - self.start_epoch
-        self.progress.total_steps = max(0, epochs_to_run) * steps_per_epoch
-        self.progress.epoch = self.start_epoch
-        grid_epochs = self.config.grid_epochs(self.start_epoch + 1)
-        self.history["status"], self.history["message"] = "running", ""
-        self._started = time.perf_counter()
-        shuffle = torch.Generator().manual_seed(cfg.seed + self.start_epoch)  # a resume sees new orders
+    def fit(self, on_event: Callable[[str, dict], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> dict:
+        """Train the remaining epochs and return the history (also written to the run folder)."""
+        cfg, model, emit = self.config, self.model, on_event or _ignore_event
+        stop_requested = should_stop or _never
+        self._emit = emit
+        grid_epochs = self._begin()
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
-                stopped = self._run_epoch(epoch, shuffle)
+                model.train()
+                sums, seen, stopped, epoch_start = {}, 0, False, time.perf_counter()
+                for batch in self._batches(epoch):
+                    # forward, backward and update: each family's own recipe (GANs step two optimisers)
+                    terms = model.train_step(batch, self.optimizers)
+                    for name, value in terms.items():
+                        sums[name] = sums.get(name, 0) + value.float() * len(batch)
+                    seen += len(batch)
+                    self.progress.step += 1
+                    # log every few steps (reading a loss is a device sync)
+                    if self.progress.step % cfg.log_every == 0:
+                        self._log_step(epoch, terms)
+                    if stop_requested():
+                        stopped = True
+                        break
+                # evaluate: epoch means of the training terms, then the test set
+                entry = self._epoch_entry(epoch, sums, seen, time.perf_counter() - epoch_start, stopped)
+                emit("epoch", entry)
+                # grid: the fixed noise decoded, at the chosen epochs and when stopping
                 if epoch in grid_epochs or stopped:
                     self._save_samples(epoch)
+                # checkpoint: weights, optimisers and history after every epoch
                 self._save()
                 if stopped:
                     return self._finish("stopped", f"Stopped after epoch {epoch} of {cfg.epochs}.")
@@ -166,48 +182,50 @@ class Trainer:
             self._record_failure(f"{type(error).__name__}: {error}")
             raise
 
-    def _record_failure(self, message: str) -> None:
-        self.history["status"], self.history["message"] = "failed", message
-        if self.run_dir and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
-            checkpoints.save_history(self.run_dir, self.history)
-        self._emit("end", {"status": "failed", "message": message})
-
-    def _run_epoch(self, epoch: int, shuffle: torch.Generator) -> bool:
+    def _begin(self) -> set[int]:
+        """Seed, count the steps ahead and mark the run running; returns the epochs that get a grid."""
         cfg = self.config
-        self.model.train()
+        torch.manual_seed(cfg.seed + self.start_epoch)
+        steps_per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size)
+        # Step numbers in the history continue across a resume instead of restarting at 1.
+        self._step_offset = self.start_epoch * steps_per_epoch
+        self.progress.total_steps = max(0, cfg.epochs - self.start_epoch) * steps_per_epoch
+        self.progress.epoch = self.start_epoch
+        self.history["status"], self.history["message"] = "running", ""
+        self._started = time.perf_counter()
+        self._shuffle = torch.Generator().manual_seed(cfg.seed + self.start_epoch)  # a resume sees new orders
+        return cfg.grid_epochs(self.start_epoch + 1)
+
+    def _batches(self, epoch: int):
+        """This epoch's shuffled batches, on the training device."""
         images = self.train_images
         if self.dataset.resample_train is not None:
             images = self.dataset.resample_train(epoch).to(self.data_device)
-        sums: dict[str, torch.Tensor] = {}
-        seen, stopped, epoch_start = 0, False, time.perf_counter()
-        for batch in iter_batches(images, cfg.batch_size, shuffle=True, generator=shuffle):
-            if len(batch) == 1 < min(cfg.batch_size, len(images)):
+        self._epoch_size = len(images)
+        for batch in iter_batches(images, self.config.batch_size, shuffle=True, generator=self._shuffle):
+            if len(batch) == 1 < min(self.config.batch_size, len(images)):
                 continue  # a lone leftover image: BatchNorm cannot train on it, a std of one code is NaN
-            batch = batch.to(self.device, non_blocking=True)
-            terms = self.model.train_step(batch, self.optimizers)
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0) + value.float() * len(batch)
-            seen += len(batch)
-            self.progress.step += 1
-            if self.progress.step % cfg.log_every == 0:
-                self._log_step(epoch, terms)
-            if self.should_stop():
-                stopped = True
-                break
-        train_seconds = time.perf_counter() - epoch_start
+            yield batch.to(self.device, non_blocking=True)
+
+    def _epoch_entry(self, epoch: int, sums: dict, seen: int, train_seconds: float, stopped: bool) -> dict:
         means = {f"train_{name}": float(total) / seen for name, total in sums.items()}
         self._check_finite(means, epoch)
         test_means = self.evaluate()
         self._check_finite(test_means, epoch)
         entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()},
                  "images_per_sec": seen / train_seconds, "elapsed": time.perf_counter() - self._started}
-        if stopped and seen < len(images):
+        if stopped and seen < self._epoch_size:
             entry["partial"] = True
         self.history["epochs"].append(entry)
         self.progress.epoch, self.progress.latest = epoch, entry
         self.progress.elapsed = entry["elapsed"]
-        self._emit("epoch", entry)
-        return stopped
+        return entry
+
+    def _record_failure(self, message: str) -> None:
+        self.history["status"], self.history["message"] = "failed", message
+        if self.run_dir and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
+            checkpoints.save_history(self.run_dir, self.history)
+        self._emit("end", {"status": "failed", "message": message})
 
     def _log_step(self, epoch: int, terms: dict) -> None:
         values = {name: float(value) for name, value in terms.items()}
@@ -239,13 +257,10 @@ class Trainer:
     # -- outputs -------------------------------------------------------------------------------
     @torch.no_grad()
     def preview_images(self) -> torch.Tensor:
-        """Decoded fixed noise; for plain autoencoders, originals over their reconstructions."""
+        """What the model shows of itself from the fixed noise and test images (see ``model.preview``)."""
         self.model.eval()
         try:
-            if self.model.family == "ae":
-                half = self.fixed_images[: max(1, len(self.fixed_images) // 2)].to(self.device)
-                return torch.cat([half, self.model.reconstruct(half)]).float().cpu()
-            return self.model.decode(self.fixed_noise).float().cpu()
+            return self.model.preview(self.fixed_noise, self.fixed_images.to(self.device)).float().cpu()
         finally:
             self.model.train()
 

@@ -110,10 +110,9 @@ def test_a_nan_loss_fails_cleanly_and_keeps_the_last_good_checkpoint(build_tiny,
     _poison_after(model, monkeypatch, good_steps=6 + 3)  # epoch 1 is fine, epoch 2 breaks at step 10
     ended = []
     run_dir = tmp_runs / "nan-run"
-    trainer = Trainer(model, mnist_small, _config(epochs=3), run_dir=run_dir,
-                      on_event=lambda kind, payload: ended.append(payload) if kind == "end" else None)
+    trainer = Trainer(model, mnist_small, _config(epochs=3), run_dir=run_dir)
     with pytest.raises(TrainingError, match=r"The loss became nan \(loss, reconstruction\) in epoch 2"):
-        trainer.fit()
+        trainer.fit(on_event=lambda kind, payload: ended.append(payload) if kind == "end" else None)
     assert ended == [{"status": "failed", "message": trainer.history["message"]}]
     history = json.loads((run_dir / checkpoints.HISTORY_FILE).read_text())
     assert history["status"] == "failed" and "lower learning rate" in history["message"]
@@ -162,8 +161,7 @@ def test_an_unexpected_crash_is_recorded_as_failed_not_left_running(build_tiny, 
 def test_should_stop_ends_after_the_current_step_and_saves(build_tiny, mnist_small, tmp_runs):
     run_dir = tmp_runs / "stop"
     trainer = Trainer(build_tiny("ae-mlp"), mnist_small, _config(epochs=5), run_dir=run_dir)
-    trainer.should_stop = lambda: trainer.progress.step >= 8  # in epoch 2, of 6 steps each
-    history = trainer.fit()
+    history = trainer.fit(should_stop=lambda: trainer.progress.step >= 8)  # in epoch 2, of 6 steps each
     assert history["status"] == "stopped" and history["message"] == "Stopped after epoch 2 of 5."
     assert [entry.get("partial", False) for entry in history["epochs"]] == [False, True]
     assert (run_dir / checkpoints.SAMPLES_DIR / "epoch_002.png").exists()  # the stop gets a grid
@@ -175,9 +173,8 @@ def test_should_stop_ends_after_the_current_step_and_saves(build_tiny, mnist_sma
 def test_sample_grids_are_written_at_the_chosen_epochs(build_tiny, mnist_small, tmp_runs):
     run_dir = tmp_runs / "grids"
     events = []
-    trainer = Trainer(build_tiny("vae-mlp"), mnist_small, _config(epochs=4, sample_epochs=(1, 3)),
-                      run_dir=run_dir, on_event=lambda kind, payload: events.append((kind, payload)))
-    trainer.fit()
+    trainer = Trainer(build_tiny("vae-mlp"), mnist_small, _config(epochs=4, sample_epochs=(1, 3)), run_dir=run_dir)
+    trainer.fit(on_event=lambda kind, payload: events.append((kind, payload)))
     grids = sorted(path.name for path in (run_dir / checkpoints.SAMPLES_DIR).iterdir())
     assert grids == ["epoch_001.png", "epoch_003.png"]
     with Image.open(run_dir / checkpoints.SAMPLES_DIR / "epoch_003.png") as grid:

@@ -72,6 +72,12 @@ class GenerativeModel(nn.Module):
         """``n`` images decoded from prior samples."""
         return self.decode(self.prior_sample(n, generator))
 
+    @torch.no_grad()
+    def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """The images a training grid shows: ``noise`` decoded. The trainer passes the same noise
+        and test images every epoch, so grids compare across epochs."""
+        return self.decode(noise)
+
     # -- training ----------------------------------------------------------------------------
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
