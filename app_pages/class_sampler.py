@@ -10,15 +10,14 @@ from collections import OrderedDict
 import streamlit as st
 
 from gen_core.errors import GenCoreError
-from gen_core.explore import display_upscale
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import encode_dataset
-from gen_core.sampling import (
-    COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits, fit_sampler,
-    nearest_matches_by_row, novelty_baseline, sample_class_rows,
-)
+from gen_core.novelty import nearest_matches_by_row, novelty_baseline
+from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits,
+                               draw_class_rows, fit_sampler)
 from ui.explore_widgets import run_key
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.views.pictures import display_upscale
 
 SAMPLERS = {"gmm": "Gaussian mixture per class", "gaussian": "One Gaussian per class",
             "perturb": "Noisy real codes", "prior": "Prior N(0, I)"}
@@ -153,9 +152,13 @@ elif kind == "perturb":
         "Relative noise", True, key="class_sampler_noise_relative",
         help="On: the noise is a fraction of how much the codes vary per dimension; off: in latent units.")
 else:
-    note = ("" if model.is_variational else " This model is not variational, so it was never trained towards "
-            "N(0, I) and its prior draws may not look like anything; the class samplers fix exactly that.")
-    st.caption("Codes drawn from the standard normal prior; they have no class." + note)
+    if model.has_prior:
+        st.caption("Codes drawn from the standard normal prior; they have no class.")
+    else:
+        st.caption("A plain autoencoder has no prior: these codes come from a Gaussian that follows its training "
+                   "codes (each dimension's mean and spread, recorded while it trained); they have no class. It "
+                   "ignores how the dimensions vary together and where each class lies; the class samplers fix "
+                   "exactly that.")
 
 fitted = None
 try:
@@ -205,10 +208,10 @@ with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
 rows = row_matches = None
 with user_errors("Sampling failed: "):
     if by_class:
-        rows = sample_class_rows(model, sampler, per_class, classes, seed=seed)
+        rows = draw_class_rows(model, sampler, per_class, classes, seed=seed)
         row_labels = [class_name(label) for label in classes]
     else:
-        drawn = sample_class_rows(model, sampler, total, [chosen_class], seed=seed)[0]
+        drawn = draw_class_rows(model, sampler, total, [chosen_class], seed=seed)[0]
         rows = [drawn[first:first + PER_ROW] for first in range(0, total, PER_ROW)]
         row_labels = [class_name(chosen_class) if chosen_class is not None else ""] + [""] * (len(rows) - 1)
     if compare:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gen_core import checkpoints
 from gen_core.metrics import METRICS, evaluate_run, inception_unavailable_reason, store_final_metrics
-from gen_core.metrics_view import (
+from ui.views.comparison import (
     GROUP_TITLES, SAMPLER_TITLES, SAMPLERS, charted_metrics, column_summary, comparison_table, gather_columns,
     metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
 )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core.explore import decode_to_pil, display_upscale, stack_images
 from gen_core.images import FIT_MODES, gif_bytes, to_pil
-from gen_core.latent import INTERPOLATION_METHODS, interpolate, mix
+from gen_core.latent import INTERPOLATION_METHODS, decode_to_pil, interpolate, mix
 from ui.explore_widgets import (
     OPTIMISATION_NOTE, inversion_settings, remembered_latents, show_image, test_image_picker, uploaded_image,
 )
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.views.pictures import display_upscale, stack_images
 
 SOURCES = ("Test images", "Upload two images")
 METHOD_LABELS = {"lerp": "Straight line (lerp)", "slerp": "Great circle (slerp)"}

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core.explore import display_upscale
 from gen_core.images import make_grid_image, png_bytes, to_pil
-from gen_core.latent import decoded_basis_vectors
-from gen_core.latent_map import (
-    build_latent_map, class_mean_path, decoded_class_means, eigenvalue_figure, manifold_images,
-    reconstructions, scatter_figure, seed_presets, selected_indices,
-)
+from gen_core.latent import (build_latent_map, class_mean_path, decode_map_points, decoded_basis_vectors,
+                             decoded_class_means, manifold_images)
 from ui.explore_widgets import run_key
+from ui.views.latent_map import class_pair_presets, eigenvalue_figure, scatter_figure, selected_indices
+from ui.views.pictures import display_upscale
 from ui.state import active_dataset, require_active_run, user_errors
 
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
@@ -86,7 +84,7 @@ if classes:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption("Quick picks:", width="content")
         st.button("All classes", key="latent_map_preset_all", on_click=_show_classes, args=(classes,))
-        for title, pair in seed_presets(latent_map.class_names).items():
+        for title, pair in class_pair_presets(latent_map.class_names).items():
             st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
                       args=(pair,), help=f"Only classes {title} (seed 004 compares such pairs in Fig. 7).")
 map_column, point_column = st.columns([3, 1], gap="medium")
@@ -108,7 +106,7 @@ with point_column:
     label = "" if latent_map.labels is None else f", class {latent_map.class_name(int(latent_map.labels[index]))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
              width=POINT_WIDTH_PX, output_format="PNG")
-    st.image(to_pil(reconstructions(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
+    st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
              width=POINT_WIDTH_PX, output_format="PNG")
 
 # -- the spectrum -----------------------------------------------------------------------------

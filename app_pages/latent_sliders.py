@@ -7,15 +7,16 @@ import time
 
 import streamlit as st
 
-from gen_core.explore import (
-    MAX_DIMENSION_SLIDERS, decode_to_pil, display_upscale, image_fingerprint, random_latent, stack_images,
-)
 from gen_core.images import FIT_MODES, make_grid_image, png_bytes
+from gen_core.latent import decode_to_pil
+from gen_core.sampling import draw_codes
 from ui.explore_widgets import (
     OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key, show_image, slider_axes,
     test_image_picker, uploaded_image,
 )
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.views.pictures import display_upscale, image_fingerprint, stack_images
+from ui.views.slider_axes import MAX_DIMENSION_SLIDERS
 
 IMAGE_WIDTH_PX = 280
 SLIDER_COLUMNS = 2
@@ -87,7 +88,7 @@ if source == SOURCES[0]:
     st.session_state.setdefault("sliders_seed", 0)
     seed = st.columns([1, 3])[0].number_input("Seed", min_value=0, max_value=999_999, step=1, key="sliders_seed",
                                               help="Each seed gives a different random starting code.")
-    start, start_id = random_latent(model, int(seed), summary), ("random", int(seed))
+    start, start_id = draw_codes(model, 1, int(seed))[0], ("random", int(seed))
 else:
     steps = inversion_settings("sliders_inversion_steps") if not model.has_encoder else 0
     choose, show = st.columns(2, gap="large")

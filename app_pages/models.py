@@ -13,13 +13,13 @@ import streamlit as st
 from PIL import Image
 
 from gen_core import checkpoints, runs
-from gen_core.charts import loss_thumbnail_figure
 from gen_core.errors import CheckpointError
 from gen_core.jobs import current_job
-from gen_core.metrics_view import headline_lines
 from gen_core.models import FAMILY_LABELS
 from ui import state
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
+from ui.views.comparison import headline_lines
+from ui.views.loss_charts import loss_thumbnail_figure
 
 FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once on the rerun
 IMPORTED = "models_imported"  # (file_id, kind, text) of the last uploaded zip, so it is imported once

@@ -7,13 +7,12 @@ import random
 
 import streamlit as st
 
-from gen_core.explore import (
-    epoch_grid_image, epoch_grids, has_prior, per_image_mse, random_indices, reconstruction_rows, reconstructions,
-    sample_images, spread_evenly,
-)
 from gen_core.images import make_grid_image, png_bytes, side_by_side
-from ui.explore_widgets import latent_summary, run_key
+from gen_core.latent import per_image_mse, reconstructions
+from gen_core.sampling import draw_images
+from ui.explore_widgets import run_key
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.views.samples import epoch_grid_image, epoch_grids, random_indices, reconstruction_rows, spread_evenly
 
 GRID_WIDTH_PX = 560
 EPOCHS_SHOWN = 6
@@ -25,8 +24,8 @@ def _fresh_seed(key: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sample_png(path: str, mtime: float, count: int, seed: int, _model, _summary) -> bytes:
-    images = sample_images(_model, count, seed, _summary)
+def _sample_png(path: str, mtime: float, count: int, seed: int, _model) -> bytes:
+    images = draw_images(_model, count, seed)
     columns = math.ceil(math.sqrt(count))
     upscale = max(1, GRID_WIDTH_PX // (columns * images.shape[-1]))
     return png_bytes(make_grid_image(images, nrow=columns, upscale=upscale))
@@ -61,14 +60,11 @@ seed = seed_column.number_input("Seed", min_value=0, max_value=999_999, step=1, 
 button_column.button("New samples", icon=":material/casino:", key="samples_new",
                      on_click=_fresh_seed, args=("samples_seed",))
 
-summary = None
-if not has_prior(model):
-    with user_errors():
-        summary = latent_summary(run, dataset)
+if not model.has_prior:
     st.caption("A plain autoencoder has no prior to sample from, so these codes are drawn from a Gaussian "
-               "fitted to where its test images land in latent space.")
+               "that follows its training codes (each dimension's mean and spread, recorded while it trained).")
 with user_errors("Sampling failed: "):
-    samples = _sample_png(*run_key(run), int(count), int(seed), model, summary)
+    samples = _sample_png(*run_key(run), int(count), int(seed), model)
     st.image(samples, caption=f"{count} samples, seed {seed}", output_format="PNG")  # PNG: JPEG smears digits
     st.download_button("Download PNG", samples, file_name=f"{run.name}-samples-seed{seed}.png", mime="image/png",
                         icon=":material/download:", key="samples_download", on_click="ignore")
@@ -81,7 +77,7 @@ if not grids:
 else:
     show_all = len(grids) > EPOCHS_SHOWN and st.toggle(f"Show all {len(grids)} saved epochs", key="samples_all_epochs")
     shown = grids if show_all else spread_evenly(grids, EPOCHS_SHOWN)
-    what = ("the same test images (top half) and their reconstructions (bottom half)" if run.family == "ae"
+    what = ("the same test images (top half) and their reconstructions (bottom half)" if not model.has_prior
             else "the same fixed codes, decoded")
     st.caption(f"After each epoch: {what}. {len(shown)} of {len(grids)} saved grids shown.")
     for row_start in range(0, len(shown), EPOCHS_PER_ROW):

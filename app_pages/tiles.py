@@ -6,12 +6,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints, tiles_view
+from gen_core import checkpoints
 from gen_core.data.tiles import load_tile_source
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, to_pil
+from gen_core.sampling import draw_images
 from ui import state
 from ui.state import user_errors
+from ui.views import tiles as tiles_view
 
 QUIZ = "tiles_quiz"  # session_state: the viewer's TileQuiz (its round and score)
 QUIZ_KEY = "tiles_quiz_for"  # which run / real pool / seed that quiz belongs to
@@ -28,7 +30,7 @@ def _embedded_source():
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _generated(run_path: str, mtime: float, count: int, seed: int, _model):
-    return tiles_view.generated_tiles(_model, count, seed)
+    return draw_images(_model, count, seed)
 
 
 @st.cache_data(show_spinner="Counting tile draws…", max_entries=16)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core.charts import loss_curves_figure
 from gen_core.checkpoints import WEIGHTS_FILE
 from gen_core.errors import GenCoreError, TrainingError
 from gen_core.jobs import current_job, start_job
@@ -21,6 +20,7 @@ from ui import state
 from ui.train_widgets import (cached_dataset, dataset_label, dataset_options_inputs, dataset_rows, enlarged,
                               format_duration, keep_form_across_pages, layer_table, make_active,
                               model_settings_inputs, steps_per_epoch, training_settings_inputs)
+from ui.views.loss_charts import loss_curves_figure
 
 WATCHED = "train_watched_run"  # run folder this session started: made active when it ends
 JUST_ENDED = "train_just_ended"  # that run's folder, for the one rerun that announces the result

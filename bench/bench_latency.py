@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 from gen_core import checkpoints  # noqa: E402
 from gen_core.device import device_label  # noqa: E402
-from gen_core.explore import decode_to_pil  # noqa: E402
+from gen_core.latent import decode_to_pil  # noqa: E402
 from gen_core.latent import LatentPCA, encode_dataset  # noqa: E402
 from gen_core.pipeline import dataset_for_run, prepare_training  # noqa: E402
 from gen_core.presets import PRESETS  # noqa: E402

@@ -31,3 +31,7 @@ class ImageInputError(GenCoreError, ValueError):
 
 class SamplerError(GenCoreError, ValueError):
     """A latent sampler cannot be fitted with the settings given (e.g. K larger than the data)."""
+
+
+class LatentError(GenCoreError, ValueError):
+    """A request about latent codes cannot be met (too few codes for a PCA, a path of one step...)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -20,9 +19,10 @@ from gen_core import checkpoints
 from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
 from gen_core.images import make_grid_image, save_png_atomic
-from gen_core.latent import decode_latents, encode_dataset
+from gen_core.latent import encode_dataset
 from gen_core.pipeline import dataset_for_run
-from gen_core.sampling import SAMPLER_NAMES, fit_sampler, sample_images
+from gen_core.progress import ProgressCallback
+from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler
 
 OUTPUT_SUFFIXES = (".png", ".npy")
 
@@ -93,7 +93,7 @@ def write_samples(images: torch.Tensor, out: Path) -> Path:
 def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components: int = 10,
                    covariance: str = "full", n: int = 64, seed: int = 0, out="samples.png",
                    noise_std: float = 0.5, covariance_scale: float = 1.0, device: str = "cpu",
-                   progress: Callable[[float, str], None] | None = None) -> Path:
+                   progress: ProgressCallback | None = None) -> Path:
     """Draw ``n`` images from a run with the named sampler and write them to ``out``.
 
     ``class_label`` (an id or a class name) needs a class-aware sampler; the prior has none.
@@ -102,14 +102,11 @@ def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components
     out = Path(out)
     _check_request(sampler, n, out)
     run = checkpoints.load_run(Path(run_dir), device=pick_device(device))
-    if sampler == "prior":
+    fitted, label = None, None  # the prior: the model's own code distribution, nothing to fit
+    if sampler == PRIOR:
         if class_label not in (None, ""):
             raise SamplerError("The prior has no classes; choose --sampler gmm, gaussian or perturb to pick one.")
-        # The model's own prior: N(0, I), or an autoencoder's running code statistics (as in eval).
-        generator = torch.Generator().manual_seed(int(seed))
-        images = decode_latents(run.model, run.model.prior_sample(int(n), generator).cpu())
-        return write_samples(images, out)
-    settings = _sampler_settings(sampler, components, covariance, noise_std, covariance_scale, seed)
-    fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
-    images = sample_images(run.model, fitted, int(n), class_label=label, seed=int(seed))
-    return write_samples(images, out)
+    else:
+        settings = _sampler_settings(sampler, components, covariance, noise_std, covariance_scale, seed)
+        fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
+    return write_samples(draw_images(run.model, int(n), int(seed), fitted, label), out)

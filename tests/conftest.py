@@ -71,3 +71,52 @@ def build_tiny():
 def tiny_case(request) -> str:
     """Each tiny configuration in turn (for tests that must hold for every family)."""
     return request.param
+
+
+# 16x16 models and random images, for the latent-space and page-helper tests.
+SMALL_SHAPE = (1, 16, 16)
+
+
+@pytest.fixture(scope="session")
+def build_small():
+    """``build_small("vae", latent_dim=4)``: a 16x16 model in eval mode, the same weights every time."""
+    def build(family: str, latent_dim: int = 4, **settings):
+        torch.manual_seed(0)
+        defaults = {"gen_channels": (8, 4), "disc_channels": (4,)} if family == "dcgan" else {"hidden": (32,)}
+        return build_model(family, image_shape=SMALL_SHAPE, latent_dim=latent_dim, **{**defaults, **settings}).eval()
+    return build
+
+
+@pytest.fixture(scope="session")
+def small_images() -> torch.Tensor:
+    return torch.rand(40, *SMALL_SHAPE, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="session")
+def small_ae(build_small):
+    return build_small("ae")
+
+
+@pytest.fixture(scope="session")
+def small_vae(build_small):
+    return build_small("vae")
+
+
+@pytest.fixture(scope="session")
+def small_gan(build_small):
+    return build_small("dcgan")
+
+
+@pytest.fixture(scope="session")
+def digits() -> ImageDataset:
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_ae_map(digits):
+    """A 6-d autoencoder on the 8x8 digits and the latent map of their test set."""
+    from gen_core.latent import build_latent_map
+
+    torch.manual_seed(0)
+    model = build_model("ae", hidden=(32,), latent_dim=6, image_shape=(1, 8, 8)).eval()
+    return model, build_latent_map(model, digits.test_images, digits.test_labels, digits.class_names)

@@ -50,8 +50,8 @@ def test_save_then_load_gives_identical_outputs(tiny_case, build_tiny, mnist_sma
             assert torch.equal(run.model.encode(images), model.encode(images))
         if hasattr(model, "discriminator"):
             assert torch.equal(run.model.discriminator(images), model.discriminator(images))
-        assert torch.equal(run.model.prior_sample(4, torch.Generator().manual_seed(2)),
-                           model.prior_sample(4, torch.Generator().manual_seed(2)))
+        assert torch.equal(run.model.draw_codes(4, torch.Generator().manual_seed(2)),
+                           model.draw_codes(4, torch.Generator().manual_seed(2)))
     saved_state, loaded_state = model.state_dict(), run.model.state_dict()
     assert saved_state.keys() == loaded_state.keys()
     assert all(torch.equal(saved_state[k], loaded_state[k]) for k in saved_state)  # buffers too

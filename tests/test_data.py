@@ -15,7 +15,8 @@ import torch
 import torchvision.datasets
 from PIL import Image
 
-from gen_core.data import dataset_names, embedded, folders, list_datasets, load_dataset, load_image_folder
+from gen_core.data import (dataset_names, embedded, folders, indices_of_class, list_datasets, load_dataset,
+                           load_image_folder)
 from gen_core.data.torchvision_sets import local_files_present
 from gen_core.errors import DatasetError
 
@@ -305,3 +306,10 @@ def test_empty_or_unreadable_folders_are_dataset_errors(tmp_path):
 def test_bad_folder_options_are_dataset_errors(tmp_path, options):
     with pytest.raises(DatasetError):
         load_image_folder(tmp_path, **options)
+
+
+def test_indices_of_class():
+    labels = torch.tensor([3, 1, 3, 0])
+    assert indices_of_class(labels, 3) == [0, 2]
+    assert indices_of_class(labels, None) == [0, 1, 2, 3]
+    assert indices_of_class(labels, 7) == []

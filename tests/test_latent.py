@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gen_core.errors import GenCoreError, ModelConfigError, SamplerError
+from gen_core.errors import GenCoreError, ModelConfigError, LatentError
 from gen_core.latent import (
     FOUND_BY_ENCODER, FOUND_BY_OPTIMISATION, LatentPCA, class_means, convex_combinations,
     decode_latents, decoded_basis_vectors, encode_dataset, interpolate, invert_generator,
@@ -97,7 +97,7 @@ def test_pca_eigenvalues_are_sorted_and_match_the_sample_covariance():
 
 
 def test_pca_rejects_impossible_component_counts():
-    with pytest.raises(SamplerError, match="components"):
+    with pytest.raises(LatentError, match="components"):
         LatentPCA(n_components=9).fit(np.random.default_rng(0).normal(size=(20, 4)))
 
 
@@ -111,7 +111,7 @@ def test_pca_coordinates_map_back_to_latents():
     np.testing.assert_allclose(one_step - pca.mean_, 2.0 * pca.components_[0], atol=1e-5)
     low, high = pca.slider_ranges(n_std=3.0)[0]
     assert high == pytest.approx(3.0 * math.sqrt(pca.explained_variance_[0])) and low == -high
-    with pytest.raises(SamplerError):
+    with pytest.raises(LatentError):
         latent_from_pca_coords(pca, np.zeros(11))
 
 
@@ -150,9 +150,9 @@ def test_interpolate_and_mix_decode_the_right_codes(model):
     assert torch.allclose(mix(model, z0, z1, 100), decode_latents(model, z1.unsqueeze(0)))
     assert torch.allclose(mix(model, z0, z1, 50), decode_latents(model, ((z0 + z1) / 2).unsqueeze(0)), atol=1e-6)
     assert torch.allclose(mix(model, z0, z1, 0, method="slerp"), expected_start, atol=1e-6)
-    with pytest.raises(SamplerError):
+    with pytest.raises(LatentError):
         mix(model, z0, z1, 120)
-    with pytest.raises(SamplerError):
+    with pytest.raises(LatentError):
         interpolate(model, z0, z1, steps=5, method="cubic")
 
 
@@ -207,7 +207,7 @@ def test_class_means_and_convex_combinations(model):
     images = convex_combinations(model, means[0], means[1], steps=7)
     assert images.shape == (7, 1, 8, 8)
     assert torch.allclose(images[0], decode_latents(model, means[:1])[0])
-    with pytest.raises(SamplerError, match="class 1"):
+    with pytest.raises(LatentError, match="class 1"):
         class_means(latents, torch.tensor([0, 0, 2, 2]))
 
 

@@ -71,13 +71,13 @@ def test_dcgan_samples_move_towards_real_digits(build_tiny, mnist_small):
 def test_every_family_has_the_shared_surface(tiny_case, build_tiny, mnist_small):
     model = build_tiny(tiny_case).eval()
     images = mnist_small.test_images[:5]
-    z = model.prior_sample(5, torch.Generator().manual_seed(0))
+    z = model.draw_codes(5, torch.Generator().manual_seed(0))
     assert z.shape == (5, model.latent_dim)
     decoded = model.decode(z)
     assert decoded.shape == (5, 1, 28, 28) and decoded.dtype == torch.float32
     assert 0 <= decoded.min() and decoded.max() <= 1
     samples = model.sample(5, torch.Generator().manual_seed(0))
-    assert torch.equal(samples, decoded)  # sample is decode(prior_sample) with the same generator
+    assert torch.equal(samples, decoded)  # sample is decode(draw_codes) with the same generator
     if model.has_encoder:
         assert model.encode(images).shape == (5, model.latent_dim)
         assert model.reconstruct(images).shape == images.shape
@@ -91,7 +91,7 @@ def test_every_family_has_the_shared_surface(tiny_case, build_tiny, mnist_small)
 
 
 def test_autoencoder_code_statistics_ignore_a_single_image_batch(build_tiny, mnist_small):
-    """prior_sample follows running code statistics; a std over one code is NaN and must not enter."""
+    """draw_codes follows running code statistics; a std over one code is NaN and must not enter."""
     model = build_tiny("ae-mlp")
     optimizers = model.make_optimizers(1e-3)
     model.train_step(mnist_small.train_images[:32], optimizers)
@@ -99,7 +99,7 @@ def test_autoencoder_code_statistics_ignore_a_single_image_batch(build_tiny, mni
     assert not torch.equal(std, torch.ones_like(std))  # a real batch moves them
     model.train_step(mnist_small.train_images[32:33], optimizers)
     assert torch.equal(model.code_mean, mean) and torch.equal(model.code_std, std)
-    assert torch.isfinite(model.prior_sample(4)).all()
+    assert torch.isfinite(model.draw_codes(4)).all()
 
 
 # ---------------------------------------------------------------- layer tables from the seeds

@@ -11,10 +11,10 @@ from torch import nn
 
 from gen_core.errors import DatasetError, SamplerError
 from gen_core.models.base import GenerativeModel
+from gen_core.novelty import nearest_matches, nearest_matches_by_row, nearest_training_images, novelty_baseline
 from gen_core.sampling import (
-    SAMPLER_NAMES, ClassGaussianSampler, ClassMixtureSampler, PerturbSampler, PriorSampler,
-    TooManyComponentsError, component_limits, fit_sampler, make_sampler, max_components, nearest_matches,
-    nearest_matches_by_row, nearest_training_images, novelty_baseline, sample_class_rows, sample_images,
+    SAMPLER_NAMES, ClassGaussianSampler, ClassMixtureSampler, PerturbSampler, TooManyComponentsError,
+    component_limits, draw_class_rows, draw_codes, draw_images, fit_sampler, make_sampler, max_components,
 )
 
 DIM = 6
@@ -159,14 +159,17 @@ def test_perturb_noise_is_centred_on_real_codes(clusters):
     assert torch.allclose((noisy - samples).std(), torch.tensor(2.0), atol=0.3)
 
 
-def test_prior_sampler_is_standard_normal():
-    samples, labels = PriorSampler(latent_dim=5).sample(4000, seed=0)
-    assert samples.shape == (4000, 5) and labels is None
+def test_the_prior_is_the_models_own_standard_normal_codes():
+    model = TinyDecoderModel(TinyConfig(latent_dim=5))
+    samples = draw_codes(model, 4000, seed=0)
+    assert samples.shape == (4000, 5)
     assert samples.mean().abs() < 0.05 and (samples.std() - 1).abs() < 0.05
-    with pytest.raises(SamplerError):
-        PriorSampler().sample(3)
+    assert torch.equal(samples, model.draw_codes(4000, torch.Generator().manual_seed(0)))
+    assert not torch.equal(draw_codes(model, 5, seed=None), draw_codes(model, 5, seed=None))
     with pytest.raises(SamplerError, match="no classes"):
-        PriorSampler(latent_dim=5).sample(3, class_label=1)
+        draw_codes(model, 3, seed=0, class_label=1)
+    with pytest.raises(SamplerError, match="Cannot draw"):
+        draw_codes(model, -1)
 
 
 def test_make_sampler_builds_each_name_and_rejects_bad_settings():
@@ -174,7 +177,7 @@ def test_make_sampler_builds_each_name_and_rejects_bad_settings():
     assert isinstance(make_sampler("gmm", n_components=250, covariance_type="diag"), ClassMixtureSampler)
     assert make_sampler("gaussian", covariance_scale=0.3).covariance_scale == 0.3
     for name in SAMPLER_NAMES:
-        assert make_sampler(name) is not None
+        assert (make_sampler(name) is None) == (name == "prior")  # the prior is the model's own
     with pytest.raises(SamplerError, match="choose one of"):
         make_sampler("flow")
     with pytest.raises(SamplerError, match="n_components"):
@@ -198,13 +201,15 @@ class TinyDecoderModel(GenerativeModel):
         return torch.sigmoid(self.decoder(z)).view(-1, 1, 4, 4)
 
 
-def test_sample_images_decodes_draws_and_checks_the_latent_size(clusters):
+def test_draw_images_decodes_draws_and_checks_the_latent_size(clusters):
     model = TinyDecoderModel(TinyConfig())
-    images = sample_images(model, make_sampler("gaussian").fit(*clusters), 9, class_label=2, seed=0)
+    images = draw_images(model, 9, 0, make_sampler("gaussian").fit(*clusters), class_label=2)
     assert images.shape == (9, 1, 4, 4) and 0 <= images.min() and images.max() <= 1
-    assert sample_images(model, PriorSampler(), 3, seed=0).shape == (3, 1, 4, 4)
+    assert draw_images(model, 3, seed=0).shape == (3, 1, 4, 4)
+    assert torch.equal(draw_images(model, 3, seed=4), draw_images(model, 3, seed=4))
+    assert not torch.equal(draw_images(model, 3, seed=4), draw_images(model, 3, seed=5))
     with pytest.raises(SamplerError, match="dimensions"):
-        sample_images(TinyDecoderModel(TinyConfig(latent_dim=3)), PerturbSampler().fit(*clusters), 2)
+        draw_images(TinyDecoderModel(TinyConfig(latent_dim=3)), 2, 0, PerturbSampler().fit(*clusters))
 
 
 def test_nearest_training_images_finds_exact_copies():
@@ -271,18 +276,20 @@ def test_fit_sampler_fits_by_name_and_only_the_mixture_reports_progress(clusters
     gaussian = fit_sampler("gaussian", *clusters, progress=lambda share, text: calls.append(share),
                            covariance_scale=0.2)
     assert gaussian.covariance_scale == 0.2 and hasattr(gaussian, "means_") and len(calls) == 3
-    assert fit_sampler("prior", *clusters).latent_dim_ == DIM
+    assert fit_sampler("prior", *clusters) is None
 
 
-def test_sample_class_rows_draws_each_row_from_its_class_with_its_own_seed(clusters):
+def test_draw_class_rows_draws_each_row_from_its_class_with_its_own_seed(clusters):
     model = TinyDecoderModel(TinyConfig())
     sampler = ClassGaussianSampler().fit(*clusters)
-    rows = sample_class_rows(model, sampler, 5, [0, 1, 2], seed=7)
+    rows = draw_class_rows(model, sampler, 5, [0, 1, 2], seed=7)
     assert [tuple(row.shape) for row in rows] == [(5, 1, 4, 4)] * 3
-    expected_row_1 = sample_images(model, sampler, 5, class_label=1, seed=8)
+    expected_row_1 = draw_images(model, 5, 8, sampler, class_label=1)
     assert torch.equal(rows[1], expected_row_1)
     assert not torch.equal(rows[0], rows[1])
-    assert torch.equal(sample_class_rows(model, sampler, 5, [0, 2], seed=7)[0], rows[0])
+    assert torch.equal(draw_class_rows(model, sampler, 5, [0, 2], seed=7)[0], rows[0])
+    prior_rows = draw_class_rows(model, None, 4, [None, None], seed=3)  # the model's own codes, no class
+    assert torch.equal(prior_rows[1], draw_images(model, 4, 4))
 
 
 def test_nearest_matches_return_the_training_image_and_its_reconstruction():

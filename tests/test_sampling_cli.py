@@ -88,7 +88,7 @@ def test_prior_samples_of_an_autoencoder_use_its_code_statistics(ae_run, tmp_pat
 
     out = sample_to_file(ae_run, sampler="prior", n=16, seed=5, out=tmp_path / "prior.npy")
     model = load_run(ae_run).model
-    expected = decode_latents(model, model.prior_sample(16, torch.Generator().manual_seed(5)))
+    expected = decode_latents(model, model.draw_codes(16, torch.Generator().manual_seed(5)))
     standard_normal = decode_latents(model, torch.randn(16, model.latent_dim, generator=torch.Generator().manual_seed(5)))
     written = torch.from_numpy(np.load(out))
     assert torch.allclose(written, expected, atol=1e-6)

@@ -9,11 +9,11 @@ import streamlit as st
 
 from gen_core import checkpoints
 from gen_core.errors import GenCoreError, ImageInputError
-from gen_core.explore import (
-    dimension_axes, display_upscale, find_latents, has_prior, image_fingerprint, indices_of_class, pca_axes,
-    summarise_latents,
-)
+from gen_core.data import indices_of_class
 from gen_core.images import load_upload, looks_dark_on_light, to_pil
+from gen_core.latent import find_latents, summarise_latents
+from ui.views.pictures import display_upscale, image_fingerprint
+from ui.views.slider_axes import dimension_axes, pca_axes
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 FOUND_MEMO = "explore_found_latents"  # session key: codes already found, per (run, image, steps)
@@ -55,7 +55,7 @@ def _cached_pca_axes(path: str, mtime: float, n_directions: int, prior: bool, _s
 def slider_axes(run, summary, principal: bool, n_directions: int):
     """PCA directions of the test codes (cached), or one slider per latent dimension."""
     if principal and summary is not None:
-        return _cached_pca_axes(*run_key(run), int(n_directions), has_prior(run.model), summary)
+        return _cached_pca_axes(*run_key(run), int(n_directions), run.model.has_prior, summary)
     return dimension_axes(run.model, summary)
 
 

@@ -10,11 +10,11 @@ import functools
 import inspect
 
 from gen_core.data import embedded, folders, torchvision_sets
-from gen_core.data.base import (DatasetInfo, ImageDataset, dataset_info, dataset_names,
+from gen_core.data.base import (DatasetInfo, ImageDataset, dataset_info, dataset_names, indices_of_class,
                                 iter_batches, load_dataset, register_dataset)
 from gen_core.errors import DatasetError
 
-__all__ = ["DatasetInfo", "ImageDataset", "dataset_info", "dataset_names", "iter_batches",
+__all__ = ["DatasetInfo", "ImageDataset", "dataset_info", "dataset_names", "indices_of_class", "iter_batches",
            "list_datasets", "load_dataset", "load_image_folder", "register_dataset"]
 
 load_image_folder = folders.load_image_folder

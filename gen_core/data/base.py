@@ -80,6 +80,14 @@ def iter_batches(images: torch.Tensor, batch_size: int, shuffle: bool = True,
             yield images[start:start + batch_size]
 
 
+def indices_of_class(labels, class_index: int | None) -> list[int]:
+    """Positions in a split holding ``class_index`` (all positions for None)."""
+    labels = torch.as_tensor(labels).reshape(-1)
+    if class_index is None:
+        return list(range(len(labels)))
+    return (labels == int(class_index)).nonzero().flatten().tolist()
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """A registry entry: how to load a dataset and whether it can be loaded without a network."""

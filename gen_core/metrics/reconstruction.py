@@ -10,16 +10,8 @@ import torch
 from torch.nn import functional as F
 
 from gen_core.errors import ModelConfigError
-from gen_core.latent import evaluating
+from gen_core.latent import evaluating, per_image_mse
 from gen_core.metrics.image_quality import ssim_per_image
-
-
-def per_image_mse(reconstructions: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """(1/d) sum_i (x_hat_i - x_i)^2 per image, d = number of pixel values.
-
-    Unit: squared intensity per pixel (images in [0, 1]), so 0 to 1; lower is better.
-    """
-    return (reconstructions.float() - images.float()).pow(2).flatten(1).mean(1)
 
 
 def per_image_bce(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

@@ -13,22 +13,20 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from gen_core import checkpoints
 from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
-from gen_core.latent import decode_latents, encode_dataset
+from gen_core.latent import encode_dataset
 from gen_core.metrics import catalogue, likelihood, reconstruction
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.metrics.sample_scores import feature_scores, pixel_scores
 from gen_core.models import FAMILY_LABELS
 from gen_core.pipeline import dataset_for_run
-from gen_core.sampling import SAMPLER_NAMES, fit_sampler, max_components
-
-ProgressCallback = Callable[[float, str], None]
+from gen_core.progress import ProgressCallback
+from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler, max_components
 
 
 def _label(model) -> str:
@@ -54,7 +52,7 @@ class _Stages:
 def _check_settings(model, sampler: str, n_samples: int, iwae_k: int, class_samples: int) -> None:
     if sampler not in SAMPLER_NAMES:
         raise SamplerError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLER_NAMES)}.")
-    if sampler != "prior" and not model.has_encoder:
+    if sampler != PRIOR and not model.has_encoder:
         raise SamplerError(f"This {_label(model)} model has no encoder, so the {sampler!r} sampler cannot be fitted "
                            "to its latent space; evaluate it with the prior sampler.")
     if int(n_samples) < 10:
@@ -67,7 +65,7 @@ def _check_settings(model, sampler: str, n_samples: int, iwae_k: int, class_samp
 
 def _fit_sampler(model, dataset, sampler: str, params: dict, seed: int, progress: ProgressCallback):
     """A fitted latent sampler (None for the prior, which the model draws itself) and its settings."""
-    if sampler == "prior":
+    if sampler == PRIOR:
         return None, {}
     latents = encode_dataset(model, dataset.train_images)
     labels = dataset.train_labels
@@ -82,14 +80,6 @@ def _fit_sampler(model, dataset, sampler: str, params: dict, seed: int, progress
         if params["n_components"] < requested:
             note = {"n_components_requested": requested}
     return fit_sampler(sampler, latents, labels, progress=progress, **params), {**params, **note}
-
-
-def _draw(model, fitted, n: int, seed: int, class_label: int | None = None) -> torch.Tensor:
-    if fitted is None:  # the model's own prior: N(0, I), or an autoencoder's running code statistics
-        generator = torch.Generator().manual_seed(int(seed))
-        return decode_latents(model, model.prior_sample(int(n), generator).cpu())
-    latents, _labels = fitted.sample(int(n), class_label=class_label, seed=seed)
-    return decode_latents(model, latents)
 
 
 def _real_reference(dataset, n: int, seed: int) -> torch.Tensor:
@@ -139,7 +129,7 @@ def _features(model, dataset, fitted, samples, real, settings: dict, stages: _St
                                         "test_accuracy": net.test_accuracy, "train_seconds": net.train_seconds}
 
     def draw_class(label: int, count: int) -> torch.Tensor:
-        return _draw(model, fitted, count, settings["seed"] + 1 + label, label)
+        return draw_images(model, count, settings["seed"] + 1 + label, fitted, label)
 
     class_aware = fitted is not None and getattr(fitted, "labelled_", False)
     stages.begin(0.1, "Scoring samples with the feature classifier")
@@ -202,7 +192,7 @@ def evaluate_run(run_dir, n_samples: int = 500, iwae_k: int = 64, sampler: str =
     _likelihood(model, dataset, iwae_k, seed, report)
     sampler_progress = stages.begin(0.1, f"Fitting the {sampler} sampler and drawing {n_samples} samples")
     fitted, used_params = _fit_sampler(model, dataset, sampler, sampler_params or {}, seed, sampler_progress)
-    samples = _draw(model, fitted, n_samples, seed)
+    samples = draw_images(model, int(n_samples), seed, fitted)
     real = _real_reference(dataset, n_samples, seed)
     stages.begin(0.1, "Comparing samples with real images")
     report["metrics"].update(pixel_scores(samples, real, dataset.train_images))

@@ -38,13 +38,16 @@ class AEConfig:
 class Autoencoder(GenerativeModel):
     """x -> code -> x. Trains on the chosen reconstruction loss alone.
 
-    A plain autoencoder has no prior, so ``prior_sample`` draws from a diagonal Gaussian whose
-    mean and spread track the codes seen in training (running averages kept as buffers, so they
-    are saved with the weights). That makes random samples and latent sliders land where the
-    decoder has been trained.
+    A plain autoencoder has no prior. Its code distribution, the one every sample of it comes
+    from (Samples page, Tiles page, ``eval``, ``sample``), is a diagonal Gaussian whose mean and
+    spread track the codes of the training batches: exponential running averages kept as
+    buffers, so they are saved with the weights and need no data to sample. That makes random
+    samples land where the decoder has been trained; a full-covariance or per-class fit is one
+    of the fitted samplers in ``gen_core.sampling``.
     """
 
     family = "ae"
+    has_prior = False
 
     def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
@@ -63,9 +66,9 @@ class Autoencoder(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z).float())
 
-    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
-        return self.code_mean + self.code_std * noise
+    def draw_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` codes from the running code statistics: code_mean + code_std * N(0, I)."""
+        return self.code_mean + self.code_std * super().draw_codes(n, generator)
 
     @torch.no_grad()
     def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -85,7 +88,7 @@ class Autoencoder(GenerativeModel):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if len(codes) > 1:  # running code statistics for prior_sample (a std needs two codes)
+        if len(codes) > 1:  # running code statistics for draw_codes (a std needs two codes)
             with torch.no_grad():
                 self.code_mean.lerp_(codes.float().mean(0), 0.05)
                 self.code_std.lerp_(codes.float().std(0).clamp_min(1e-4), 0.05)

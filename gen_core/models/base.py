@@ -1,7 +1,8 @@
 """The surface every generative model in the app shares.
 
 A page or a metric never needs to know which family it holds: it calls ``encode``, ``decode``,
-``sample`` and ``reconstruct`` and checks ``has_encoder`` first. Images are float tensors in
+``draw_codes`` and ``reconstruct``, and asks the model what it can do (``has_encoder``,
+``has_prior``, ``is_variational``) instead of checking its family name. Images are float tensors in
 [0, 1] at this boundary, whatever a family uses inside (DCGAN works in [-1, 1]).
 
 Each family also says how it trains, so the ``Trainer`` stays generic: ``make_optimizers``
@@ -20,6 +21,9 @@ from torch import nn
 class GenerativeModel(nn.Module):
     family: ClassVar[str] = ""
     has_encoder: ClassVar[bool] = True
+    # Trained towards (or sampling from) the prior N(0, I), so prior draws land where the decoder
+    # has learnt: VAEs and GANs. A plain autoencoder never sees a prior (see Autoencoder.draw_codes).
+    has_prior: ClassVar[bool] = True
     is_variational: ClassVar[bool] = False
     is_adversarial: ClassVar[bool] = False
 
@@ -63,14 +67,17 @@ class GenerativeModel(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Latent codes from the model's prior, N(0, I)."""
+    def draw_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` codes from the model's own code distribution: its prior N(0, I).
+
+        The noise is drawn on the CPU, so one seed gives the same codes on every device.
+        """
         return torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images decoded from prior samples."""
-        return self.decode(self.prior_sample(n, generator))
+        """``n`` images decoded from ``draw_codes``."""
+        return self.decode(self.draw_codes(n, generator))
 
     @torch.no_grad()
     def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

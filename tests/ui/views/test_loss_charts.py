@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from gen_core.charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms,
+from ui.views.loss_charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms,
                              loss_thumbnail_figure, step_positions)
 
 # 20 batches per epoch, a step logged every 5: steps 5, 10, 15, 20 in epoch 1, 25..40 in epoch 2

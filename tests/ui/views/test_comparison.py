@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from gen_core import checkpoints
-from gen_core.metrics_view import (
+from ui.views.comparison import (
     BEST_MARK, EvaluatedColumn, charted_metrics, column_summary, comparison_table, gather_columns,
     metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
     sampler_unavailable_reason,
@@ -137,7 +137,7 @@ def test_non_numbers_are_not_values(value):
 
 
 def test_headline_lines_label_each_number_and_its_sampler():
-    from gen_core.metrics_view import headline_lines
+    from ui.views.comparison import headline_lines
 
     stored = {"prior": {"metrics": {"ssim": 0.8123456, "recon_mse": 0.02, "not_a_headline": 1.0}},
               "gmm": {"metrics": {"ssim": 0.8123456, "frechet_feature": 79.21}}}

@@ -5,11 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gen_core import tiles_view
+from ui.views import tiles as tiles_view
 from gen_core.data.base import ImageDataset
 from gen_core.data.tiles import load_tile_dataset
 from gen_core.errors import DatasetError
-from gen_core.models import build_model
 
 
 # ---------------------------------------------------------------------------- quiz
@@ -81,15 +80,6 @@ def test_pick_tiles_is_seeded_and_repeats_only_when_the_pool_is_short():
     assert torch.equal(picked, tiles_view.pick_tiles(pool, 6, seed=5))
     assert len(set(picked.flatten().tolist())) == 6
     assert len(tiles_view.pick_tiles(pool, 25, seed=0)) == 25
-
-
-def test_generated_tiles_are_seeded_images_in_range():
-    model = build_model("vae", image_shape=(1, 16, 16), hidden=(32,), latent_dim=4)
-    tiles = tiles_view.generated_tiles(model, 5, seed=7)
-    assert tiles.shape == (5, 1, 16, 16)
-    assert 0.0 <= float(tiles.min()) and float(tiles.max()) <= 1.0
-    assert torch.equal(tiles, tiles_view.generated_tiles(model, 5, seed=7))
-    assert not torch.equal(tiles, tiles_view.generated_tiles(model, 5, seed=8))
 
 
 def test_zoom_factor_shows_small_tiles_large_and_never_shrinks():

@@ -1,4 +1,4 @@
-"""What the Tiles page shows, as plain Python: tile pools, mosaics, coverage maps and the quiz.
+"""What the Tiles page shows: tile pools, mosaics, coverage maps and the quiz.
 
 The page only lays these out. Keeping the quiz a small seeded state machine here means a class
 can replay the same rounds (same seed, same tiles, same sides), and the coverage numbers the page
@@ -52,14 +52,6 @@ def pick_tiles(pool: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     else:
         chosen = torch.randint(len(pool), (n,), generator=generator)
     return pool[chosen].float().cpu()
-
-
-@torch.no_grad()
-def generated_tiles(model, n: int, seed: int) -> torch.Tensor:
-    """``n`` tiles decoded from the model's prior; the same seed gives the same tiles."""
-    model.eval()
-    generator = torch.Generator().manual_seed(int(seed))
-    return model.sample(n, generator).float().cpu().clamp(0.0, 1.0)
 
 
 def zoom_factor(tile_size: int, target_pixels: int = 128) -> int:

@@ -1,0 +1,25 @@
+"""Looking inside a model's latent space: encoding, PCA, interpolation, GAN inversion, pictures.
+
+``codes``: encode, decode, reconstruct; ``inversion``: codes for given images (encoder or
+optimisation); ``paths``: lerp / slerp between codes; ``pca``: principal directions, the encoded
+test set's spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids.
+"""
+
+from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset, evaluating, per_image_mse,
+                                   reconstructions)
+from gen_core.latent.inversion import (FOUND_BY_ENCODER, FOUND_BY_OPTIMISATION, FoundLatents, find_latents,
+                                       invert_generator, latents_for)
+from gen_core.latent.paths import INTERPOLATION_METHODS, convex_combinations, interpolate, lerp, mix, slerp
+from gen_core.latent.pca import LatentMap, LatentPCA, LatentSummary, build_latent_map, latent_from_pca_coords, \
+    summarise_latents
+from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_points, decoded_basis_vectors,
+                                      decoded_class_means, manifold_coordinates, manifold_grid, manifold_images)
+
+__all__ = [
+    "FOUND_BY_ENCODER", "FOUND_BY_OPTIMISATION", "INTERPOLATION_METHODS", "FoundLatents", "LatentMap", "LatentPCA",
+    "LatentSummary", "build_latent_map", "class_mean_path", "class_means", "convex_combinations",
+    "decode_latents", "decode_map_points", "decode_to_pil", "decoded_basis_vectors", "decoded_class_means",
+    "encode_dataset", "evaluating", "find_latents", "interpolate", "invert_generator", "latent_from_pca_coords",
+    "latents_for", "lerp", "manifold_coordinates", "manifold_grid", "manifold_images", "mix", "per_image_mse",
+    "reconstructions", "slerp", "summarise_latents",
+]

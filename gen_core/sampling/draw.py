@@ -1,0 +1,86 @@
+"""One way to draw images from a model: codes from a source, decoded.
+
+The source is the model's own code distribution (``sampler=None``, named "prior": N(0, I) for
+VAEs and GANs, the recorded code statistics for a plain autoencoder, see ``draw_codes`` on the
+model) or any fitted latent sampler. Every page, the command line, the metrics and the tiles
+draw through ``draw_images``, so one model, source and seed give the same images everywhere.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from gen_core.errors import SamplerError
+from gen_core.latent import decode_latents
+from gen_core.progress import ProgressCallback
+from gen_core.sampling.mixture import ClassMixtureSampler
+from gen_core.sampling.samplers import ClassGaussianSampler, LatentSampler, PerturbSampler
+
+PRIOR = "prior"  # the model's own code distribution: nothing to fit
+FITTED_SAMPLERS: dict[str, type[LatentSampler]] = {
+    "gaussian": ClassGaussianSampler, "gmm": ClassMixtureSampler, "perturb": PerturbSampler}
+SAMPLER_NAMES = (PRIOR, *FITTED_SAMPLERS)
+
+
+def make_sampler(name: str, **params) -> LatentSampler | None:
+    """A sampler by its name in ``SAMPLER_NAMES``, with its settings as keyword arguments.
+
+    "prior" gives None: the model draws its own codes (see ``draw_codes``).
+    """
+    if name not in SAMPLER_NAMES:
+        raise SamplerError(f"Unknown sampler {name!r}; choose one of {', '.join(SAMPLER_NAMES)}.")
+    sampler_class = FITTED_SAMPLERS.get(name)
+    accepted = [] if sampler_class is None else list(inspect.signature(sampler_class).parameters)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise SamplerError(f"The {name!r} sampler has no setting {', '.join(unknown)}; "
+                           f"its settings are {', '.join(accepted) or 'none'}.")
+    return None if sampler_class is None else sampler_class(**params)
+
+
+def fit_sampler(name: str, latents, labels=None, progress: ProgressCallback | None = None,
+                **params) -> LatentSampler | None:
+    """Build a sampler by name and fit it (None for "prior"); only the mixture reports progress."""
+    sampler = make_sampler(name, **params)
+    if isinstance(sampler, ClassMixtureSampler):
+        return sampler.fit(latents, labels, progress=progress)
+    return None if sampler is None else sampler.fit(latents, labels)
+
+
+def draw_codes(model, n: int, seed: int | None = 0, sampler: LatentSampler | None = None,
+               class_label: int | None = None) -> torch.Tensor:
+    """``n`` codes (CPU) from ``sampler``, or from the model's own distribution when it is None."""
+    if int(n) < 0:
+        raise SamplerError(f"Cannot draw {n} samples.")
+    if sampler is None:
+        if class_label is not None:
+            raise SamplerError("The prior has no classes; choose a class-aware sampler to pick a class.")
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()  # a fresh random stream
+        else:
+            generator.manual_seed(int(seed))
+        return model.draw_codes(int(n), generator).float().cpu()
+    latents, _labels = sampler.sample(int(n), class_label=class_label, seed=seed)
+    if latents.shape[1] != model.latent_dim:
+        raise SamplerError(f"The sampler was fitted to {latents.shape[1]}-d latents but the model's "
+                           f"latent space has {model.latent_dim} dimensions; fit it again to this model.")
+    return latents
+
+
+def draw_images(model, n: int, seed: int | None = 0, sampler: LatentSampler | None = None,
+                class_label: int | None = None, batch_size: int = 512) -> torch.Tensor:
+    """``n`` images (CPU, in [0, 1]) decoded from ``draw_codes``; the same seed, the same images."""
+    return decode_latents(model, draw_codes(model, n, seed, sampler, class_label), batch_size=batch_size)
+
+
+def draw_class_rows(model, sampler: LatentSampler | None, n_per_row: int, class_labels,
+                    seed: int | None = 0) -> list[torch.Tensor]:
+    """One batch of ``n_per_row`` images per entry of ``class_labels`` (None: no class).
+
+    Each row gets its own seed, so adding or removing a class leaves the other rows unchanged.
+    """
+    return [draw_images(model, n_per_row, None if seed is None else int(seed) + position, sampler, label)
+            for position, label in enumerate(class_labels)]

@@ -1,0 +1,1 @@
+"""Figures, tables and page helpers built from engine results (plotly, pandas, PIL); no widgets."""

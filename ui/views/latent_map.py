@@ -1,0 +1,94 @@
+"""The latent map's figures: the 2-D PCA scatter of the encoded test set and its eigenvalue spectrum.
+
+The map itself (codes, coordinates, spectrum) is ``gen_core.latent.build_latent_map``; these
+build the Plotly figures the Latent map page shows, and read a click on the scatter back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from gen_core.latent import LatentMap
+
+# A well-separated digit pair (0 vs 1) and overlapping ones, found by class name so they only
+# appear for digit datasets.
+CLASS_PAIRS = {"0 vs 1": ("0", "1"), "4 vs 9": ("4", "9"), "1 vs 7": ("1", "7")}
+# Above this many points the scatter switches to WebGL, which stays responsive with tens of thousands.
+WEBGL_THRESHOLD = 2000
+_PALETTE = qualitative.D3 + qualitative.Dark24  # ten clearly distinct colours first
+
+
+def class_pair_presets(class_names) -> dict[str, list[int]]:
+    """The class pairs of ``CLASS_PAIRS`` that exist in this dataset, as lists of class ids."""
+    index = {str(name): position for position, name in enumerate(class_names)}
+    return {title: [index[a], index[b]] for title, (a, b) in CLASS_PAIRS.items() if a in index and b in index}
+
+
+def _axis_title(latent_map: LatentMap, component: int) -> str:
+    ratios = latent_map.explained_variance_ratio
+    if component < len(ratios):
+        return f"PC {component + 1} ({100 * ratios[component]:.0f}% of variance)"
+    return f"PC {component + 1}"
+
+
+def scatter_figure(latent_map: LatentMap, shown_classes=None) -> go.Figure:
+    """One trace per shown class (one "all images" trace without labels); customdata is the index.
+
+    Colours follow the class id, not the trace order, so a class keeps its colour when filtered.
+    """
+    trace_type = go.Scattergl if len(latent_map.coords) > WEBGL_THRESHOLD else go.Scatter
+    figure = go.Figure()
+    if latent_map.labels is None:
+        groups = [("all test images", np.arange(len(latent_map.coords)), _PALETTE[0])]
+    else:
+        shown = latent_map.present_classes() if shown_classes is None else [int(c) for c in shown_classes]
+        groups = [(latent_map.class_name(label), np.flatnonzero(latent_map.labels == label),
+                   _PALETTE[label % len(_PALETTE)]) for label in shown]
+    for name, indices, colour in groups:
+        figure.add_trace(trace_type(
+            x=latent_map.coords[indices, 0], y=latent_map.coords[indices, 1], mode="markers", name=name,
+            customdata=indices, marker={"size": 6, "color": colour, "opacity": 0.75},
+            hovertemplate=f"class {name}<br>test image #%{{customdata}}<extra></extra>"))
+    figure.update_layout(xaxis_title=_axis_title(latent_map, 0), yaxis_title=_axis_title(latent_map, 1),
+                         legend_title_text="class", clickmode="event+select", height=520,
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def eigenvalue_figure(latent_map: LatentMap) -> go.Figure:
+    """Eigenvalues as bars and their cumulative share as a line ."""
+    components = np.arange(1, len(latent_map.explained_variance) + 1)
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(go.Bar(x=components, y=latent_map.explained_variance, name="eigenvalue",
+                            hovertemplate="PC %{x}: %{y:.3g}<extra></extra>"), secondary_y=False)
+    figure.add_trace(go.Scatter(x=components, y=100 * np.cumsum(latent_map.explained_variance_ratio),
+                                mode="lines+markers", name="cumulative %",
+                                hovertemplate="first %{x}: %{y:.1f}%<extra></extra>"), secondary_y=True)
+    figure.update_xaxes(title_text="principal component", dtick=1 if len(components) <= 32 else None,
+                        range=[0.4, len(components) + 0.6])
+    figure.update_yaxes(title_text="eigenvalue (variance)", secondary_y=False)
+    figure.update_yaxes(title_text="cumulative share of variance", range=[0, 102], tickvals=[0, 25, 50, 75, 100],
+                        ticksuffix="%", showgrid=False, secondary_y=True)
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
+def selected_indices(selection) -> list[int]:
+    """Test-set indices of the points in a Plotly selection event (Streamlit's ``on_select``).
+
+    Each point carries its index in ``customdata``; Plotly hands it back as a number or a
+    one-element list depending on the trace type.
+    """
+    points = ((selection or {}).get("selection") or {}).get("points") or []
+    indices = []
+    for point in points:
+        value = point.get("customdata")
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        if value is not None and int(value) not in indices:
+            indices.append(int(value))
+    return indices
