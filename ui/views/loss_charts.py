@@ -77,9 +77,20 @@ def step_positions(steps: list[dict], steps_per_epoch: float | None = None) -> l
     return positions
 
 
+def _drawable(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _thinned(xs: list, ys: list, limit: int = MAX_STEP_POINTS) -> tuple[list, list]:
+    """Every n-th point, so at most ``limit`` remain; a run of n points that holds a NaN (or
+    anything not a finite number) is drawn as a gap, None, which breaks a Plotly line: thinning
+    never hides a diverged step."""
     every = max(1, math.ceil(len(xs) / limit))
-    return xs[::every], ys[::every]
+    kept_x, kept_y = [], []
+    for start in range(0, len(xs), every):
+        kept_x.append(xs[start])
+        kept_y.append(ys[start] if all(map(_drawable, ys[start:start + every])) else None)
+    return kept_x, kept_y
 
 
 def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: float | None = None,

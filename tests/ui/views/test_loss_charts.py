@@ -59,10 +59,25 @@ def test_curves_figure_without_history_is_an_empty_panel_not_an_error():
 
 
 def test_many_steps_are_thinned_and_nan_is_kept_as_a_gap():
-    steps = [{"step": s, "epoch": 1 + s // 1000, "loss": 1.0} for s in range(1, 5001)]
-    steps[10]["loss"] = math.nan
+    steps = [{"step": s, "epoch": 1 + (s - 1) // 1000, "loss": 1.0} for s in range(1, 5001)]
+    steps[10]["loss"] = math.nan  # step 11, at x = 0.011
+    steps[4000]["loss"] = math.inf  # step 4001, at x = 4.001
     figure = loss_curves_figure(steps, [], steps_per_epoch=1000)
-    assert 1000 <= len(figure.data[0].x) <= 1500
+    xs, ys = list(figure.data[0].x), list(figure.data[0].y)
+    assert 1000 <= len(xs) <= 1500 and xs == sorted(xs)
+    gaps = [x for x, y in zip(xs, ys) if y is None]
+    assert len(gaps) == 2 and all(y == 1.0 for y in ys if y is not None)
+    # each gap sits where its step was, to within the thinning stride (every 4th step is kept)
+    assert gaps[0] == pytest.approx(0.011, abs=0.004) and gaps[1] == pytest.approx(4.001, abs=0.004)
+    # Plotly breaks a line at a None: the figure's JSON carries null there, not a bridged point
+    assert figure.to_plotly_json()["data"][0]["y"].count(None) == 2
+
+
+def test_a_nan_among_few_steps_is_a_gap_too():
+    steps = [{"step": s, "epoch": 1, "loss": 2.0} for s in range(1, 11)]
+    steps[4]["loss"] = math.nan
+    ys = list(loss_curves_figure(steps, [], steps_per_epoch=10).data[0].y)
+    assert ys == [2.0] * 4 + [None] + [2.0] * 5
 
 
 def test_thumbnail_falls_back_to_the_first_term_for_gans():
