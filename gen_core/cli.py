@@ -138,7 +138,12 @@ def run_train(args) -> int:
             dataset_options=_dataset_options(args), run_dir=args.out)
     status = _fit_with_progress(trainer)
     if status == 0 and not args.no_eval:
-        _measure_with_progress(trainer)
+        try:
+            _measure_with_progress(trainer)
+        except Exception as error:  # scoring only adds numbers: the trained run is saved and stays usable
+            print(f"warning: {trainer.run_dir} is trained and saved, but could not be scored "
+                  f"({type(error).__name__}: {error}); score it later with "
+                  f"`python -m gen_core eval {trainer.run_dir}`", file=sys.stderr)
     return status
 
 

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from gen_core import checkpoints
+import gen_core.metrics.final
+from gen_core import checkpoints, pipeline
 from gen_core.cli import main
+from gen_core.presets import PRESETS
+from gen_core.training import batches_per_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
+    """A 2-epoch autoencoder on the 8x8 digits. Shared by the module, so tests only read it; one
+    that changes a run works on a copy."""
     out = tmp_path_factory.mktemp("cli") / "ae-digits"
     status = main(["train", "--model", "ae", "--dataset", "digits", "--epochs", "2", "--hidden", "32",
                    "--latent-dim", "4", "--device", "cpu", "--no-eval", "--out", str(out)])
     assert status == 0
     return out
+
+
+def _train(out: Path, *flags: str) -> int:
+    return main(["train", "--epochs", "1", "--device", "cpu", "--out", str(out), *flags])
 
 
 def test_train_writes_a_complete_run_folder(trained_run):
@@ -32,15 +43,119 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert config["data"]["name"] == "digits"
     history = checkpoints.read_json(trained_run / "history.json")
     assert history["status"] == "completed" and len(history["epochs"]) == 2
+    assert history["metrics"] == {}  # --no-eval: nothing scored
     assert (trained_run / "model.safetensors").exists()
     assert sorted(p.name for p in (trained_run / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
 
 
-def test_train_refuses_to_overwrite_a_run_and_resume_adds_epochs(trained_run, capsys):
+def test_train_refuses_to_overwrite_a_run(trained_run, capsys):
+    before = (trained_run / checkpoints.WEIGHTS_FILE).read_bytes()
     assert main(["train", "--model", "ae", "--dataset", "digits", "--out", str(trained_run)]) == 2
     assert "already holds a run" in capsys.readouterr().err
-    assert main(["train", "--resume", str(trained_run), "--epochs", "1", "--no-eval", "--device", "cpu"]) == 0
-    assert len(checkpoints.read_json(trained_run / "history.json")["epochs"]) == 3
+    assert (trained_run / checkpoints.WEIGHTS_FILE).read_bytes() == before
+
+
+def test_resume_continues_the_run_where_it_stopped(trained_run, tmp_path):
+    run_dir = shutil.copytree(trained_run, tmp_path / "resumed")
+    before = checkpoints.load_run(run_dir, with_optimizer_state=True)
+    steps_before = before.optimizer_state["model"]["state"][0]["step"].item()
+    config = checkpoints.read_config(run_dir)
+    steps_per_epoch = batches_per_epoch(1437, config["training"]["batch_size"])  # digits: 1,437 training images
+    assert steps_before == 2 * steps_per_epoch
+
+    assert main(["train", "--resume", str(run_dir), "--epochs", "1", "--no-eval", "--device", "cpu"]) == 0
+    after = checkpoints.load_run(run_dir, with_optimizer_state=True)
+    assert [entry["epoch"] for entry in after.history["epochs"]] == [1, 2, 3]
+    assert after.history["epochs"][:2] == before.history["epochs"]  # the first two epochs are kept as they were
+    assert after.history["status"] == "completed"
+    assert after.config["training"]["epochs"] == 3 and after.config["model"] == config["model"]
+    # the optimiser went on from its saved state: its step count continues instead of restarting at 0
+    assert after.optimizer_state["model"]["state"][0]["step"].item() == steps_before + steps_per_epoch
+    logged = [entry["step"] for entry in after.history["steps"]]
+    assert logged == sorted(set(logged))  # step numbers go on, they do not restart at 1
+    third = [entry["step"] for entry in after.history["steps"] if entry["epoch"] == 3]
+    assert third and all(2 * steps_per_epoch < step <= 3 * steps_per_epoch for step in third)
+    assert any(not torch.equal(after.model.state_dict()[name], value)
+               for name, value in before.model.state_dict().items())  # a third epoch was trained
+    assert (run_dir / "samples" / "epoch_003.png").exists()
+    assert after.config["data"] == config["data"]
+
+
+def test_train_then_score_stores_prior_and_gmm_metrics(tmp_path, capsys):
+    out = tmp_path / "scored"
+    assert _train(out, "--model", "ae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4") == 0
+    printed = capsys.readouterr().out
+    assert "metrics (prior):" in printed and "metrics (gmm):" in printed
+    stored = checkpoints.read_json(out / checkpoints.HISTORY_FILE)["metrics"]
+    assert set(stored) == {"prior", "gmm"}
+    for sampler, entry in stored.items():
+        assert entry["epochs_trained"] == 1 and entry["settings"]["n_samples"] == 500, sampler
+        assert 0 < entry["metrics"]["ssim"] <= 1 and entry["metrics"]["frechet_feature"] > 0
+    assert "class_accuracy" in stored["gmm"]["metrics"] and "class_accuracy" in stored["prior"]["unavailable"]
+    assert f"ssim {stored['prior']['metrics']['ssim']:.4g}" in printed  # what it printed is what it stored
+
+
+def test_scoring_that_fails_after_training_keeps_the_run_and_says_so(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the feature classifier ran out of memory")
+
+    monkeypatch.setattr(gen_core.metrics.final, "evaluate_run", broken)
+    out = tmp_path / "unscored"
+    assert _train(out, "--model", "ae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4") == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if "could not be scored" in line]
+    assert len(warning) == 1 and "ran out of memory" in warning[0] and f"eval {out}" in warning[0]
+    assert "Traceback" not in captured.err
+    run = checkpoints.load_run(out)  # trained, saved and loadable; only the numbers are missing
+    assert run.history["status"] == "completed" and len(run.history["epochs"]) == 1 and not run.history["metrics"]
+    assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "x.npy")]) == 0
+
+
+def test_a_preset_gives_the_defaults_and_flags_override_them(tmp_path, capsys):
+    preset = PRESETS["AE, 1 hidden layer"]
+    out = tmp_path / "preset"
+    assert _train(out, "--preset", preset.name, "--dataset", "digits", "--latent-dim", "3", "--no-eval") == 0
+    config = checkpoints.read_config(out)
+    assert config["family"] == preset.family
+    expected = {**preset.model, "latent_dim": 3}  # the flag wins over the preset
+    for key, value in expected.items():
+        assert config["model"][key] == (list(value) if isinstance(value, tuple) else value), key
+    assert config["model"]["image_shape"] == [1, 8, 8]  # sized to the dataset, not to the preset's MNIST
+    assert config["training"]["lr"] == preset.training["lr"] and config["training"]["epochs"] == 1
+    assert main(["train", "--preset", "No such preset", "--out", str(tmp_path / "x")]) == 2
+    assert "Unknown preset" in capsys.readouterr().err
+    assert main(["train", "--preset", preset.name, "--model", "vae", "--out", str(tmp_path / "y")]) == 2
+    assert "not vae" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def _large_images(folder: Path) -> Path:
+    """Three grey photographs-to-be: smooth random fields of 80x64, 72x72 and 40x48 pixels."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, (height, width) in {"big.png": (80, 64), "square.png": (72, 72), "small.png": (40, 48)}.items():
+        field = rng.random((height // 8 + 1, width // 8 + 1))
+        picture = Image.fromarray((field * 255).astype(np.uint8)).resize((width, height), Image.BILINEAR)
+        picture.save(folder / name)
+    return folder
+
+
+def test_tiles_from_a_folder_with_a_chosen_tile_size(tmp_path, capsys):
+    images = _large_images(tmp_path / "large")
+    out = tmp_path / "tiles-run"
+    assert _train(out, "--model", "vae", "--hidden", "32", "--latent-dim", "2", "--dataset", "tiles",
+                  "--tiles-from", str(images), "--tile-size", "16", "--tiles-per-epoch", "64", "--no-eval") == 0
+    config = checkpoints.read_config(out)
+    assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
+    assert config["data"]["path"] == str(images)
+    assert config["model"]["image_shape"] == [1, 16, 16]
+    dataset = pipeline.dataset_for_run(config)  # what resume and eval reload
+    assert dataset.train_images.shape == (64, 1, 16, 16)
+    assert "held out for testing: small.png" in dataset.description  # the image with the least area
+    capsys.readouterr()
+    assert _train(tmp_path / "too-big", "--model", "vae", "--dataset", "tiles", "--tiles-from", str(images),
+                  "--tile-size", "100", "--no-eval") == 2
+    assert capsys.readouterr().err.startswith("error: ") and not (tmp_path / "too-big").exists()
 
 
 def test_sample_writes_a_png_grid_and_a_float_array(trained_run, tmp_path):
