@@ -35,17 +35,18 @@ def _nearest_centre(latents: torch.Tensor) -> np.ndarray:
     return np.linalg.norm(latents.numpy()[:, None, :] - CENTRES[None], axis=2).argmin(axis=1)
 
 
-CLASS_SAMPLERS = [
-    ClassGaussianSampler(),
-    ClassMixtureSampler(n_components=3, covariance_type="full"),
-    ClassMixtureSampler(n_components=5, covariance_type="diag"),
-    PerturbSampler(noise_std=0.5),
-]
+# Factories, not instances: each test fits a sampler of its own, so no test sees another's fit.
+CLASS_SAMPLERS = {
+    "ClassGaussianSampler": lambda: ClassGaussianSampler(),
+    "ClassMixtureSampler-full": lambda: ClassMixtureSampler(n_components=3, covariance_type="full"),
+    "ClassMixtureSampler-diag": lambda: ClassMixtureSampler(n_components=5, covariance_type="diag"),
+    "PerturbSampler": lambda: PerturbSampler(noise_std=0.5),
+}
 
 
-@pytest.mark.parametrize("sampler", CLASS_SAMPLERS, ids=lambda sampler: type(sampler).__name__)
-def test_class_samples_land_nearest_their_own_class(sampler, clusters):
-    sampler.fit(*clusters)
+@pytest.mark.parametrize("make", CLASS_SAMPLERS.values(), ids=CLASS_SAMPLERS.keys())
+def test_class_samples_land_nearest_their_own_class(make, clusters):
+    sampler = make().fit(*clusters)
     for label in range(3):
         latents, labels = sampler.sample(40, class_label=label, seed=1)
         assert latents.shape == (40, DIM) and latents.dtype == torch.float32
@@ -53,9 +54,9 @@ def test_class_samples_land_nearest_their_own_class(sampler, clusters):
         assert (_nearest_centre(latents) == label).all()
 
 
-@pytest.mark.parametrize("sampler", CLASS_SAMPLERS, ids=lambda sampler: type(sampler).__name__)
-def test_sampling_is_deterministic_for_a_seed_and_mixes_classes_without_one(sampler, clusters):
-    sampler.fit(*clusters)
+@pytest.mark.parametrize("make", CLASS_SAMPLERS.values(), ids=CLASS_SAMPLERS.keys())
+def test_sampling_is_deterministic_for_a_seed_and_mixes_classes_without_one(make, clusters):
+    sampler = make().fit(*clusters)
     first, first_labels = sampler.sample(90, seed=5)
     second, second_labels = sampler.sample(90, seed=5)
     assert torch.equal(first, second) and torch.equal(first_labels, second_labels)
@@ -141,11 +142,28 @@ def test_mixture_fit_reports_progress_per_class_and_is_deterministic(clusters):
     assert len(first.converged_) == 3
 
 
-def test_tied_mixture_samples_follow_its_components(clusters):
-    sampler = ClassMixtureSampler(n_components=2, covariance_type="tied").fit(*clusters)
-    samples, _ = sampler.sample(3000, class_label=2, seed=0)
-    np.testing.assert_allclose(samples.mean(0).numpy(), sampler.mixtures_[2].means_.T @ sampler.mixtures_[2].weights_,
-                               atol=0.1)
+def test_tied_mixture_samples_follow_its_components():
+    """A class made of two sub-clusters (2:1) that share one correlated covariance: the tied mixture
+    finds them, and its samples come from each component in proportion to its weight, around its
+    mean, with the one shared covariance (not the identity, not a per-component one)."""
+    rng = np.random.default_rng(0)
+    shared = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.0], [0.0, 0.0, 0.25]])
+    centres = np.array([[-8.0, 0.0, 0.0], [8.0, 0.0, 0.0]])
+    latents = np.concatenate([rng.multivariate_normal(centres[0], shared, size=400),
+                              rng.multivariate_normal(centres[1], shared, size=200)])
+    sampler = ClassMixtureSampler(n_components=2, covariance_type="tied").fit(latents, np.zeros(600, dtype=int))
+    mixture = sampler.mixtures_[0]
+    order = np.argsort(mixture.means_[:, 0])  # component on the left first
+    np.testing.assert_allclose(mixture.means_[order], centres, atol=0.2)
+    np.testing.assert_allclose(mixture.weights_[order], [2 / 3, 1 / 3], atol=0.01)
+    np.testing.assert_allclose(mixture.covariances_, shared, atol=0.15)
+
+    samples = sampler.sample(20000, class_label=0, seed=0)[0].double().numpy()
+    on_the_right = samples[:, 0] > 0  # the sub-clusters are 16 apart: the side names the component
+    for component, members in zip(order, (samples[~on_the_right], samples[on_the_right])):
+        assert len(members) / len(samples) == pytest.approx(mixture.weights_[component], abs=0.02)
+        np.testing.assert_allclose(members.mean(0), mixture.means_[component], atol=0.05)
+        np.testing.assert_allclose(np.cov(members, rowvar=False), mixture.covariances_, atol=0.06)
 
 
 def test_perturb_noise_is_centred_on_real_codes(clusters):
@@ -176,8 +194,15 @@ def test_make_sampler_builds_each_name_and_rejects_bad_settings():
     assert set(SAMPLER_NAMES) == {"prior", "gaussian", "gmm", "perturb"}
     assert isinstance(make_sampler("gmm", n_components=250, covariance_type="diag"), ClassMixtureSampler)
     assert make_sampler("gaussian", covariance_scale=0.3).covariance_scale == 0.3
+    expected = {"gaussian": ClassGaussianSampler, "gmm": ClassMixtureSampler, "perturb": PerturbSampler}
     for name in SAMPLER_NAMES:
-        assert (make_sampler(name) is None) == (name == "prior")  # the prior is the model's own
+        sampler = make_sampler(name)
+        if name == "prior":
+            assert sampler is None  # the prior is the model's own: nothing to fit
+            continue
+        assert type(sampler) is expected[name], name
+        with pytest.raises(SamplerError, match="fitted"):  # a fresh sampler has learned nothing yet
+            sampler.sample(2)
     with pytest.raises(SamplerError, match="choose one of"):
         make_sampler("flow")
     with pytest.raises(SamplerError, match="n_components"):
