@@ -49,6 +49,22 @@ def mnist_small() -> ImageDataset:
                         source={"name": "mnist5k"})
 
 
+@pytest.fixture(scope="session")
+def trained_digits_ae(tmp_path_factory) -> Path:
+    """The run folder of a small MLP autoencoder really trained on the 8x8 digits (20 epochs, a few
+    seconds on a CPU): its reconstructions and its per-class mixture samples look like digits.
+    Shared by the session, so tests read it and never write into it (copy it first)."""
+    from gen_core.pipeline import prepare_training
+    from gen_core.training import TrainConfig
+
+    torch.manual_seed(0)
+    trainer = prepare_training("ae", {"hidden": (64,), "latent_dim": 8}, "digits",
+                               TrainConfig(epochs=20, batch_size=32, lr=3e-3, device="cpu", sample_epochs=(20,)),
+                               root=tmp_path_factory.mktemp("trained-digits-ae"), name="digits-ae")
+    assert trainer.fit()["status"] == "completed"
+    return trainer.run_dir
+
+
 @pytest.fixture
 def tmp_runs(tmp_path) -> Path:
     """An empty runs folder for one test."""
