@@ -95,6 +95,20 @@ def test_frechet_distance_of_two_halves_of_the_data_is_far_below_that_against_no
     assert pixel_same < mmd_squared(first, noise) / 20
 
 
+def test_feature_frechet_distance_is_zero_for_the_same_images_and_grows_with_a_shift(digits, feature_net):
+    """The FID recipe on the project's own classifier features: d(x, x) = 0, and brightening the
+    same digits by more moves their features further."""
+    net = feature_net.net
+    images = digits.test_images[:300]
+    features = extract_features(net, images)
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)
+    shifted = [frechet_distance(features, extract_features(net, (images + shift).clamp(0, 1)))
+               for shift in (0.1, 0.2, 0.4)]
+    assert 0 < shifted[0] < shifted[1] < shifted[2]
+    other_draw = frechet_distance(features, extract_features(net, digits.train_images[:300]))
+    assert shifted[2] > 5 * other_draw  # well beyond the gap between two draws of real digits
+
+
 # -- the feature classifier ----------------------------------------------------------------------
 def test_feature_classifier_is_accurate_on_real_test_images_and_cached(digits, feature_net, tmp_path):
     assert feature_net.test_accuracy > 0.9

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from gen_core.errors import ModelConfigError
 from gen_core.models import (HIDDEN_PRESETS, AEConfig, build_model, config_to_dict, layer_summary,
                              make_config)
+from gen_core.models.blocks import kl_to_standard_normal
 from gen_core.models.dcgan import SEED_002_MNIST
 from gen_core.training import TrainConfig, Trainer
 
@@ -100,6 +103,29 @@ def test_autoencoder_code_statistics_ignore_a_single_image_batch(build_tiny, mni
     model.train_step(mnist_small.train_images[32:33], optimizers)
     assert torch.equal(model.code_mean, mean) and torch.equal(model.code_std, std)
     assert torch.isfinite(model.draw_codes(4)).all()
+
+
+# ---------------------------------------------------------------- the VAE's KL term
+
+def test_kl_to_standard_normal_matches_the_hand_computed_value():
+    """KL(N(mu, sigma^2) || N(0, 1)) = (mu^2 + sigma^2 - 1 - ln sigma^2) / 2 per dimension, summed.
+
+    Row 1: mu = (1, 0), sigma^2 = (1, 2): (1 + 1 - 1 - 0) / 2 + (0 + 2 - 1 - ln 2) / 2 = 1 - ln(2) / 2.
+    Row 2: mu = 0, sigma^2 = 1 in both dimensions: the prior itself, KL 0.
+    Row 3: mu = (0, -2), sigma^2 = (e^-2, 1): (0 + e^-2 - 1 + 2) / 2 + (4 + 1 - 1 - 0) / 2 = 2.5 + e^-2 / 2.
+    """
+    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, -2.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0], [-2.0, 0.0]], dtype=torch.float64)
+    kl = kl_to_standard_normal(mu, logvar)
+    assert kl.shape == (3,)  # one value per image, summed over latent dimensions
+    expected = torch.tensor([1 - math.log(2) / 2, 0.0, 2.5 + math.exp(-2) / 2], dtype=torch.float64)
+    assert torch.allclose(kl, expected, atol=1e-12)
+    # and against torch.distributions, on random posteriors
+    generator = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(5, 4, generator=generator), torch.randn(5, 4, generator=generator)
+    posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    reference = torch.distributions.kl_divergence(posterior, torch.distributions.Normal(0.0, 1.0)).sum(1)
+    assert torch.allclose(kl_to_standard_normal(mu, logvar), reference, atol=1e-5)
 
 
 # ---------------------------------------------------------------- layer tables from the seeds

@@ -204,7 +204,9 @@ def test_autoencoder_grids_show_originals_over_reconstructions(build_tiny, mnist
 def test_default_grid_epochs_cover_first_last_and_between():
     assert TrainConfig(epochs=20).grid_epochs() == {1, 3, 6, 9, 12, 15, 18, 20}
     assert TrainConfig(epochs=3).grid_epochs() == {1, 2, 3}
-    assert TrainConfig(epochs=10).grid_epochs(first_epoch=7) >= {7, 10}
+    # a run resumed at epoch 7 of 10 draws its first new epoch, the last, and the regular ones between
+    assert TrainConfig(epochs=10).grid_epochs(first_epoch=7) & set(range(7, 11)) == {7, 8, 10}
+    assert TrainConfig(epochs=10, sample_epochs=(2, 5)).grid_epochs(first_epoch=7) == {2, 5}  # chosen epochs win
 
 
 # ---------------------------------------------------------------- settings and batch edge cases
