@@ -109,10 +109,7 @@ def test_metrics_are_stored_and_shown_on_a_fresh_load_without_recomputing(comput
     assert set(vae_stored) == {"prior", "gmm"} and set(gan_stored) == {"prior"}
     assert vae_stored["gmm"]["settings"]["n_samples"] == 50 and vae_stored["gmm"]["epochs_trained"] == 2
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the page recomputed metrics that were already stored")
-
-    monkeypatch.setattr(gen_core.metrics, "evaluate_run", refuse)
+    monkeypatch.setattr(gen_core.metrics, "evaluate_run", _refuse)
     fresh = open_page("evaluate", evaluate_root["vae2"])
     assert not fresh.exception
     assert fresh.multiselect(key="evaluate_runs").value == [str(evaluate_root["vae2"]), str(evaluate_root["dcgan"])]
@@ -121,15 +118,29 @@ def test_metrics_are_stored_and_shown_on_a_fresh_load_without_recomputing(comput
     assert "out of date" not in page_text(fresh) and "Not computed yet" not in page_text(fresh)
 
 
+def _refuse(*args, **kwargs):
+    # an AssertionError, not pytest.fail: the page script catches Exceptions and shows them
+    # (at.exception), while pytest.fail's BaseException would escape the script unreported
+    raise AssertionError("the page recomputed metrics instead of reusing them")
+
+
 def test_computing_the_same_again_comes_from_the_cache(computed, monkeypatch):
-    monkeypatch.setattr(gen_core.metrics, "evaluate_run", lambda *args, **kwargs: pytest.fail("not cached"))
+    monkeypatch.setattr(gen_core.metrics, "evaluate_run", _refuse)
     at = computed.button(key="evaluate_compute").click().run()
     assert not at.exception and not at.error
     assert len(_tables(at)) == 6 and not at.get("progress")  # the replayed progress bar is gone again
 
 
-def test_a_run_trained_further_gets_a_stale_note(computed, evaluate_root):
+@pytest.fixture
+def resumed_copy(evaluate_root):
+    """A copy of the computed run in the module's runs folder, removed again whatever the test does."""
     resumed = shutil.copytree(evaluate_root["vae2"], evaluate_root["vae2"].parent / "tiny-vae2-resumed")
+    yield resumed
+    shutil.rmtree(resumed)
+
+
+def test_a_run_trained_further_gets_a_stale_note(computed, resumed_copy):
+    resumed = resumed_copy
     history = checkpoints.read_json(resumed / checkpoints.HISTORY_FILE)
     history["epochs"].append(dict(history["epochs"][-1], epoch=3))
     checkpoints.write_json_atomic(resumed / checkpoints.HISTORY_FILE, history)
@@ -138,7 +149,6 @@ def test_a_run_trained_further_gets_a_stale_note(computed, evaluate_root):
     assert not at.exception
     assert "out of date" in page_text(at) and "(2 of 3 epochs)" in page_text(at)
     assert "tiny-vae2-resumed · prior ⚠" in _tables(at)["distribution"].value.columns
-    shutil.rmtree(resumed)
 
 
 def test_an_engine_error_is_a_message_not_a_traceback(computed, evaluate_root, monkeypatch):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 from gen_core.checkpoints import SAMPLES_DIR
+from gen_core.pipeline import resume_training
+
 from .conftest import open_page, page_text
 
 
@@ -44,3 +48,21 @@ def test_dcgan_says_it_has_no_encoder(trained_runs):
     assert not _images_captioned(at, "Rows in pairs")
     assert len(_images_captioned(at, "36 samples")) == 1
     assert len(_images_captioned(at, "Epoch ")) == len(list((trained_runs["dcgan"] / SAMPLES_DIR).glob("epoch_*.png")))
+
+
+def test_a_run_resumed_while_the_page_is_open_is_reloaded(trained_runs, tmp_path, monkeypatch):
+    """Pages cache the loaded model; training the run further must replace it, not keep serving the
+    old weights and history."""
+    root = tmp_path / "checkpoints"
+    run_dir = shutil.copytree(trained_runs["vae2"], root / "tiny-vae2-resumed")
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+    at = open_page("samples", run_dir)
+    assert "2 epochs trained" in page_text(at)
+    before = _images_captioned(at, "36 samples")[0].value[0]
+
+    assert resume_training(run_dir, extra_epochs=1, device="cpu").fit()["status"] == "completed"
+    at.run()
+    assert not at.exception
+    assert "3 epochs trained" in page_text(at) and "2 epochs trained" not in page_text(at)
+    assert _images_captioned(at, "36 samples")[0].value[0] != before  # same seed, new weights
+    assert [image.captions[0] for image in _images_captioned(at, "Epoch ")][-1] == "Epoch 3"
