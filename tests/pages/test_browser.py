@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -26,19 +27,23 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 
-# url path -> a text that only appears when the page's main content rendered
-# (Train is the default page, served at the root URL)
+# url path -> a text that only the page's body shows once its main content rendered: looked for in
+# the main area alone (the sidebar repeats page titles and the active run's name), and each one
+# comes after the page's real work (a model built, samples drawn, a mixture fitted...).
+# Train is the default page, served at the root URL.
 PAGES = {
     "": "Layer summary",
     "models": "tiny-vae2",
-    "samples": "Random samples",
-    "latent_sliders": "Decoded image",
-    "interpolate": "Mix",
-    "latent_map": "Eigenvalue",
-    "class_sampler": "Sampler",
-    "evaluate": "Evaluate",
-    "tiles": "Coverage",
+    "samples": "Progress over training",
+    "latent_sliders": "Move the code",
+    "interpolate": "Paths in latent space",
+    "latent_map": "Eigenvalue spectrum",
+    "class_sampler": "encoded training images in",
+    "evaluate": "More settings",
+    "tiles": "Coverage heat map",
 }
+MAIN = '[data-testid="stMain"]'
+SIDEBAR = '[data-testid="stSidebar"]'
 
 
 def _free_port() -> int:
@@ -82,14 +87,16 @@ def server(trained_runs, runs_root):
             print(output)
 
 
-def _wait_for_idle(page, timeout_ms: int = 90_000) -> None:
-    """Wait until Streamlit has finished running the page script (the running indicator is gone)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-        " return !w || !/Running|Stop/.test(w.innerText); }",
-        timeout=timeout_ms)
-    page.wait_for_timeout(500)
+def _wait_until_rendered(page, key_text: str, timeout_ms: int = 90_000) -> bool:
+    """Wait for ``key_text`` in the page's main area, then for Streamlit to finish running the
+    script (the app root reports its script state); False when the text never appeared."""
+    found = True
+    try:
+        page.locator(MAIN).get_by_text(key_text, exact=False).first.wait_for(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        found = False
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    return found
 
 
 def test_every_page_renders_without_errors(server, trained_runs):
@@ -102,12 +109,9 @@ def test_every_page_renders_without_errors(server, trained_runs):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for url_path, key_text in PAGES.items():
             page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}", wait_until="domcontentloaded")
-            _wait_for_idle(page)
-            try:
-                page.get_by_text(key_text, exact=False).first.wait_for(timeout=60_000)
-            except Exception:
-                failures.append(f"/{url_path}: '{key_text}' never appeared")
-            sidebar = page.locator('[data-testid="stSidebar"]')
+            if not _wait_until_rendered(page, key_text):
+                failures.append(f"/{url_path}: '{key_text}' never appeared in the page's main area")
+            sidebar = page.locator(SIDEBAR)
             # the page ran inside app.py's frame: grouped navigation and the shared sidebar are there
             for frame_text in ("Explore", "Measure", "Device:"):
                 if not sidebar.get_by_text(frame_text, exact=False).count():
@@ -119,7 +123,8 @@ def test_every_page_renders_without_errors(server, trained_runs):
                 failures.append(f"/{url_path}: Streamlit says the page does not exist")
             if "Traceback (most recent call last)" in page.inner_text("body"):
                 failures.append(f"{url_path}: a traceback is shown")
-            if screenshot_dir:
+            if screenshot_dir:  # images arrive after the script ends: wait until each has loaded
+                page.wait_for_function("() => [...document.images].every(image => image.complete)")
                 Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(Path(screenshot_dir) / f"{url_path or 'train'}.png"), full_page=True)
         browser.close()
