@@ -55,7 +55,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=_hidden, help="encoder hidden sizes, e.g. 512,128, or mlp1/mlp5/mlp9")
     p.add_argument("--loss", choices=["bce", "mse", "euclidean", "mae"])
     p.add_argument("--beta", type=float, help="KL weight (beta-VAE)")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="images per step in each process (under torchrun the total is "
+                                                 "this times the number of processes)")
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -137,7 +138,7 @@ def run_train(args) -> int:
             family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
             dataset_options=_dataset_options(args), run_dir=args.out)
     status = _fit_with_progress(trainer)
-    if status == 0 and not args.no_eval:
+    if status == 0 and not args.no_eval and trainer.group.is_main:  # under torchrun, rank 0 scores
         try:
             _measure_with_progress(trainer)
         except Exception as error:  # scoring only adds numbers: the trained run is saved and stays usable
@@ -171,7 +172,11 @@ def _measure_with_progress(trainer) -> None:
 def _fit_with_progress(trainer) -> int:
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="step", desc=trainer.run_dir.name, file=sys.stderr, dynamic_ncols=True)
+    group, quiet = trainer.group, not trainer.group.is_main  # under torchrun, rank 0 reports
+    if group.active and not quiet:
+        batch = trainer.config.batch_size
+        print(f"Training in {group.world_size} processes: batch {batch} per process, {batch * group.world_size} in total")
+    bar = tqdm(total=0, unit="step", desc=trainer.run_dir.name, file=sys.stderr, dynamic_ncols=True, disable=quiet)
 
     def on_event(kind: str, payload: dict) -> None:
         bar.total = trainer.progress.total_steps
@@ -186,7 +191,8 @@ def _fit_with_progress(trainer) -> int:
         history = trainer.fit(on_event=on_event)
     finally:
         bar.close()
-    print(f"{history['message']} Run saved in {trainer.run_dir}")
+    if not quiet:
+        print(f"{history['message']} Run saved in {trainer.run_dir}")
     return 0
 
 
@@ -220,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         from gen_core.metrics.cli import run_eval
         handlers["eval"] = run_eval
     try:
+        if args.command == "train":
+            from gen_core import distributed
+
+            with distributed.process_group(args.device):  # one process, unless torchrun started several
+                return run_train(args)
         return handlers[args.command](args)
     except (GenCoreError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -36,6 +36,17 @@ def device_label(device: torch.device | str | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def keeps_data_on_device(device: torch.device, nbytes: int) -> bool:
+    """Whether a dataset of ``nbytes`` lives on ``device``, so batches are slices of a device tensor.
+
+    The CPU and MPS (unified memory) always; a CUDA GPU when the data takes less than a quarter
+    of its free memory, leaving the rest for the model, activations and the optimiser.
+    """
+    if device.type == "cuda":
+        return nbytes < torch.cuda.mem_get_info(device)[0] / 4
+    return device.type in ("cpu", "mps")
+
+
 def uses_mixed_precision(device: torch.device) -> bool:
     """Mixed precision (bfloat16 autocast) is used on CUDA only; elsewhere it is slower or absent."""
     return device.type == "cuda"

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from gen_core import checkpoints
+import torch
+
+from gen_core import checkpoints, distributed
 from gen_core.data import ImageDataset, load_dataset
+from gen_core.epochs import per_process_batch, resume_point
 from gen_core.errors import TrainingError
 from gen_core.models import build_model
 from gen_core.runs import new_run_dir
@@ -22,7 +25,9 @@ def prepare_training(family: str, model_settings: dict, dataset: ImageDataset | 
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, **(dataset_options or {}))
     settings = {**model_settings, "image_shape": dataset.image_shape}
-    model = build_model(family, **settings)
+    with torch.random.fork_rng(devices=[]):  # the seed decides the initial weights too
+        torch.manual_seed(train_config.seed)
+        model = build_model(family, **settings)
     if not save:
         run_dir = None
     elif run_dir is None:
@@ -36,12 +41,18 @@ def train_config_from_dict(values: dict, **overrides) -> TrainConfig:
 
 
 def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto") -> Trainer:
-    """Continue a saved run for ``extra_epochs`` more epochs, with its optimiser state."""
+    """Continue a saved run for ``extra_epochs`` more complete epochs, with its optimiser state.
+
+    A stopped epoch is finished first, as the first of them (see ``gen_core.epochs``); with a
+    different number of processes the run keeps its total batch.
+    """
     run = checkpoints.load_run(run_dir, with_optimizer_state=True)
     if extra_epochs < 1:
         raise TrainingError("Resume needs at least one more epoch")
-    done = len(run.history.get("epochs", []))
-    config = train_config_from_dict(run.config.get("training", {}), epochs=done + extra_epochs, device=device)
+    done, _ = resume_point(run.history)
+    training = run.config.get("training", {})
+    batch_size = per_process_batch(training, distributed.current().world_size)
+    config = train_config_from_dict(training, epochs=done + extra_epochs, device=device, batch_size=batch_size)
     dataset = dataset_for_run(run.config)
     history = run.history or None
     return Trainer(run.model, dataset, config, run_dir=run.path, history=history,

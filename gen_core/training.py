@@ -3,7 +3,9 @@
 ``Trainer.fit`` runs epochs of ``model.train_step`` over batches sliced from in-memory tensors,
 evaluates the test set each epoch, saves a sample grid at chosen epochs from a fixed noise batch
 (so grids compare across epochs), and writes the run folder after every epoch. It is the same
-code whether called from the command line or from a ``TrainingJob`` thread behind the app.
+code whether called from the command line, from the app's job runner, or in each process of a
+``torchrun`` launch (see ``gen_core.distributed``; only rank 0 writes). What an epoch is and how
+a stopped or failed run resumes is defined in ``gen_core.epochs``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from typing import Callable
 
 import torch
 
-from gen_core import checkpoints
+from gen_core import checkpoints, distributed
 from gen_core.data.base import ImageDataset, iter_batches
-from gen_core.device import pick_device, uses_mixed_precision
+from gen_core.device import keeps_data_on_device, pick_device, uses_mixed_precision
+from gen_core.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
+                             seed_epoch_draws)
 from gen_core.errors import TrainingError
 from gen_core.images import make_grid_image, save_png_atomic
+
+__all__ = ["TrainConfig", "Trainer", "Progress", "batches_per_epoch", "new_history"]
 
 
 @dataclass
@@ -56,12 +62,6 @@ class TrainConfig:
         return {first_epoch, self.epochs, *range(every, self.epochs + 1, every)}
 
 
-def batches_per_epoch(image_count: int, batch_size: int) -> int:
-    """Batches the trainer uses: a single leftover image is skipped (see ``Trainer._run_epoch``)."""
-    full, leftover = divmod(image_count, batch_size)
-    return full + (1 if leftover > 1 or (leftover == 1 and full == 0) else 0)
-
-
 def new_history() -> dict:
     return {"steps": [], "epochs": [], "status": "created", "message": "", "metrics": {}}
 
@@ -88,53 +88,48 @@ class Progress:
         return self.elapsed / self.step * (self.total_steps - self.step)
 
 
-def _ignore_event(kind: str, payload: dict) -> None:
+def _ignore(kind: str, payload: dict) -> None:
     pass
-
-
-def _never() -> bool:
-    return False
 
 
 class Trainer:
     """Train ``model`` on ``dataset``; write the run to ``run_dir`` when one is given.
 
     Callbacks go to ``fit``: ``on_event(kind, payload)`` is called with kind "step", "epoch",
-    "samples" and "end"; ``should_stop()`` is polled after every step, and when it returns True
-    the current step finishes, the run is saved and ``fit`` returns with status "stopped".
+    "samples" and "end"; ``should_stop()`` is polled after every step (with several processes,
+    every ``log_every`` steps), and when it returns True the current step finishes, the run is
+    saved with its place in the epoch, and ``fit`` returns with status "stopped".
     """
 
     def __init__(self, model, dataset: ImageDataset, config: TrainConfig, run_dir: Path | None = None,
                  history: dict | None = None, optimizer_state: dict | None = None,
                  run_name: str | None = None) -> None:
         self.model, self.dataset, self.config = model, dataset, config
+        self.group = distributed.current()
         self.run_dir = Path(run_dir) if run_dir else None
         self.run_name = run_name
         self.history = history or new_history()
-        self.start_epoch = len(self.history["epochs"])
-        self.device = pick_device(config.device)
+        self.start_epoch, self._position = resume_point(self.history)
+        self.device = self.group.device_for(pick_device(config.device))
         self.model.to(self.device)
         self.model.mixed_precision = config.mixed_precision and uses_mixed_precision(self.device)
         self.optimizers = self.model.make_optimizers(config.lr)
         for name, state in (optimizer_state or {}).items():
             self.optimizers[name].load_state_dict(state)
+        self.group.attach(self.model, self.optimizers)
         self.progress = Progress(total_epochs=config.epochs)
         self._place_data()
         generator = torch.Generator().manual_seed(config.seed)
         self.fixed_noise = torch.randn(config.sample_count, model.latent_dim, generator=generator).to(self.device)
         self.fixed_images = self.test_images[:config.sample_count]
-        self._emit = _ignore_event
+        self._emit = _ignore
 
     def _place_data(self) -> None:
-        """Keep the dataset on the training device when it fits (a quarter of free GPU memory)."""
+        """Keep the dataset on the training device when it fits (see ``keeps_data_on_device``)."""
         train, test = self.dataset.train_images, self.dataset.test_images
+        self.group.check_enough(len(train), len(test))
         nbytes = (train.numel() + test.numel()) * train.element_size()
-        on_device = self.device.type == "cpu"
-        if self.device.type == "cuda":
-            on_device = nbytes < torch.cuda.mem_get_info(self.device)[0] / 4
-        elif self.device.type == "mps":
-            on_device = True
-        self.data_device = self.device if on_device else torch.device("cpu")
+        self.data_device = self.device if keeps_data_on_device(self.device, nbytes) else torch.device("cpu")
         self.test_images = test.to(self.data_device)
         self.train_images = train.to(self.data_device)
 
@@ -142,29 +137,30 @@ class Trainer:
     def fit(self, on_event: Callable[[str, dict], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> dict:
         """Train the remaining epochs and return the history (also written to the run folder)."""
-        cfg, model, emit = self.config, self.model, on_event or _ignore_event
-        stop_requested = should_stop or _never
+        cfg, model, emit = self.config, self.model, on_event or _ignore
+        stop_requested = should_stop or (lambda: False)
         self._emit = emit
         grid_epochs = self._begin()
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
                 model.train()
-                sums, seen, stopped, epoch_start = {}, 0, False, time.perf_counter()
+                seed_epoch_draws(cfg.seed, epoch, self.group.rank)
+                sums, stopped, epoch_start = {}, False, time.perf_counter()
+                # batch: this process's part of each global batch of the epoch's shuffled order
                 for batch in self._batches(epoch):
                     # forward, backward and update: each family's own recipe (GANs step two optimisers)
                     terms = model.train_step(batch, self.optimizers)
                     for name, value in terms.items():
                         sums[name] = sums.get(name, 0) + value.float() * len(batch)
-                    seen += len(batch)
                     self.progress.step += 1
                     # log every few steps (reading a loss is a device sync)
                     if self.progress.step % cfg.log_every == 0:
                         self._log_step(epoch, terms)
-                    if stop_requested():
+                    if self._stop_now(stop_requested):
                         stopped = True
                         break
                 # evaluate: epoch means of the training terms, then the test set
-                entry = self._epoch_entry(epoch, sums, seen, time.perf_counter() - epoch_start, stopped)
+                entry = self._end_epoch(epoch, sums, time.perf_counter() - epoch_start)
                 emit("epoch", entry)
                 # grid: the fixed noise decoded, at the chosen epochs and when stopping
                 if epoch in grid_epochs or stopped:
@@ -175,7 +171,7 @@ class Trainer:
                     return self._finish("stopped", f"Stopped after epoch {epoch} of {cfg.epochs}.")
             return self._finish("completed", f"Trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}.")
         except TrainingError as error:
-            # The weights in memory are not finite: keep the last good checkpoint on disk.
+            # Not finite weights or a lost process: keep the last good checkpoint on disk.
             self._record_failure(str(error))
             raise
         except Exception as error:  # a crash (out of memory, a bug) must not leave the run "running"
@@ -183,53 +179,83 @@ class Trainer:
             raise
 
     def _begin(self) -> set[int]:
-        """Seed, count the steps ahead and mark the run running; returns the epochs that get a grid."""
-        cfg = self.config
-        torch.manual_seed(cfg.seed + self.start_epoch)
-        steps_per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size)
-        # Step numbers in the history continue across a resume instead of restarting at 1.
-        self._step_offset = self.start_epoch * steps_per_epoch
-        self.progress.total_steps = max(0, cfg.epochs - self.start_epoch) * steps_per_epoch
+        """Count the steps ahead, drop steps logged after the last save, mark the run running;
+        returns the epochs that get a grid."""
+        cfg, world = self.config, self.group.world_size
+        epochs = self.history["epochs"]
+        per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size, world)
+        # Step numbers continue across a resume; a run saved before they were recorded is estimated.
+        self._step_offset = int(epochs[-1].get("step", len(epochs) * per_epoch)) if epochs else 0
+        self.history["steps"] = [s for s in self.history["steps"] if s.get("step", 0) <= self._step_offset]
+        first = batches_per_epoch(len(self.train_images), cfg.batch_size, world, self._position)
+        remaining = cfg.epochs - self.start_epoch
+        self.progress.total_steps = (remaining - 1) * per_epoch + first if remaining > 0 else 0
         self.progress.epoch = self.start_epoch
         self.history["status"], self.history["message"] = "running", ""
+        self._saved_epochs = list(epochs)
         self._started = time.perf_counter()
-        self._shuffle = torch.Generator().manual_seed(cfg.seed + self.start_epoch)  # a resume sees new orders
         return cfg.grid_epochs(self.start_epoch + 1)
 
     def _batches(self, epoch: int):
-        """This epoch's shuffled batches, on the training device."""
+        """Yield this process's part of each global batch, from where the epoch stands."""
         images = self.train_images
         if self.dataset.resample_train is not None:
             images = self.dataset.resample_train(epoch).to(self.data_device)
-        self._epoch_size = len(images)
-        for batch in iter_batches(images, self.config.batch_size, shuffle=True, generator=self._shuffle):
-            if len(batch) == 1 < min(self.config.batch_size, len(images)):
-                continue  # a lone leftover image: BatchNorm cannot train on it, a std of one code is NaN
-            yield batch.to(self.device, non_blocking=True)
+        order = epoch_order(len(images), self.config.seed, epoch).to(images.device)
+        total = self.config.batch_size * self.group.world_size
+        self._segment_start, self._epoch_end = self._position, epoch_end(len(images), total, self.group.world_size,
+                                                                         self._position)
+        for begin in range(self._segment_start, self._epoch_end, total):
+            indices = order[begin:min(begin + total, self._epoch_end)]
+            self._position = begin + len(indices)
+            yield images[self.group.share(indices)].to(self.device, non_blocking=True)
 
-    def _epoch_entry(self, epoch: int, sums: dict, seen: int, train_seconds: float, stopped: bool) -> dict:
-        means = {f"train_{name}": float(total) / seen for name, total in sums.items()}
+    def _stop_now(self, stop_requested: Callable[[], bool]) -> bool:
+        if not self.group.active:
+            return stop_requested()
+        # Every process must stop at the same step; agreeing costs a collective, so ask now and then.
+        return self.progress.step % self.config.log_every == 0 and self.group.any(stop_requested(), self.device)
+
+    def _end_epoch(self, epoch: int, sums: dict, train_seconds: float) -> dict:
+        images = self._position - self._segment_start
+        means = {f"train_{name}": total / images
+                 for name, total in self.group.sum_values({k: float(v) for k, v in sums.items()}, self.device).items()}
         self._check_finite(means, epoch)
+        self.group.average_buffers(self.model)
         test_means = self.evaluate()
         self._check_finite(test_means, epoch)
         entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()},
-                 "images_per_sec": seen / train_seconds, "elapsed": time.perf_counter() - self._started}
-        if stopped and seen < self._epoch_size:
-            entry["partial"] = True
-        self.history["epochs"].append(entry)
+                 "images": images, "images_per_sec": images / train_seconds,
+                 "elapsed": time.perf_counter() - self._started, "step": self._step_offset + self.progress.step}
+        epochs = self.history["epochs"]
+        if self._segment_start > 0 and epochs and epochs[-1]["epoch"] == epoch:
+            entry = merge_partial(epochs.pop(), entry)  # the stopped part of this epoch, now completed
+        if self._position < self._epoch_end:
+            entry.update(partial=True, images_done=self._position)
+        else:
+            self._position = 0
+        epochs.append(entry)
         self.progress.epoch, self.progress.latest = epoch, entry
         self.progress.elapsed = entry["elapsed"]
         return entry
 
     def _record_failure(self, message: str) -> None:
+        self.group.ending()
+        # The history on disk must describe the weights on disk: those of the last save.
+        self.history["epochs"] = self._saved_epochs
         self.history["status"], self.history["message"] = "failed", message
-        if self.run_dir and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
+        if self._writes() and (self.run_dir / checkpoints.WEIGHTS_FILE).exists():
             checkpoints.save_history(self.run_dir, self.history)
         self._emit("end", {"status": "failed", "message": message})
 
     def _log_step(self, epoch: int, terms: dict) -> None:
         values = {name: float(value) for name, value in terms.items()}
-        self._check_finite(values, epoch)
+        finite = all(math.isfinite(value) for value in values.values())
+        if self.group.any(not finite, self.device):  # every process raises together
+            self._check_finite(values, epoch)
+            raise TrainingError(f"The loss became non-finite in another process in epoch {epoch}, step "
+                                f"{self.progress.step}. Training stopped; the last good checkpoint is kept. "
+                                "Try a lower learning rate.")
         self.progress.elapsed = time.perf_counter() - self._started
         entry = {"step": self._step_offset + self.progress.step, "epoch": epoch, **values}
         self.history["steps"].append(entry)
@@ -244,17 +270,18 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Mean of each loss term over the test set, in eval mode."""
+        """Mean of each loss term over the test set, in eval mode (each process scores its part)."""
         self.model.eval()
         sums: dict[str, float] = {}
-        for batch in iter_batches(self.test_images, max(self.config.batch_size, 256), shuffle=False):
+        for batch in iter_batches(self.group.part_of(self.test_images), max(self.config.batch_size, 256), shuffle=False):
             batch = batch.to(self.device)
             for name, value in self.model.evaluation_losses(batch).items():
                 sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
         self.model.train()
+        sums = self.group.sum_values(sums, self.device)
         return {name: total / len(self.test_images) for name, total in sums.items()}
 
-    # -- outputs -------------------------------------------------------------------------------
+    # -- outputs (rank 0 only) -----------------------------------------------------------------
     @torch.no_grad()
     def preview_images(self) -> torch.Tensor:
         """What the model shows of itself from the fixed noise and test images (see ``model.preview``)."""
@@ -264,26 +291,33 @@ class Trainer:
         finally:
             self.model.train()
 
+    def _writes(self) -> bool:
+        return self.run_dir is not None and self.group.is_main
+
     def _save_samples(self, epoch: int) -> None:
+        if not self.group.is_main:
+            return
         images = self.preview_images()
         grid = make_grid_image(images, nrow=int(math.sqrt(len(images))) or 1)
         payload = {"epoch": epoch, "image": grid}
-        if self.run_dir:
+        if self._writes():
             path = self.run_dir / checkpoints.SAMPLES_DIR / f"epoch_{epoch:03d}.png"
             save_png_atomic(grid, path)
             payload["path"] = str(path)
         self._emit("samples", payload)
 
     def _save(self) -> None:
-        if self.run_dir is None:
-            return
-        checkpoints.save_run(self.run_dir, self.model, data=self.dataset.source,
-                             training=asdict(self.config), history=self.history,
-                             optimizers=self.optimizers, name=self.run_name)
+        if self._writes():
+            world = self.group.world_size
+            training = {**asdict(self.config), "world_size": world, "total_batch_size": self.config.batch_size * world}
+            checkpoints.save_run(self.run_dir, self.model, data=self.dataset.source, training=training,
+                                 history=self.history, optimizers=self.optimizers, name=self.run_name)
+        self._saved_epochs = list(self.history["epochs"])
 
     def _finish(self, status: str, message: str) -> dict:
+        self.group.ending()
         self.history["status"], self.history["message"] = status, message
-        if self.run_dir:
+        if self._writes():
             checkpoints.save_history(self.run_dir, self.history)
         self._emit("end", {"status": status, "message": message})
         return self.history

@@ -39,14 +39,19 @@ def isolated_checkpoints_root(tmp_path_factory) -> Path:
         yield root
 
 
-@pytest.fixture(scope="session")
-def mnist_small() -> ImageDataset:
+def small_mnist_subset() -> ImageDataset:
     """384 training and 100 test images drawn at random (fixed seed) from the embedded mnist5k."""
     full = load_dataset("mnist5k")
     order = torch.randperm(len(full.train_images), generator=torch.Generator().manual_seed(0))[:384]
     return ImageDataset("mnist5k", full.train_images[order], full.test_images[:100],
                         full.train_labels[order], full.test_labels[:100], list(full.class_names),
                         source={"name": "mnist5k"})
+
+
+@pytest.fixture(scope="session")
+def mnist_small() -> ImageDataset:
+    """384 training and 100 test images drawn at random (fixed seed) from the embedded mnist5k."""
+    return small_mnist_subset()
 
 
 @pytest.fixture(scope="session")
