@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import presentation, url_state
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
@@ -25,5 +26,10 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+url_state.begin_run()  # a link's ?present= and ?run=, before anything is drawn
+presentation.apply_style()
 render_sidebar()
+with st.sidebar:
+    presentation.toggle()
+url_state.show_run_notice()
 page.run()

@@ -1,4 +1,4 @@
-"""The command line: ``python -m gen_core {train,sample,eval,datasets} ...``.
+"""The command line: ``python -m gen_core {train,sample,eval,datasets,demos} ...``.
 
 Exit codes: 0 on success, 2 on bad arguments or bad input (with a one-line reason on stderr).
 """
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_arguments = None
     if add_eval_arguments is not None:
         add_eval_arguments(commands.add_parser("eval", help="compute every metric that applies to a run"))
+    from gen_core.demos_cli import add_demos_arguments
+    add_demos_arguments(commands.add_parser("demos", help="train the demo models for a lesson (resumable)"))
     return parser
 
 
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         from gen_core.metrics.cli import run_eval
         handlers["eval"] = run_eval
+    if args.command == "demos":
+        from gen_core.demos_cli import run_demos
+        handlers["demos"] = run_demos
     try:
         if args.command == "train":
             from gen_core import distributed
