@@ -1,4 +1,4 @@
-"""Interpolate: two images, their codes, and the path between them in latent space (seed 003's mixing app)."""
+"""Interpolate: two images, their codes, and the path between them in latent space."""
 
 from __future__ import annotations
 
@@ -6,53 +6,86 @@ import streamlit as st
 
 from gen_core.images import FIT_MODES, gif_bytes, to_pil
 from gen_core.latent import INTERPOLATION_METHODS, decode_to_pil, interpolate, mix
+from ui import presentation, url_state
+from ui.compare import COMPARE_PARAM, compare_picker
 from ui.explore_widgets import (
-    OPTIMISATION_NOTE, inversion_settings, remembered_latents, show_image, test_image_picker, uploaded_image,
+    OPTIMISATION_NOTE, inversion_settings, remembered_latents, select_test_image, show_image, test_image_picker,
+    uploaded_image,
 )
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale, stack_images
 
-SOURCES = ("Test images", "Upload two images")
+SOURCES = {"test": "Test images", "upload": "Upload two images"}
 METHOD_LABELS = {"lerp": "Straight line (lerp)", "slerp": "Great circle (slerp)"}
 THUMB_PX = 140
-MIX_PX = 224
+MIX_PX = 200
+GIF_PX = 224
+FRAME_MS = (40, 60, 80, 120, 200, 400, 800)
+
+
+def url_params(dataset) -> list[UrlParam]:
+    last = len(dataset.test_images) - 1 if dataset is not None else 0
+    return [UrlParam("src", "interp_source", "choice", choices=tuple(SOURCES)),
+            UrlParam("a", "_url_interp_a", "int", 0, last), UrlParam("b", "_url_interp_b", "int", 0, last),
+            UrlParam("frames", "interp_frames", "int", 3, 16),
+            UrlParam("mix", "interp_mix", "int", 0, 100),
+            UrlParam("path", "interp_mix_method", "choice", choices=INTERPOLATION_METHODS),
+            UrlParam("anim", "interp_gif_method", "choice", choices=INTERPOLATION_METHODS),
+            UrlParam("ms", "interp_frame_ms", "choice", choices=FRAME_MS), COMPARE_PARAM]
 
 
 def _pick_images(dataset, image_shape):
-    """The two endpoint images (C, H, W) from the test set or from uploads; None where missing."""
-    source = st.radio("Images from", SOURCES, horizontal=True, key="interp_source")
+    """The two endpoint images (C, H, W) and their test indices (None for uploads); None where missing."""
+    source = st.radio("Images from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="interp_source",
+                      persist_state="page")
     fit = "crop"
-    if source == SOURCES[1]:
-        fit = st.columns([1, 3])[0].selectbox("Fit uploads to the model's size by", FIT_MODES, key="interp_fit",
-                           help="crop: keep the centre; pad: keep everything; stretch: ignore the aspect ratio.")
-    if source == SOURCES[0] and dataset is None:
+    if source == "upload":
+        fit = st.columns([1, 2])[0].selectbox(
+            "Fit uploads to the model's size by", FIT_MODES, key="interp_fit", persist_state="page",
+            help="crop: keep the centre; pad: keep everything; stretch: ignore the aspect ratio.")
+    if source == "test" and dataset is None:
         st.warning("The test set is not available; upload two images instead.")
-        return [None, None]
-    left, right = st.columns(2, gap="large")
-    picked = []
-    for column, name, default_class in ((left, "A", 0), (right, "B", 1)):
+        return [None, None], [None, None]
+    left, right = st.columns(2, gap="medium")
+    images, indices = [], []
+    for column, name, default_class, default_index in ((left, "A", 0, 0), (right, "B", 1, 1)):
         with column:
-            if source == SOURCES[0]:
-                index = test_image_picker(dataset, f"interp_{name.lower()}", f"Image {name}", default_class)
-                picked.append(dataset.test_images[index] if index is not None else None)
+            if source == "test":
+                index = test_image_picker(dataset, f"interp_{name.lower()}", f"Image {name}", default_class,
+                                          default_index)
+                images.append(dataset.test_images[index] if index is not None else None)
+                indices.append(index)
             else:
-                picked.append(uploaded_image(f"Image {name}", f"interp_upload_{name.lower()}", image_shape, fit))
-    return picked
+                images.append(uploaded_image(f"Image {name}", f"interp_upload_{name.lower()}", image_shape, fit))
+                indices.append(None)
+    return images, indices
 
 
-@st.fragment
-def mix_panel(model, start, end) -> None:
-    """Moving the mix slider reruns only this part: one decode."""
-    method = st.radio("Path", INTERPOLATION_METHODS, format_func=METHOD_LABELS.get, horizontal=True,
-                      key="interp_mix_method")
-    percent = st.slider("Mix percent (0 = all A, 100 = all B)", 0, 100, 50, key="interp_mix")
-    upscale = display_upscale(model.image_shape, MIX_PX)
-    ends_a, middle, ends_b, _ = st.columns([1, 1, 1, 1])
+def _mix_row(model, start, end, method: str, percent: int, title: str | None) -> None:
+    upscale = display_upscale(model.image_shape, presentation.scaled(MIX_PX))
+    if title:
+        st.markdown(f"**{title}**")
+    ends_a, middle, ends_b = st.columns(3)
     # All three at one scale, so the mix can be compared with its ends pixel for pixel.
     show_image(decode_to_pil(model, start, upscale), "A", ends_a)
     show_image(to_pil(mix(model, start, end, percent, method)[0], upscale=upscale),
                f"{100 - percent}% A + {percent}% B", middle)
     show_image(decode_to_pil(model, end, upscale), "B", ends_b)
+
+
+@st.fragment
+def mix_panel(models_and_codes, publish_args) -> None:
+    """Moving the mix slider reruns only this part: one decode per model."""
+    method = st.radio("Path", INTERPOLATION_METHODS, format_func=METHOD_LABELS.get, horizontal=True,
+                      key="interp_mix_method", persist_state="page")
+    # persist_state: the value outlives a rerun where this section is hidden (an upload swapped), so
+    # the slider and the picture never disagree when it comes back
+    percent = st.slider("Mix percent (0 = all A, 100 = all B)", 0, 100, key="interp_mix", persist_state="page")
+    with user_errors("Mixing failed: "):
+        for title, model, start, end in models_and_codes:
+            _mix_row(model, start, end, method, percent, title)
+    url_state.publish(*publish_args)
 
 
 st.title("Interpolate")
@@ -63,59 +96,88 @@ model = run.model
 dataset = None
 with user_errors("The test set could not be loaded: "):
     dataset = active_dataset()
+params = url_params(dataset)
+st.session_state.setdefault("interp_source", "test")
+st.session_state.setdefault("interp_frames", 8)
+st.session_state.setdefault("interp_mix", 50)
+st.session_state.setdefault("interp_frame_ms", 120)
+linked = url_state.restore(params)
+for name in ("a", "b"):
+    if f"_url_interp_{name}" in linked and dataset is not None:
+        select_test_image(dataset, f"interp_{name}", linked[f"_url_interp_{name}"])
 
-st.subheader("Two images")
-image_a, image_b = _pick_images(dataset, model.image_shape)
+with presentation.settings("Images, second model"):
+    st.subheader("Two images")
+    (image_a, image_b), (index_a, index_b) = _pick_images(dataset, model.image_shape)
+    other = compare_picker(run)
+publish_args = (params, {"_url_interp_a": index_a, "_url_interp_b": index_b})
 steps = 0
-if not model.has_encoder:
-    st.info(f"A {run.family.upper()} {OPTIMISATION_NOTE}")
+if not model.has_encoder or (other is not None and not other.model.has_encoder):
+    gan = run if not model.has_encoder else other
+    st.info(f"A {gan.family.upper()} {OPTIMISATION_NOTE}")
     steps = inversion_settings("interp_inversion_steps")
 if image_a is None or image_b is None:
     st.info("Choose two images to interpolate between.")
+    url_state.publish(*publish_args)
     st.stop()
-found = remembered_latents(run, stack_images([image_a, image_b]), steps)
-if found is None:
+runs = [run] + ([other] if other is not None else [])
+found = [remembered_latents(each, stack_images([image_a, image_b]), steps) for each in runs]
+if any(result is None for result in found):
     st.stop()
-start, end = found.latents[0], found.latents[1]
+titles = [each.name for each in runs] if other is not None else [None]
 
-st.subheader("As the model sees them")
-how = "found by optimisation" if found.by_optimisation else "encoded and decoded"
-columns = st.columns(4)
+st.subheader("As the model sees them" if other is None else "As the models see them")
 upscale = display_upscale(model.image_shape, THUMB_PX)
-for index, (name, image) in enumerate((("A", image_a), ("B", image_b))):
-    show_image(to_pil(image, upscale), f"{name}: the model's input", columns[2 * index])
-    show_image(decode_to_pil(model, found.latents[index], upscale),
-               f"{name}: {how}, MSE {float(found.errors[index]):.4f}", columns[2 * index + 1])
+for title, each, result in zip(titles, runs, found):
+    how = "found by optimisation" if result.by_optimisation else "encoded and decoded"
+    if title:
+        st.markdown(f"**{title}**")
+    columns = st.columns(4)
+    for index, (name, image) in enumerate((("A", image_a), ("B", image_b))):
+        show_image(to_pil(image, upscale), f"{name}: the model's input", columns[2 * index])
+        show_image(decode_to_pil(each.model, result.latents[index], upscale),
+                   f"{name}: {how}, MSE {float(result.errors[index]):.4f}", columns[2 * index + 1])
 
 st.subheader("Paths in latent space")
 st.caption("A straight line between two codes can cut through the middle of the space, where a prior puts little "
            "mass; the great circle keeps codes at a typical length.")
-frames = st.slider("Frames", 3, 16, 8, key="interp_frames")
+with presentation.settings("Frames"):
+    frames = st.slider("Frames", 3, 16, key="interp_frames", persist_state="page")
 strips = {}
 with user_errors("Interpolation failed: "):
-    frame_px = min(112, 1100 // frames)
-    frame_upscale = display_upscale(model.image_shape, frame_px)
+    frame_px = presentation.scaled(min(100, 640 // frames))
     captions = [f"{round(100 * k / (frames - 1))}%" for k in range(frames)]
     for method in INTERPOLATION_METHODS:
-        strips[method] = interpolate(model, start, end, frames, method)
         st.markdown(f"**{METHOD_LABELS[method]}**")
-        pictures = [to_pil(frame, frame_upscale) for frame in strips[method]]
-        st.image(pictures, caption=captions, width=pictures[0].width, output_format="PNG")
+        for title, each, result in zip(titles, runs, found):
+            strip = interpolate(each.model, result.latents[0], result.latents[1], frames, method)
+            strips[(each.name, method)] = strip
+            pictures = [to_pil(frame, display_upscale(each.model.image_shape, frame_px)) for frame in strip]
+            if title:
+                st.caption(title)
+            st.image(pictures, caption=captions, width=pictures[0].width, output_format="PNG")
 
 st.subheader("Mix")
-with user_errors("Mixing failed: "):
-    mix_panel(model, start, end)
+mix_panel([(title, each.model, result.latents[0], result.latents[1])
+           for title, each, result in zip(titles, runs, found)], publish_args)
 
 st.subheader("Animation")
+st.caption("Plays by itself, there and back: a GIF made once, so a room full of screens costs the server nothing.")
 if strips:
-    method_column, options_column, speed_column = st.columns(3, vertical_alignment="bottom")
-    gif_method = method_column.selectbox("Path", INTERPOLATION_METHODS, format_func=METHOD_LABELS.get,
-                                         key="interp_gif_method")
-    boomerang = options_column.checkbox("Boomerang (there and back)", value=True, key="interp_boomerang")
-    frame_ms = speed_column.number_input("Milliseconds per frame", 20, 2000, 120, step=20, key="interp_frame_ms")
-    with user_errors("The GIF could not be made: "):
-        animation = gif_bytes(strips[gif_method], duration_ms=int(frame_ms), boomerang=boomerang,
-                              upscale=display_upscale(model.image_shape, 168))
-        st.image(animation, caption=f"{frames} frames, {METHOD_LABELS[gif_method].lower()}")
-        st.download_button("Download GIF", animation, file_name=f"{run.name}-{gif_method}.gif", mime="image/gif",
-                           icon=":material/download:", key="interp_gif_download", on_click="ignore")
+    with presentation.settings("Animation settings"):
+        method_column, speed_column = st.columns(2, vertical_alignment="bottom")
+        gif_method = method_column.selectbox("Path", INTERPOLATION_METHODS, format_func=METHOD_LABELS.get,
+                                             key="interp_gif_method", persist_state="page")
+        frame_ms = speed_column.select_slider("Speed (milliseconds per frame)", FRAME_MS,
+                                              key="interp_frame_ms", persist_state="page")
+    columns = st.columns(len(runs))
+    for column, title, each in zip(columns, titles, runs):
+        with column, user_errors("The GIF could not be made: "):
+            animation = gif_bytes(strips[(each.name, gif_method)], duration_ms=int(frame_ms), boomerang=True,
+                                  upscale=display_upscale(each.model.image_shape, presentation.scaled(GIF_PX)))
+            st.image(animation, caption=f"{title + ': ' if title else ''}{frames} frames, "
+                                        f"{METHOD_LABELS[gif_method].lower()}")
+            st.download_button("Download GIF", animation, file_name=f"{each.name}-{gif_method}.gif", mime="image/gif",
+                               icon=":material/download:", key=f"interp_gif_download_{each.name}", on_click="ignore")
+url_state.publish(*publish_args)
+url_state.link_box()

@@ -17,12 +17,13 @@ from gen_core.errors import CheckpointError
 from gen_core.jobs import current_job
 from gen_core.models import FAMILY_LABELS
 from ui import state
+from ui.demos_panel import demos_section
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
 from ui.views.comparison import headline_lines
 from ui.views.loss_charts import loss_thumbnail_figure
 
 FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once on the rerun
-IMPORTED = "models_imported"  # (file_id, kind, text) of the last uploaded zip, so it is imported once
+IMPORTED = "models_imported"  # how many zips were imported: part of the uploader's key, to empty it
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -116,14 +117,18 @@ def run_pictures(run, chart_col, samples_col) -> None:
 
 
 def rename_action(run, is_active: bool, busy: bool) -> None:
-    with st.popover("Rename", icon=":material/edit:", disabled=busy, width="stretch"):
+    # keyed by run: after a rename the cards shift, and an unkeyed popover's open state would move
+    # to whichever card now sits where the renamed one was
+    with st.popover("Rename", icon=":material/edit:", disabled=busy, width="stretch",
+                    key=f"models_rename_popover_{run.name}"):
         st.text_input("New name", run.name, key=f"models_rename_{run.name}")
         st.button("Rename", key=f"models_rename_go_{run.name}", type="primary",
                   on_click=rename, args=(str(run.path), run.name, is_active))
 
 
 def delete_action(run, is_active: bool, busy: bool) -> None:
-    with st.popover("Delete", icon=":material/delete:", disabled=busy, width="stretch"):
+    with st.popover("Delete", icon=":material/delete:", disabled=busy, width="stretch",
+                    key=f"models_delete_popover_{run.name}"):
         st.markdown(f"Delete **{run.name}**: its weights, history and samples. This cannot be undone.")
         sure = st.checkbox("I understand", key=f"models_delete_sure_{run.name}")
         st.button("Delete for good", key=f"models_delete_{run.name}", type="primary", disabled=not sure,
@@ -161,22 +166,27 @@ def run_card(run, active_path: str | None, busy_path: str | None) -> None:
             st.caption("This run is training now; rename and delete wait until it ends.")
 
 
+def import_uploaded() -> None:
+    """The zip just uploaded, imported once; the outcome is shown at the top of the page, and the
+    uploader is emptied (a fresh key) so the next zip can come."""
+    number = st.session_state.get(IMPORTED, 0)
+    upload = st.session_state.get(f"models_upload_{number}")
+    if upload is None:
+        return
+    try:
+        path = runs.import_zip(upload.getvalue(), root=state.runs_root())
+        st.session_state[FLASH] = ("success", f"Imported **{upload.name}** as **{path.name}**.")
+    except CheckpointError as error:
+        st.session_state[FLASH] = ("error", f"Could not import {upload.name}: {error}")
+    st.session_state[IMPORTED] = number + 1
+
+
 def import_section() -> None:
     with st.expander("Import a run from a zip", icon=":material/upload:"):
         st.caption("A zip made by **Download zip** (weights as safetensors, settings and history as JSON). "
                    "Nothing in it is ever executed.")
-        upload = st.file_uploader("Run zip", type=["zip"], key="models_upload")
-        if upload is None:
-            return
-        done = st.session_state.get(IMPORTED)
-        if done is None or done[0] != upload.file_id:
-            try:
-                path = runs.import_zip(upload.getvalue(), root=state.runs_root())
-                done = (upload.file_id, "success", f"Imported **{upload.name}** as **{path.name}**.")
-            except CheckpointError as error:
-                done = (upload.file_id, "error", f"Could not import {upload.name}: {error}")
-            st.session_state[IMPORTED] = done
-        getattr(st, done[1])(done[2])
+        st.file_uploader("Run zip", type=["zip"], key=f"models_upload_{st.session_state.get(IMPORTED, 0)}",
+                         on_change=import_uploaded)
 
 
 # -- page --------------------------------------------------------------------------------------------
@@ -189,6 +199,7 @@ if flash:
     getattr(st, flash[0])(flash[1])
 
 import_section()
+demos_section()
 
 all_runs = state.list_runs()
 if not all_runs:

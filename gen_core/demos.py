@@ -11,6 +11,8 @@ set at once.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,7 +23,9 @@ from gen_core import checkpoints
 from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.models.autoencoder import HIDDEN_PRESETS
 
-LOCK_FILE = "_demos.lock"  # in the runs root; a file, so never listed as a run
+LOCK_FILE = "_demos.lock"  # in the runs root; files, so never listed as runs
+PLAN_FILE = "_demos.json"  # what the process holding the lock is training: {"quick", "names"}
+LOG_FILE = "_demos.log"  # output of a set started in the background
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ def train_demos(root: Path | None = None, quick: bool = False, device: str = "au
     root.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(root / LOCK_FILE), timeout=0):
+            checkpoints.write_json_atomic(root / PLAN_FILE, {"quick": quick, "names": [d.name for d in chosen]})
             todo = [state for state in demo_states(root, quick, chosen) if state.needs_training]
             for index, state in enumerate(todo, start=1):
                 if should_stop is not None and should_stop():
@@ -190,6 +195,31 @@ def demos_running(root: Path | None = None) -> bool:
         return False
     lock.release()
     return False
+
+
+def running_plan(root: Path | None = None) -> dict | None:
+    """``{"quick": bool, "names": [...]}`` of the set being trained in ``root`` now, else None."""
+    root = Path(root or checkpoints.default_root())
+    if not demos_running(root):
+        return None
+    try:
+        plan = checkpoints.read_json(root / PLAN_FILE)
+    except CheckpointError:
+        plan = None
+    return plan if isinstance(plan, dict) else {"quick": False, "names": [demo.name for demo in DEMOS]}
+
+
+def start_in_background(root: Path | None = None, quick: bool = False) -> subprocess.Popen:
+    """``python -m gen_core demos`` in a process of its own (a web server only serves pages; a crash
+    in training must not take it down), its output in ``root/_demos.log``."""
+    root = Path(root or checkpoints.default_root())
+    if demos_running(root):
+        raise GenCoreError("The demo models are being trained already.")
+    root.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "gen_core", "demos", "--out", str(root)] + (["--quick"] if quick else [])
+    with open(root / LOG_FILE, "wb") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=Path(__file__).resolve().parents[1], start_new_session=True)
 
 
 def _choose(demos: tuple[Demo, ...], names: list[str] | None) -> tuple[Demo, ...]:

@@ -54,7 +54,7 @@ def run_demos(args) -> int:
                                                   dynamic_ncols=True,
                                                   desc=f"[{progress.index}/{progress.count}] {progress.demo.name}")
         bar.total, bar.n = progress.steps, progress.step
-        bar.set_postfix(epoch=f"{progress.epoch}/{progress.epochs}")
+        bar.set_postfix(epoch=f"{progress.epoch}/{progress.epochs}", refresh=False)
         bar.refresh()
 
     started = time.perf_counter()

@@ -18,6 +18,7 @@ from ui.views.slider_axes import dimension_axes, pca_axes
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 FOUND_MEMO = "explore_found_latents"  # session key: codes already found, per (run, image, steps)
 FOUND_MEMO_SIZE = 24
+MAX_KEPT_UPLOAD_BYTES = 20 * 1024 * 1024  # a larger upload is used while shown but not kept for later
 OPTIMISATION_NOTE = ("has no encoder, so the codes for real images here are **found by optimisation**: "
                      "gradient descent on the latent code until the generator redraws the image as closely "
                      "as it can. The redrawn image shows how good that fit is.")
@@ -64,8 +65,13 @@ def _keep_in_range(key: str, low: int, high: int) -> None:
     st.session_state[key] = min(max(int(st.session_state.get(key, low)), low), high)
 
 
-def test_image_picker(dataset, key: str, label: str, default_class: int | None = 0) -> int | None:
-    """A test image chosen by class and position (or by raw index); returns its test-set index."""
+def test_image_picker(dataset, key: str, label: str, default_class: int | None = 0,
+                      default_index: int = 0) -> int | None:
+    """A test image chosen by class and position (or by raw index); returns its test-set index.
+
+    ``default_index`` is the first choice when the test set has no classes (two pickers on one
+    page should not both start at the same image).
+    """
     labels, names = dataset.test_labels, dataset.class_names
     class_index = None
     if labels is not None and names:
@@ -78,33 +84,64 @@ def test_image_picker(dataset, key: str, label: str, default_class: int | None =
         st.warning(f"The test set has no images of class {names[class_index]}.")
         return None
     first = 0 if class_index is None else 1
+    st.session_state.setdefault(f"{key}_number", min(max(int(default_index), 0), len(indices) - 1) + first)
     _keep_in_range(f"{key}_number", first, len(indices) - 1 + first)
-    what = "Test index" if class_index is None else f"Which {names[class_index]!r} (1 to {len(indices)})"
+    what = (f"{label}: test index (0 to {len(indices) - 1})" if class_index is None
+            else f"Which {names[class_index]!r} (1 to {len(indices)})")
     position = st.number_input(what, min_value=first, max_value=len(indices) - 1 + first, step=1, key=f"{key}_number")
     return indices[int(position) - first]
+
+
+def select_test_image(dataset, key: str, index: int) -> None:
+    """Point the picker ``key`` at test image ``index`` (by its class when the set has classes),
+    before the picker is drawn; used when a link names the image."""
+    labels = dataset.test_labels
+    if labels is not None and dataset.class_names:
+        label = int(labels[int(index)])
+        st.session_state[f"{key}_class"] = label
+        st.session_state[f"{key}_number"] = indices_of_class(labels, label).index(int(index)) + 1
+    else:
+        st.session_state[f"{key}_class"] = None
+        st.session_state[f"{key}_number"] = int(index)
+
+
+def _keep_upload(key: str) -> None:
+    """The uploader's callback: remember the file, so a page section that hides the uploader for a
+    while (another source chosen) finds it again; a removed file is forgotten."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        st.session_state.pop(f"{key}_kept", None)
+    elif upload.size <= MAX_KEPT_UPLOAD_BYTES:
+        st.session_state[f"{key}_kept"] = (upload.name, upload.getvalue(), upload.file_id)
 
 
 def uploaded_image(label: str, key: str, image_shape, fit: str = "crop"):
     """An uploaded file as a model-ready (C, H, W) tensor, or None (with the reason shown).
 
     Invert is pre-ticked when a new file looks like dark strokes on a light page, the opposite
-    of MNIST-style training data; the user can untick it.
+    of MNIST-style training data; the user can untick it. The file is kept for the session: when
+    the uploader comes back empty after being hidden, the earlier file is used (and said so).
     """
-    upload = st.file_uploader(label, type=UPLOAD_TYPES, key=key)
-    if upload is None:
+    upload = st.file_uploader(label, type=UPLOAD_TYPES, key=key, on_change=_keep_upload, args=(key,))
+    if upload is not None:
+        name, data, file_id = upload.name, upload.getvalue(), upload.file_id
+    elif f"{key}_kept" in st.session_state:
+        name, data, file_id = st.session_state[f"{key}_kept"]
+        st.caption(f"Using **{name}**, uploaded earlier; upload another file to replace it.")
+    else:
         return None
-    data = upload.getvalue()
     try:
         plain = load_upload(data, image_shape, invert=False, fit=fit)
     except ImageInputError as error:
-        st.error(f"**{upload.name}** could not be used: {error}")
+        st.error(f"**{name}** could not be used: {error}")
         return None
     invert_key = f"{key}_invert"
-    if st.session_state.get(f"{key}_file") != upload.file_id:
-        st.session_state[f"{key}_file"] = upload.file_id
+    if st.session_state.get(f"{key}_file") != file_id:
+        st.session_state[f"{key}_file"] = file_id
         st.session_state[invert_key] = looks_dark_on_light(plain)
     preview, controls = st.columns([1, 3], vertical_alignment="center")
     invert = controls.checkbox("Invert (dark drawing on a light background)", key=invert_key,
+                               persist_state="page",
                                help="Pre-ticked when the image's border is light. MNIST-style models expect "
                                     "light strokes on black.")
     image = load_upload(data, image_shape, invert=True, fit=fit) if invert else plain

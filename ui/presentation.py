@@ -23,11 +23,8 @@ _STYLE = """
 /* less empty space above the page title */
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 3rem; }
 /* images never wider than their column; enlarged or shrunk, pixels stay square and crisp */
-[data-testid="stImage"] img, [data-testid="stImageContainer"] img {
-  max-width: 100%; height: auto; image-rendering: pixelated; }
-/* a button's label wraps rather than being cut to "R…" in a narrow column */
-[data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p,
-[data-testid="stPopoverButton"] p { white-space: normal; overflow-wrap: anywhere; }
+[data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stImageContainer"] img { max-width: 100%; height: auto; image-rendering: pixelated; }
 /* tables and charts scroll inside themselves, never the page */
 [data-testid="stMain"] { overflow-x: hidden; }
 </style>

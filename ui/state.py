@@ -88,6 +88,11 @@ def _load_dataset(path: str, mtime: float):
     return dataset_for_run(checkpoints.read_config(Path(path)))
 
 
+def run_at(path):
+    """The loaded run in folder ``path`` (cached like the active one), e.g. a second model to compare."""
+    return _load_run(str(path), _weights_mtime(Path(path)))
+
+
 def active_run():
     """The loaded active run (model on the CPU, eval mode), or None when there is none."""
     path = active_run_path()

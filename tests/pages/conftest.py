@@ -40,10 +40,25 @@ def trained_runs(runs_root) -> dict[str, Path]:
     return paths
 
 
-def open_page(page: str, active_run: Path | None = None, timeout: float = 60, **session) -> AppTest:
+@pytest.fixture(scope="session")
+def tile_run(runs_root) -> Path:
+    """A tiny VAE trained one epoch on 16x16 tiles of the embedded images, end to end."""
+    trainer = prepare_training("vae", {"hidden": (64,), "latent_dim": 8}, "tiles",
+                               TrainConfig(epochs=1, batch_size=64, lr=2e-3, device="cpu", sample_count=16),
+                               root=runs_root, name="tiny-tiles",
+                               dataset_options={"tile_size": 16, "tiles_per_epoch": 300})
+    history = trainer.fit()
+    assert history["status"] == "completed"
+    return trainer.run_dir
+
+
+def open_page(page: str, active_run: Path | None = None, timeout: float = 60, query: dict | None = None,
+              **session) -> AppTest:
     """Run the app on ``app_pages/<page>.py`` with ``active_run`` as the active model; keyword
-    arguments are put in session state first (e.g. a short inversion for tests)."""
+    arguments are put in session state first (e.g. a short inversion for tests); ``query`` is the
+    link's query string (``{"seed": "3"}`` for ``?seed=3``)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query or {})
     if active_run is not None:
         at.session_state["active_run"] = str(active_run)
     for key, value in session.items():

@@ -12,18 +12,6 @@ from gen_core.training import TrainConfig
 from .conftest import open_page, page_text
 
 
-@pytest.fixture(scope="module")
-def tile_run(runs_root) -> Path:
-    """A tiny VAE trained one epoch on 16x16 tiles of the embedded images, end to end."""
-    trainer = prepare_training("vae", {"hidden": (64,), "latent_dim": 8}, "tiles",
-                               TrainConfig(epochs=1, batch_size=64, lr=2e-3, device="cpu", sample_count=16),
-                               root=runs_root, name="tiny-tiles",
-                               dataset_options={"tile_size": 16, "tiles_per_epoch": 300})
-    history = trainer.fit()
-    assert history["status"] == "completed"
-    return trainer.run_dir
-
-
 def _image_captions(at) -> list[str]:
     return [caption for image in at.image for caption in image.captions]
 
