@@ -31,5 +31,5 @@ presentation.apply_style()
 render_sidebar()
 with st.sidebar:
     presentation.toggle()
-url_state.show_run_notice()
+url_state.show_link_notices()
 page.run()

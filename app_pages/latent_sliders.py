@@ -7,22 +7,42 @@ import time
 
 import streamlit as st
 
-from gen_core.images import FIT_MODES, make_grid_image, png_bytes
-from gen_core.latent import decode_to_pil
+from gen_core.images import FIT_MODES, gif_bytes, make_grid_image, png_bytes
+from gen_core.latent import decode_latents, decode_to_pil
 from gen_core.sampling import draw_codes
+from ui import presentation, url_state
+from ui.compare import COMPARE_PARAM, compare_picker
 from ui.explore_widgets import (
-    OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key, show_image, slider_axes,
-    test_image_picker, uploaded_image,
+    OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key, select_test_image, show_image,
+    slider_axes, test_image_picker, uploaded_image,
 )
+from ui.model_notes import training_note
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale, image_fingerprint, stack_images
-from ui.views.slider_axes import MAX_DIMENSION_SLIDERS
+from ui.views.slider_axes import MAX_DIMENSION_SLIDERS, most_used_dims, sweep_coords
 
-IMAGE_WIDTH_PX = 280
+IMAGE_WIDTH_PX = 240
 SLIDER_COLUMNS = 2
-SOURCES = ("Random code", "Test image", "Uploaded image")
-AXES = ("Latent dimensions", "Principal directions")
+SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image"}
+AXES = {"dim": "Latent dimensions", "pc": "Principal directions"}
 CONTEXT = "sliders_context"  # session key: what the sliders were last set up for
+LINKED_COORDS = "_url_sliders_z"  # session key: slider positions a link asked for, used once
+SWEEP_FRAMES = 24
+FRAME_MS = (40, 60, 80, 120, 200, 400)
+
+
+def url_params(model, dataset) -> list[UrlParam]:
+    last = len(dataset.test_images) - 1 if dataset is not None else 0
+    return [UrlParam("src", "sliders_source", "choice", choices=tuple(SOURCES)),
+            UrlParam("seed", "sliders_seed", "int", 0, 999_999),
+            UrlParam("test", "_url_sliders_test", "int", 0, last),
+            UrlParam("axes", "sliders_axes", "choice", choices=tuple(AXES)),
+            UrlParam("k", "sliders_directions", "int", 1, MAX_DIMENSION_SLIDERS),
+            UrlParam("dims", "_url_sliders_dims", "ints", 1, model.latent_dim, max_items=MAX_DIMENSION_SLIDERS),
+            UrlParam("z", LINKED_COORDS, "floats", -1e6, 1e6, max_items=MAX_DIMENSION_SLIDERS),
+            UrlParam("sweep", "sliders_sweep", "int", 0, MAX_DIMENSION_SLIDERS),
+            UrlParam("ms", "sliders_frame_ms", "choice", choices=FRAME_MS), COMPARE_PARAM]
 
 
 def _slider_keys(axes) -> list[str]:
@@ -30,41 +50,86 @@ def _slider_keys(axes) -> list[str]:
 
 
 def _set_sliders(axes, coords) -> None:
-    for key, value in zip(_slider_keys(axes), coords):
-        st.session_state[key] = float(value)
+    for key, value, (low, high) in zip(_slider_keys(axes), coords, axes.ranges):
+        st.session_state[key] = min(max(float(value), low), high)
+
+
+def _starting_positions(axes, start) -> list[float]:
+    """The starting code's positions, or (once) the ones a link asked for."""
+    linked = st.session_state.pop(LINKED_COORDS, None)
+    if linked is not None and len(linked) == len(axes):
+        return linked
+    return axes.coords_of(start)
+
+
+@st.cache_data(show_spinner="Making the animation…", max_entries=16)
+def _sweep_gif(path: str, mtime: float, context: str, coords: tuple, index: int, frame_ms: int, width_px: int,
+               _model, _axes, _start) -> bytes:
+    latents = [_axes.latent_at(moved, _start) for moved in sweep_coords(_axes, list(coords), index, SWEEP_FRAMES)]
+    frames = decode_latents(_model, stack_images(latents))
+    return gif_bytes(frames, duration_ms=frame_ms, boomerang=True,
+                     upscale=display_upscale(_model.image_shape, width_px))
+
+
+def _sliders(axes, start) -> list[float]:
+    with st.container(horizontal=True):
+        st.button("Reset", icon=":material/restart_alt:", key="sliders_reset", help="Back to the starting code.",
+                  on_click=lambda: _set_sliders(axes, axes.coords_of(start)))
+        st.button("Randomise", icon=":material/casino:", key="sliders_randomise",
+                  on_click=lambda: _set_sliders(axes, axes.random_coords(random.randrange(1_000_000))),
+                  help="Random positions, about one standard deviation around the middle.")
+    slider_columns, coords = st.columns(SLIDER_COLUMNS), []
+    for index, (key, label, (low, high)) in enumerate(zip(_slider_keys(axes), axes.labels, axes.ranges)):
+        share = f"{axes.explained[index]:.0%} of the test codes' variance lies along it." if axes.explained else None
+        coords.append(slider_columns[index % SLIDER_COLUMNS].slider(
+            label, min_value=low, max_value=high, step=(high - low) / 200, format="%.2f", key=key, help=share))
+    return coords
+
+
+def _sweep(run, axes, coords, start, context: str, width_px: int) -> None:
+    """An animation of one slider swept end to end and back, the others held where they are."""
+    with presentation.settings("Animation settings"):
+        choice_column, speed_column = st.columns(2)
+        choices = [None, *range(len(axes))]
+        if st.session_state.get("sliders_sweep") not in choices:  # a link's slider that this model lacks
+            st.session_state["sliders_sweep"] = None
+        index = choice_column.selectbox("Animate a slider", choices, key="sliders_sweep",
+                                        format_func=lambda i: "no animation" if i is None else axes.labels[i],
+                                        help="Plays by itself: one slider moves end to end and back.")
+        frame_ms = speed_column.select_slider("Speed (ms per frame)", FRAME_MS, key="sliders_frame_ms",
+                                              disabled=index is None)
+    if index is not None:
+        with user_errors("The animation could not be made: "):
+            st.image(_sweep_gif(*run_key(run), context, tuple(round(c, 4) for c in coords), int(index),
+                                int(frame_ms), width_px, run.model, axes, start),
+                     caption=f"{axes.labels[index]} from {axes.ranges[index][0]:.2f} to {axes.ranges[index][1]:.2f}")
 
 
 @st.fragment
-def slider_panel(model, axes, start, context) -> None:
-    """Only this part reruns when a slider moves: one decode, one image."""
-    keys = _slider_keys(axes)
-    if st.session_state.get(CONTEXT) != context or any(key not in st.session_state for key in keys):
-        _set_sliders(axes, axes.coords_of(start))
+def slider_panel(runs, axes, start, context, publish_args) -> None:
+    """Only this part reruns when a slider moves: one decode per model shown."""
+    if st.session_state.get(CONTEXT) != context or any(key not in st.session_state for key in _slider_keys(axes)):
+        _set_sliders(axes, _starting_positions(axes, start))
         st.session_state[CONTEXT] = context
-    controls, picture = st.columns([3, 2], gap="large")
+    controls, picture = st.columns([1, 1], gap="medium")
     with controls:
-        reset_column, random_column, _ = st.columns([1, 1, 2])
-        reset_column.button("Reset", icon=":material/restart_alt:", key="sliders_reset",
-                            on_click=lambda: _set_sliders(axes, axes.coords_of(start)),
-                            help="Back to the starting code.")
-        random_column.button("Randomise", icon=":material/casino:", key="sliders_randomise",
-                             on_click=lambda: _set_sliders(axes, axes.random_coords(random.randrange(1_000_000))),
-                             help="Random positions, about one standard deviation around the middle.")
-        slider_columns, coords = st.columns(SLIDER_COLUMNS), []
-        for index, (key, label, (low, high)) in enumerate(zip(keys, axes.labels, axes.ranges)):
-            share = f"{axes.explained[index]:.0%} of the test codes' variance lies along it." if axes.explained \
-                else None
-            coords.append(slider_columns[index % SLIDER_COLUMNS].slider(
-                label, min_value=low, max_value=high, step=(high - low) / 200, format="%.2f", key=key, help=share))
+        coords = _sliders(axes, start)
     latent = axes.latent_at(coords, start)
-    started = time.perf_counter()
-    image = decode_to_pil(model, latent, upscale=display_upscale(model.image_shape, IMAGE_WIDTH_PX))
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    width_px = presentation.scaled(IMAGE_WIDTH_PX if len(runs) == 1 else IMAGE_WIDTH_PX * 2 // 3)
     with picture:
-        st.markdown("**Decoded image**")
-        show_image(image, f"Decoded in {elapsed_ms:.1f} ms")
-        st.download_button("Download PNG", png_bytes(image), file_name="latent-sliders.png", mime="image/png",
-                           icon=":material/download:", key="sliders_download", on_click="ignore")
+        for column, each in zip(st.columns(len(runs)), runs):
+            started = time.perf_counter()
+            image = decode_to_pil(each.model, latent, upscale=display_upscale(each.model.image_shape, width_px))
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            with column:
+                st.markdown(f"**{each.name if len(runs) > 1 else 'Decoded image'}**")
+                show_image(image, f"Decoded in {elapsed_ms:.1f} ms")
+                st.download_button("Download PNG", png_bytes(image), file_name=f"{each.name}-latent-sliders.png",
+                                   mime="image/png", icon=":material/download:", on_click="ignore",
+                                   key=f"sliders_download_{each.name}")
+        _sweep(runs[0], axes, coords, start, str(context), width_px)
+    params, overrides = publish_args
+    url_state.publish(params, {**overrides, LINKED_COORDS: [round(c, 4) for c in coords]})
 
 
 st.title("Latent sliders")
@@ -77,60 +142,88 @@ with user_errors("The test set could not be loaded: "):
 summary = None
 with user_errors("The test set could not be encoded: "):
     summary = latent_summary(run, dataset)
+params = url_params(model, dataset)
+for key, value in (("sliders_source", "random"), ("sliders_seed", 0), ("sliders_frame_ms", 80),
+                   ("sliders_axes", "pc" if model.latent_dim > MAX_DIMENSION_SLIDERS and summary is not None
+                    else "dim")):
+    st.session_state.setdefault(key, value)
+linked = url_state.restore(params)
+if "_url_sliders_test" in linked and dataset is not None:
+    select_test_image(dataset, "sliders_test", linked["_url_sliders_test"])
+    st.session_state["sliders_source"] = "test"
+if "_url_sliders_dims" in linked:
+    st.session_state["sliders_dims"] = [d - 1 for d in linked["_url_sliders_dims"]]
+if LINKED_COORDS in linked:
+    st.session_state.pop(CONTEXT, None)  # set the sliders up afresh, from the link's positions
 
 # -- where to start ---------------------------------------------------------------------------
-st.subheader("Start from")
-source = st.radio("Start from", SOURCES, horizontal=True, key="sliders_source", label_visibility="collapsed")
-if not model.has_encoder and source != SOURCES[0]:
-    st.info(f"A {run.family.upper()} {OPTIMISATION_NOTE}")
-start, start_id, target = None, None, None
-if source == SOURCES[0]:
-    st.session_state.setdefault("sliders_seed", 0)
-    seed = st.columns([1, 3])[0].number_input("Seed", min_value=0, max_value=999_999, step=1, key="sliders_seed",
-                                              help="Each seed gives a different random starting code.")
-    start, start_id = draw_codes(model, 1, int(seed))[0], ("random", int(seed))
-else:
-    steps = inversion_settings("sliders_inversion_steps") if not model.has_encoder else 0
-    choose, show = st.columns(2, gap="large")
-    with choose:
-        if source == SOURCES[1] and dataset is not None:
-            index = test_image_picker(dataset, "sliders_test", "Test image")
-            target = dataset.test_images[index] if index is not None else None
-        elif source == SOURCES[2]:
-            fit = st.selectbox("Fit to the model's size by", FIT_MODES, key="sliders_fit")
-            target = uploaded_image("Image to start from", "sliders_upload", model.image_shape, fit)
-    with show:
-        if target is None:
-            st.info("Choose an image to start from its code.")
-        else:
-            found = remembered_latents(run, stack_images([target]), steps)
-            if found is not None:
-                start, start_id = found.latents[0], ("image", image_fingerprint(target), steps)
-                how = "found by optimisation" if found.by_optimisation else "encoded and decoded"
-                show_image(make_grid_image(stack_images([target, found.reconstructions[0]]), nrow=2,
-                                           upscale=display_upscale(model.image_shape, 120)),
-                           caption=f"The model's input, and its code {how} (MSE {float(found.errors[0]):.4f})")
+start, start_id, target, test_index = None, None, None, None
+with presentation.settings("Starting code, second model"):
+    st.subheader("Start from")
+    source = st.radio("Start from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="sliders_source",
+                      label_visibility="collapsed", persist_state="page")
+    if not model.has_encoder and source != "random":
+        st.info(f"A {run.family.upper()} {OPTIMISATION_NOTE}")
+    if source == "random":
+        seed = st.number_input("Seed", min_value=0, max_value=999_999, step=1, key="sliders_seed", width=200,
+                               help="Each seed gives a different random starting code.")
+        start, start_id = draw_codes(model, 1, int(seed))[0], ("random", int(seed))
+    else:
+        steps = inversion_settings("sliders_inversion_steps") if not model.has_encoder else 0
+        choose, show = st.columns(2, gap="medium")
+        with choose:
+            if source == "test" and dataset is not None:
+                test_index = test_image_picker(dataset, "sliders_test", "Test image")
+                target = dataset.test_images[test_index] if test_index is not None else None
+            elif source == "upload":
+                fit = st.selectbox("Fit to the model's size by", FIT_MODES, key="sliders_fit", persist_state="page")
+                target = uploaded_image("Image to start from", "sliders_upload", model.image_shape, fit)
+        with show:
+            if target is None:
+                st.info("Choose an image to start from its code.")
+            else:
+                found = remembered_latents(run, stack_images([target]), steps)
+                if found is not None:
+                    start, start_id = found.latents[0], ("image", image_fingerprint(target), steps)
+                    how = "found by optimisation" if found.by_optimisation else "encoded and decoded"
+                    show_image(make_grid_image(stack_images([target, found.reconstructions[0]]), nrow=2,
+                                               upscale=display_upscale(model.image_shape, 120)),
+                               caption=f"The model's input, and its code {how} (MSE {float(found.errors[0]):.4f})")
+    other = compare_picker(run, same_latent_dim=True)
+params_overrides = {"_url_sliders_test": test_index}
 
 # -- the sliders ------------------------------------------------------------------------------
-if start is not None:
-    st.subheader("Move the code")
-    can_use_pca = summary is not None and model.latent_dim >= 2
-    principal = False
-    if can_use_pca:
-        default_axes = 0 if model.latent_dim <= MAX_DIMENSION_SLIDERS else 1
-        principal = st.radio("Sliders move along", AXES, index=default_axes, horizontal=True,
-                             key="sliders_axes") == AXES[1]
-    directions = min(model.latent_dim, MAX_DIMENSION_SLIDERS)
+if start is None:
+    url_state.publish(params, params_overrides)
+    st.stop()
+st.subheader("Move the code")
+training_note(run)
+principal, directions, dims = False, min(model.latent_dim, MAX_DIMENSION_SLIDERS), None
+with presentation.settings("Which sliders"):
+    if summary is not None and model.latent_dim >= 2:
+        principal = st.radio("Sliders move along", list(AXES), format_func=AXES.get, horizontal=True,
+                             key="sliders_axes", persist_state="page") == "pc"
     if principal and model.latent_dim > 8:
-        directions = st.columns([1, 3])[0].number_input("Directions shown", 8, directions, min(12, directions),
-                                                        key="sliders_directions")
+        st.session_state["sliders_directions"] = min(st.session_state.get("sliders_directions", 12), directions)
+        directions = st.number_input("Directions shown", 1, directions, key="sliders_directions", width=200)
     if not principal and model.latent_dim > MAX_DIMENSION_SLIDERS:
-        st.caption(f"Sliders for the first {MAX_DIMENSION_SLIDERS} of {model.latent_dim} dimensions; "
-                   "the rest stay at the starting code.")
-    if principal:
-        st.caption("Principal directions of the encoded test set, largest spread first. Each slider spans three "
-                   "standard deviations of the test codes either side of their mean"
-                   + (" (at least the prior's ±3)." if model.is_variational else "."))
-    with user_errors():
-        axes = slider_axes(run, summary, principal, directions)
-        slider_panel(model, axes, start, (run_key(run), start_id, axes.kind, len(axes)))
+        st.session_state.setdefault("sliders_dims", most_used_dims(summary, model.latent_dim))
+        dims = st.multiselect(f"Dimensions with a slider (up to {MAX_DIMENSION_SLIDERS} of {model.latent_dim})",
+                              list(range(model.latent_dim)), key="sliders_dims", max_selections=MAX_DIMENSION_SLIDERS,
+                              format_func=lambda d: f"z{d + 1}", persist_state="page",
+                              help="The others stay at the starting code. The default is the dimensions the test "
+                                   "codes spread along most: the ones that change the image.")
+        if not dims:
+            st.info("Choose at least one dimension to get sliders.")
+            url_state.publish(params, params_overrides)
+            st.stop()
+if principal:
+    st.caption("Principal directions of the encoded test set, largest spread first. Each slider spans three "
+               "standard deviations of the test codes either side of their mean"
+               + (" (at least the prior's ±3)." if model.is_variational else "."))
+with user_errors():
+    axes = slider_axes(run, summary, principal, directions, dims)
+    params_overrides["_url_sliders_dims"] = [d + 1 for d in axes.dims] if dims else None
+    slider_panel([run] + ([other] if other is not None else []), axes, start,
+                 (run_key(run), start_id, axes.kind, tuple(axes.dims), len(axes)), (params, params_overrides))
+url_state.link_box()

@@ -10,13 +10,21 @@ import streamlit as st
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import per_image_mse, reconstructions
 from gen_core.sampling import draw_images
+from ui import presentation, url_state
+from ui.compare import COMPARE_PARAM, compare_picker
 from ui.explore_widgets import run_key
+from ui.model_notes import grid_content, training_note
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.url_state import UrlParam
 from ui.views.samples import epoch_grid_image, epoch_grids, random_indices, reconstruction_rows, spread_evenly
 
 GRID_WIDTH_PX = 560
 EPOCHS_SHOWN = 6
 EPOCHS_PER_ROW = 3
+COUNTS = (9, 16, 25, 36, 49, 64, 100)
+URL_PARAMS = [UrlParam("seed", "samples_seed", "int", 0, 999_999),
+              UrlParam("n", "samples_count", "choice", choices=COUNTS),
+              UrlParam("rseed", "samples_recon_seed", "int", 0, 999_999), COMPARE_PARAM]
 
 
 def _fresh_seed(key: str) -> None:
@@ -40,34 +48,58 @@ def _reconstruction_png(path: str, mtime: float, count: int, seed: int, _model, 
     return png_bytes(grid), float(per_image_mse(redrawn, chosen).mean())
 
 
+def _same_codes_note(run, other) -> str:
+    if run.model.latent_dim != other.model.latent_dim:
+        return (f"Same seed, but not the same codes: the latent sizes differ ({run.model.latent_dim} and "
+                f"{other.model.latent_dim}).")
+    if run.model.has_prior and other.model.has_prior:
+        return "Same seed, same codes: each grid position decodes the same N(0, I) draw in both models."
+    return ("Same seed and the same random numbers, but an autoencoder shapes them to its own codes' spread, "
+            "so the codes are not identical.")
+
+
 st.title("Samples")
 run = require_active_run()
 model = run.model
 epochs_done = len(run.history.get("epochs", []))
 st.caption(f"**{run.name}** · {run.family.upper()} · {model.latent_dim}-d latent · "
            f"{epochs_done} epoch{'s' if epochs_done != 1 else ''} trained")
+st.session_state.setdefault("samples_seed", 0)
+st.session_state.setdefault("samples_count", 36)
+st.session_state.setdefault("samples_recon_seed", 0)
+url_state.restore(URL_PARAMS)
 dataset = None
 with user_errors("The test set could not be loaded: "):
     dataset = active_dataset()
 
 # -- random samples ---------------------------------------------------------------------------
 st.subheader("Random samples")
-st.session_state.setdefault("samples_seed", 0)
-count_column, seed_column, button_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-count = count_column.select_slider("How many", [9, 16, 25, 36, 49, 64, 100], value=36, key="samples_count")
-seed = seed_column.number_input("Seed", min_value=0, max_value=999_999, step=1, key="samples_seed",
-                                help="The same seed always draws the same grid.")
-button_column.button("New samples", icon=":material/casino:", key="samples_new",
-                     on_click=_fresh_seed, args=("samples_seed",))
+with presentation.settings("How many, seed, second model"):
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        count = st.select_slider("How many", COUNTS, key="samples_count", width=260)
+        seed = st.number_input("Seed", min_value=0, max_value=999_999, step=1, key="samples_seed", width=150,
+                               help="The same seed always draws the same grid.")
+        st.button("New samples", icon=":material/casino:", key="samples_new",
+                  on_click=_fresh_seed, args=("samples_seed",))
+    other = compare_picker(run)
 
 if not model.has_prior:
     st.caption("A plain autoencoder has no prior to sample from, so these codes are drawn from a Gaussian "
                "that follows its training codes (each dimension's mean and spread, recorded while it trained).")
+shown_runs = [run] + ([other] if other is not None else [])
+if other is not None:
+    st.caption(_same_codes_note(run, other))
 with user_errors("Sampling failed: "):
-    samples = _sample_png(*run_key(run), int(count), int(seed), model)
-    st.image(samples, caption=f"{count} samples, seed {seed}", output_format="PNG")  # PNG: JPEG smears digits
-    st.download_button("Download PNG", samples, file_name=f"{run.name}-samples-seed{seed}.png", mime="image/png",
-                        icon=":material/download:", key="samples_download", on_click="ignore")
+    for column, each in zip(st.columns(len(shown_runs), gap="medium"), shown_runs):
+        with column:
+            samples = _sample_png(*run_key(each), int(count), int(seed), each.model)
+            title = f"{each.name}: " if other is not None else ""
+            st.image(samples, caption=f"{title}{count} samples, seed {seed}", output_format="PNG",
+                     width=presentation.scaled(GRID_WIDTH_PX) if other is None else "stretch")
+            training_note(each)
+            st.download_button("Download PNG", samples, file_name=f"{each.name}-samples-seed{seed}.png",
+                               mime="image/png", icon=":material/download:", key=f"samples_download_{each.name}",
+                               on_click="ignore")
 
 # -- progress over training -------------------------------------------------------------------
 st.subheader("Progress over training")
@@ -77,9 +109,7 @@ if not grids:
 else:
     show_all = len(grids) > EPOCHS_SHOWN and st.toggle(f"Show all {len(grids)} saved epochs", key="samples_all_epochs")
     shown = grids if show_all else spread_evenly(grids, EPOCHS_SHOWN)
-    what = ("the same test images (top half) and their reconstructions (bottom half)" if not model.has_prior
-            else "the same fixed codes, decoded")
-    st.caption(f"After each epoch: {what}. {len(shown)} of {len(grids)} saved grids shown.")
+    st.caption(f"After each epoch: {grid_content(run.family)}. {len(shown)} of {len(grids)} saved grids shown.")
     for row_start in range(0, len(shown), EPOCHS_PER_ROW):
         columns = st.columns(EPOCHS_PER_ROW)
         for column, grid in zip(columns, shown[row_start:row_start + EPOCHS_PER_ROW]):
@@ -94,11 +124,11 @@ if not model.has_encoder:
             "codes to images. The **Interpolate** and **Latent sliders** pages can still place a real image in "
             "its latent space by optimisation.")
 elif dataset is not None:
-    st.session_state.setdefault("samples_recon_seed", 0)
-    count_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
-    recon_count = count_column.select_slider("Test images", [8, 16, 24, 32], value=16, key="samples_recon_count")
-    button_column.button("Other test images", icon=":material/shuffle:", key="samples_recon_new",
-                         on_click=_fresh_seed, args=("samples_recon_seed",))
+    with presentation.settings("How many test images"), st.container(horizontal=True, vertical_alignment="bottom"):
+        recon_count = st.select_slider("Test images", [8, 16, 24, 32], value=16, key="samples_recon_count",
+                                       width=260)
+        st.button("Other test images", icon=":material/shuffle:", key="samples_recon_new",
+                  on_click=_fresh_seed, args=("samples_recon_seed",))
     with user_errors("Reconstruction failed: "):
         recon_png, recon_mse = _reconstruction_png(*run_key(run), int(recon_count),
                                                    int(st.session_state["samples_recon_seed"]), model,
@@ -108,3 +138,5 @@ elif dataset is not None:
                          f"Mean squared error per pixel: {recon_mse:.4f}")
         st.download_button("Download PNG", recon_png, file_name=f"{run.name}-reconstructions.png", mime="image/png",
                            icon=":material/download:", key="samples_recon_download", on_click="ignore")
+url_state.publish(URL_PARAMS)
+url_state.link_box()

@@ -53,11 +53,11 @@ def _cached_pca_axes(path: str, mtime: float, n_directions: int, prior: bool, _s
     return pca_axes(_summary, n_directions, prior=prior)
 
 
-def slider_axes(run, summary, principal: bool, n_directions: int):
-    """PCA directions of the test codes (cached), or one slider per latent dimension."""
+def slider_axes(run, summary, principal: bool, n_directions: int, dims: list[int] | None = None):
+    """PCA directions of the test codes (cached), or one slider per latent dimension (``dims``)."""
     if principal and summary is not None:
         return _cached_pca_axes(*run_key(run), int(n_directions), run.model.has_prior, summary)
-    return dimension_axes(run.model, summary)
+    return dimension_axes(run.model, summary, dims=dims)
 
 
 def _keep_in_range(key: str, low: int, high: int) -> None:

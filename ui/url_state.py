@@ -153,8 +153,10 @@ def begin_run() -> None:
         st.session_state.setdefault(_NOTICES, []).extend(notices)
 
 
-def show_run_notice() -> None:
-    """When the link named a model that is not here: say so, and which one is shown instead."""
+def show_link_notices() -> None:
+    """Above the page: the app-wide link parameters that were ignored, and when the link named a
+    model that is not here, say so and which one is shown instead."""
+    show_notices()
     linked = st.session_state.pop(_RUN_NOTICE, None)
     if linked is None:
         return
@@ -177,7 +179,7 @@ def restore(params: Iterable[UrlParam]) -> dict[str, Any]:
 
 
 def show_notices(notices: list[str] | None = None) -> None:
-    """Say which link parameters were ignored."""
+    """Say which link parameters were ignored (``notices``, and any left by ``begin_run``)."""
     notices = (notices or []) + st.session_state.pop(_NOTICES, [])
     if notices:
         st.caption(":material/link_off: Ignored in the link: " + "; ".join(notices) + ".")

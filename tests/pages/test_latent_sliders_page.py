@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import pytest
 
+from gen_core.pipeline import prepare_training
+from gen_core.training import TrainConfig
 from .conftest import open_page, page_text
 
 
+@pytest.fixture(scope="module")
+def wide_run(runs_root):
+    """A 20-d VAE: more dimensions than there are sliders."""
+    trainer = prepare_training("vae", {"hidden": (32,), "latent_dim": 20}, "mnist5k",
+                               TrainConfig(epochs=1, batch_size=256, device="cpu", sample_count=16),
+                               root=runs_root, name="tiny-vae20")
+    trainer.fit()
+    return trainer.run_dir
+
+
+def _decoded_all(at) -> list[str]:
+    return [image.value[0] for image in at.image if image.captions and image.captions[0].startswith("Decoded in")]
+
+
 def _decoded(at) -> str:
-    images = [image for image in at.image if image.captions and image.captions[0].startswith("Decoded in")]
+    images = _decoded_all(at)
     assert len(images) == 1
-    return images[0].value[0]
+    return images[0]
 
 
 def _slider_keys(at, kind: str) -> list[str]:
@@ -35,7 +52,7 @@ def test_moving_a_slider_changes_the_image_and_reset_restores_it(trained_runs):
 def test_principal_directions_for_an_8d_model(trained_runs):
     at = open_page("latent_sliders", trained_runs["vae8"])
     assert len(_slider_keys(at, "dim")) == 8
-    at.radio(key="sliders_axes").set_value("Principal directions").run()
+    at.radio(key="sliders_axes").set_value("pc").run()
     assert not at.exception
     keys = _slider_keys(at, "pc")
     assert len(keys) == 8 and not _slider_keys(at, "dim")
@@ -50,7 +67,7 @@ def test_principal_directions_for_an_8d_model(trained_runs):
 def test_starting_from_a_test_image_encodes_it(trained_runs):
     at = open_page("latent_sliders", trained_runs["ae"])
     random_start = _decoded(at)
-    at.radio(key="sliders_source").set_value("Test image").run()
+    at.radio(key="sliders_source").set_value("test").run()
     assert not at.exception
     assert at.selectbox(key="sliders_test_class").value == 0
     assert any("encoded and decoded" in image.captions[0] for image in at.image if image.captions)
@@ -63,11 +80,45 @@ def test_starting_from_a_test_image_encodes_it(trained_runs):
 def test_dcgan_uses_dimensions_and_inversion_by_optimisation(trained_runs):
     at = open_page("latent_sliders", trained_runs["dcgan"], sliders_inversion_steps=5)  # a short search keeps tests fast
     assert not at.exception
-    assert len(_slider_keys(at, "dim")) == 8 and not at.radio(key="sliders_source").value.startswith("Test")
+    assert len(_slider_keys(at, "dim")) == 8 and at.radio(key="sliders_source").value == "random"
     before = _decoded(at)
     at.slider(key="sliders_dim_3").set_value(-2.9).run()
     assert _decoded(at) != before
-    at.radio(key="sliders_source").set_value("Test image").run()
+    at.radio(key="sliders_source").set_value("test").run()
     assert not at.exception
     assert "found by optimisation" in page_text(at)
     assert any("its code found by optimisation (MSE" in image.captions[0] for image in at.image if image.captions)
+
+
+def test_a_link_sets_the_start_and_the_slider_positions_and_the_address_follows(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae2"], query={"src": "test", "test": "42", "z": "1.5,-0.25"})
+    assert not at.exception
+    assert at.radio(key="sliders_source").value == "test"
+    assert at.slider(key="sliders_dim_0").value == pytest.approx(1.5)
+    assert at.slider(key="sliders_dim_1").value == pytest.approx(-0.25)
+    assert at.query_params["test"] == "42" and at.query_params["z"] == "1.5,-0.25"
+    at.slider(key="sliders_dim_0").set_value(-2.0).run()
+    assert at.query_params["z"] == "-2,-0.25"
+
+
+def test_with_more_dimensions_than_sliders_you_choose_which(wide_run):
+    at = open_page("latent_sliders", wide_run, sliders_axes="dim")
+    assert not at.exception
+    chosen = at.multiselect(key="sliders_dims").value
+    assert len(chosen) == 16 and len(_slider_keys(at, "dim")) == 16
+    at.multiselect(key="sliders_dims").set_value([19, 3]).run()
+    assert not at.exception
+    assert [slider.label for slider in at.slider if slider.key.startswith("sliders_dim_")] == ["z4", "z20"]
+    assert at.query_params["dims"] == "4,20"
+
+
+def test_a_second_model_decodes_the_same_code_and_a_slider_can_play_by_itself(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae8"])
+    at.selectbox(key="compare_run").set_value("tiny-dcgan").run()
+    assert not at.exception
+    assert len(_decoded_all(at)) == 2
+    assert "tiny-vae2" not in str(at.selectbox(key="compare_run").options)  # a 2-d latent cannot take this code
+    at.selectbox(key="sliders_sweep").set_value(0).run()
+    assert not at.exception
+    sweeps = [image for image in at.image if image.captions and image.captions[0].startswith("z1 from")]
+    assert len(sweeps) == 1

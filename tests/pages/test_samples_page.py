@@ -25,7 +25,7 @@ def test_autoencoder_shows_samples_epoch_grids_and_reconstructions(trained_runs)
     assert [image.captions[0] for image in epoch_images] == ["Epoch 1", "Epoch 2"]
     assert len(_images_captioned(at, "Rows in pairs")) == 1
     assert "Mean squared error per pixel" in _images_captioned(at, "Rows in pairs")[0].captions[0]
-    assert {button.key for button in at.get("download_button")} >= {"samples_download", "samples_recon_download"}
+    assert {button.key for button in at.get("download_button")} >= {"samples_download_tiny-ae", "samples_recon_download"}
     assert "no prior" in page_text(at)
 
 
@@ -66,3 +66,38 @@ def test_a_run_resumed_while_the_page_is_open_is_reloaded(trained_runs, tmp_path
     assert "3 epochs trained" in page_text(at) and "2 epochs trained" not in page_text(at)
     assert _images_captioned(at, "36 samples")[0].value[0] != before  # same seed, new weights
     assert [image.captions[0] for image in _images_captioned(at, "Epoch ")][-1] == "Epoch 3"
+
+
+def test_an_undertrained_model_is_said_to_be_so_next_to_its_samples(trained_runs):
+    at = open_page("samples", trained_runs["vae2"])  # two epochs
+    assert any("Trained for only 2 epochs" in warning.value for warning in at.warning)
+
+
+def test_a_second_model_draws_from_the_same_codes(trained_runs):
+    at = open_page("samples", trained_runs["vae8"], query={"vs": "tiny-dcgan", "seed": "5"})
+    assert not at.exception
+    grids = _images_captioned(at, "tiny-")
+    assert [image.captions[0] for image in grids] == ["tiny-vae8: 36 samples, seed 5", "tiny-dcgan: 36 samples, seed 5"]
+    assert "Same seed, same codes" in page_text(at)
+    at.selectbox(key="compare_run").set_value("tiny-vae2").run()
+    assert "latent sizes differ (8 and 2)" in page_text(at)
+    assert at.query_params["vs"] == "tiny-vae2" and at.query_params["seed"] == "5"
+
+
+def test_a_link_to_a_missing_model_says_so_and_names_the_one_shown(trained_runs):
+    at = open_page("samples", query={"run": "renamed-long-ago", "seed": "3"})
+    assert not at.exception
+    warnings = " ".join(warning.value for warning in at.warning)
+    assert "**renamed-long-ago**, which is not on this server" in warnings
+    assert "The page shows **tiny-" in warnings  # which model is shown instead is named
+    assert at.number_input(key="samples_seed").value == 3
+    assert at.query_params["run"] != "renamed-long-ago"  # the address now names the model shown
+
+
+def test_a_hostile_link_is_ignored_with_a_notice(trained_runs):
+    at = open_page("samples", trained_runs["vae2"], query={"run": "../../etc", "seed": "-4", "n": "10000",
+                                                           "vs": "x" * 5000})
+    assert not at.exception
+    text = page_text(at)
+    assert "Ignored in the link" in text and "run=" in text and "seed='-4'" in text and "n='10000'" in text
+    assert at.number_input(key="samples_seed").value == 0

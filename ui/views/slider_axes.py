@@ -68,13 +68,17 @@ class SliderAxes:
 
 
 def dimension_axes(model, summary: LatentSummary | None = None, max_dims: int = MAX_DIMENSION_SLIDERS,
-                   n_std: float = PRIOR_RANGE_STD) -> SliderAxes:
-    """A slider per latent dimension (the first ``max_dims``).
+                   n_std: float = PRIOR_RANGE_STD, dims: list[int] | None = None) -> SliderAxes:
+    """A slider per latent dimension: ``dims`` (in order), else the first ``max_dims``.
 
     Models with a prior get +-3 around 0, where almost all its mass lies; a plain AE's codes
     can sit anywhere, so its ranges follow the test codes: mean +- (n_std + 1) std.
     """
-    dims = list(range(min(model.latent_dim, int(max_dims))))
+    if dims is None:
+        dims = list(range(min(model.latent_dim, int(max_dims))))
+    dims = sorted({int(d) for d in dims})
+    if not dims or dims[0] < 0 or dims[-1] >= model.latent_dim:
+        raise LatentError(f"Choose latent dimensions between 1 and {model.latent_dim}.")
     if summary is None or model.has_prior:
         ranges = [(-n_std, n_std) for _ in dims]
     else:
@@ -101,3 +105,22 @@ def pca_axes(summary: LatentSummary, n_directions: int, n_std: float = PRIOR_RAN
     ranges = [(min(low, -floor), max(high, floor)) for low, high in pca.slider_ranges(n_std)[:shown]]
     return SliderAxes("pc", [f"PC {k + 1}" for k in range(shown)], ranges, pca=pca,
                       explained=[float(ratio) for ratio in pca.explained_variance_ratio_[:shown]])
+
+
+def most_used_dims(summary: LatentSummary | None, latent_dim: int, count: int = MAX_DIMENSION_SLIDERS) -> list[int]:
+    """The ``count`` dimensions along which the test codes spread most (in index order): a VAE leaves
+    some dimensions unused (their codes stay at the prior), and sliders there change nothing."""
+    if summary is None or latent_dim <= count:
+        return list(range(min(latent_dim, count)))
+    return sorted(torch.argsort(summary.std, descending=True)[:count].tolist())
+
+
+def sweep_coords(axes: SliderAxes, coords, index: int, frames: int = 24) -> list[list[float]]:
+    """Slider positions that move slider ``index`` from its low end to its high end (the others held)."""
+    low, high = axes.ranges[index]
+    positions = []
+    for value in np.linspace(low, high, max(2, int(frames))):
+        moved = [float(c) for c in coords]
+        moved[index] = float(value)
+        positions.append(moved)
+    return positions
