@@ -23,7 +23,6 @@ from ui.views.comparison import headline_lines
 from ui.views.loss_charts import loss_thumbnail_figure
 
 FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once on the rerun
-IMPORTED = "models_imported"  # how many zips were imported: part of the uploader's key, to empty it
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -167,10 +166,9 @@ def run_card(run, active_path: str | None, busy_path: str | None) -> None:
 
 
 def import_uploaded() -> None:
-    """The zip just uploaded, imported once; the outcome is shown at the top of the page, and the
-    uploader is emptied (a fresh key) so the next zip can come."""
-    number = st.session_state.get(IMPORTED, 0)
-    upload = st.session_state.get(f"models_upload_{number}")
+    """The uploader's callback: import the zip just uploaded (once), and say how it went at the top
+    of the page, where it is seen, not inside the folded section."""
+    upload = st.session_state.get("models_upload")
     if upload is None:
         return
     try:
@@ -178,15 +176,13 @@ def import_uploaded() -> None:
         st.session_state[FLASH] = ("success", f"Imported **{upload.name}** as **{path.name}**.")
     except CheckpointError as error:
         st.session_state[FLASH] = ("error", f"Could not import {upload.name}: {error}")
-    st.session_state[IMPORTED] = number + 1
 
 
 def import_section() -> None:
     with st.expander("Import a run from a zip", icon=":material/upload:"):
         st.caption("A zip made by **Download zip** (weights as safetensors, settings and history as JSON). "
                    "Nothing in it is ever executed.")
-        st.file_uploader("Run zip", type=["zip"], key=f"models_upload_{st.session_state.get(IMPORTED, 0)}",
-                         on_change=import_uploaded)
+        st.file_uploader("Run zip", type=["zip"], key="models_upload", on_change=import_uploaded)
 
 
 # -- page --------------------------------------------------------------------------------------------

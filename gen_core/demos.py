@@ -185,8 +185,12 @@ def train_demos(root: Path | None = None, quick: bool = False, device: str = "au
 
 
 def demos_running(root: Path | None = None) -> bool:
-    """Whether a process is training the demo set in ``root`` now (its lock is held)."""
-    lock = FileLock(str(Path(root or checkpoints.default_root()) / LOCK_FILE), timeout=0)
+    """Whether a process is training the demo set in ``root`` now (its lock is held). Asking creates
+    nothing: a page that only looks must not write into the runs folder."""
+    path = Path(root or checkpoints.default_root()) / LOCK_FILE
+    if not path.is_file():
+        return False
+    lock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()
     except Timeout:
