@@ -14,13 +14,12 @@ from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import encode_dataset
 from gen_core.novelty import nearest_matches_by_row, novelty_baseline
 from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits,
-                               draw_class_rows, fit_sampler)
+                               SAMPLER_TITLES, draw_class_rows, fit_sampler)
 from ui.explore_widgets import run_key
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.views.pictures import display_upscale
 
-SAMPLERS = {"gmm": "Gaussian mixture per class", "gaussian": "One Gaussian per class",
-            "perturb": "Noisy real codes", "prior": "Prior N(0, I)"}
+SAMPLER_CHOICES = {name: SAMPLER_TITLES[name] for name in ("gmm", "gaussian", "perturb", "prior")}  # page order
 KIND_KEY = "class_sampler_kind"
 COMPONENTS_KEY = "class_sampler_components"
 COVARIANCE_KEY = "class_sampler_covariance"
@@ -51,7 +50,7 @@ def _fitted_sampler(run, kind: str, settings: dict, latents, labels):
     store = _sampler_store(*run_key(run))
     key = (kind, tuple(sorted(settings.items())), labels is not None)
     if key not in store:
-        bar = st.progress(0.0, text=f"Fitting the {SAMPLERS[kind].lower()}…")
+        bar = st.progress(0.0, text=f"Fitting the {SAMPLER_CHOICES[kind].lower()}…")
         started = time.perf_counter()
         try:
             sampler = fit_sampler(kind, latents, labels, progress=lambda share, text: bar.progress(share, text=text),
@@ -119,8 +118,8 @@ if not labelled:
 
 # -- the sampler ------------------------------------------------------------------------------
 st.subheader("Sampler")
-kind = st.segmented_control("Sampler", list(SAMPLERS), format_func=SAMPLERS.get, default="gmm", key=KIND_KEY,
-                            label_visibility="collapsed") or "gmm"
+kind = st.segmented_control("Sampler", list(SAMPLER_CHOICES), format_func=SAMPLER_CHOICES.get, default="gmm",
+                            key=KIND_KEY, label_visibility="collapsed") or "gmm"
 fit_settings, draw_settings = {}, {}
 if kind == "gmm":
     counts = [int((labels == label).sum()) for label in sorted(set(labels.tolist()))] if labelled else [len(latents)]
@@ -173,7 +172,7 @@ sampler, fit_seconds = fitted
 if kind != "prior":
     took = f"{fit_seconds:.1f} s" if fit_seconds >= 0.1 else "under 0.1 s"
     what = (f"a {fit_settings['n_components']}-component {fit_settings['covariance_type']} mixture per "
-            f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLERS[kind].lower())
+            f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLER_CHOICES[kind].lower())
     st.caption(f"Fitted {what} to {len(latents):,} encoded training images in {took} (cached for this model).")
 if draw_settings:
     sampler = copy.copy(sampler)  # the cached one is shared; draw-time settings go on a copy

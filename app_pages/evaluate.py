@@ -6,8 +6,10 @@ import streamlit as st
 
 from gen_core import checkpoints
 from gen_core.metrics import METRICS, evaluate_run, inception_unavailable_reason, store_final_metrics
+from gen_core.metrics.final import SCORED_SAMPLERS
+from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_TITLES
 from ui.views.comparison import (
-    GROUP_TITLES, SAMPLER_TITLES, SAMPLERS, charted_metrics, column_summary, comparison_table, gather_columns,
+    GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
     metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
 )
 from ui.state import active_run_path, list_runs, user_errors
@@ -88,7 +90,8 @@ chosen_paths = runs_column.multiselect(
     "Runs", list(by_path), key=RUNS_KEY, placeholder="Choose runs to compare",
     format_func=lambda path: f"{by_path[path].name} · {by_path[path].family} · {by_path[path].epochs_done} ep")
 samplers = samplers_column.multiselect(
-    "Samplers", SAMPLERS, default=list(SAMPLERS), key="evaluate_samplers", format_func=SAMPLER_TITLES.get,
+    "Samplers", SCORED_SAMPLERS, default=list(SCORED_SAMPLERS), key="evaluate_samplers",
+    format_func=SAMPLER_TITLES.get,
     help="Prior: decode z ~ N(0, I) (an autoencoder uses its codes' own spread). GMM: fit a Gaussian mixture to "
          "each class's encoded training images and decode draws from it; GANs have no encoder, so prior only.")
 chosen = [by_path[path] for path in chosen_paths]
@@ -104,7 +107,7 @@ components = components_column.number_input(
     help="Lowered automatically when the smallest class has too few images for K full covariances.")
 with st.expander("More settings"):
     more = st.columns(4)
-    covariance = more[0].selectbox("GMM covariance", ["full", "diag", "tied", "spherical"], key="evaluate_covariance")
+    covariance = more[0].selectbox("GMM covariance", COVARIANCE_TYPES, key="evaluate_covariance")
     class_samples = more[1].select_slider("Images per class (class accuracy)", CLASS_SAMPLES, value=100,
                                           key="evaluate_class_samples")
     seed = more[2].number_input("Seed", 0, 999_999, 0, key="evaluate_seed")

@@ -1,6 +1,8 @@
 """The command line: ``python -m gen_core {train,sample,eval,datasets,demos} ...``.
 
 Exit codes: 0 on success, 2 on bad arguments or bad input (with a one-line reason on stderr).
+The model and dataset flags of ``train`` are generated from the settings the model configs and
+the dataset registry describe (``gen_core.settings``): a new setting gets its flag by itself.
 """
 
 from __future__ import annotations
@@ -19,15 +21,45 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _hidden(value: str) -> tuple[int, ...]:
-    from gen_core.models import HIDDEN_PRESETS
-    if value in HIDDEN_PRESETS:
-        return HIDDEN_PRESETS[value]
-    try:
-        return tuple(int(v) for v in value.replace(",", " ").split())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--hidden takes sizes like 512,128 or a preset ({', '.join(HIDDEN_PRESETS)})") from None
+def _flag_type(setting):
+    """argparse ``type=`` for a described setting, with a one-line message for a bad value."""
+    def parse(text: str):
+        try:
+            return setting.parse(text)
+        except (TypeError, ValueError):
+            kind = {tuple: "whole numbers like 512,128", int: "a whole number", float: "a number"}.get(
+                setting.kind, "a value")
+            named = f", or one of {', '.join(setting.aliases)}" if setting.aliases else ""
+            raise argparse.ArgumentTypeError(f"{setting.cli_flag} takes {kind}{named}; got {text!r}") from None
+    parse.__name__ = setting.name
+    return parse
+
+
+def add_setting_flags(group, settings) -> None:
+    """One flag per described setting; a flag several families or datasets share is added once.
+
+    Every default is None, so only the flags given override a preset's or a loader's defaults.
+    """
+    seen: set[str] = set()
+    for setting in settings:
+        if setting.cli_flag in seen:
+            continue
+        seen.add(setting.cli_flag)
+        described = f"{setting.label}: {setting.help}" if setting.help else setting.label
+        options = {"dest": setting.dest, "default": None, "help": described}
+        if setting.kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = _flag_type(setting)
+            if setting.choices:
+                options["choices"] = setting.choices
+        group.add_argument(setting.cli_flag, **options)
+
+
+def given_settings(args, settings) -> dict:
+    """{name: value} of the described settings whose flags were given."""
+    return {setting.name: getattr(args, setting.dest) for setting in settings
+            if getattr(args, setting.dest, None) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,15 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=["ae", "vae", "dcgan", "vaegan"], help="model family")
+    from gen_core.data import dataset_names, dataset_options
+    from gen_core.models import FAMILIES
+    from gen_core.settings import settings_of
+
+    p.add_argument("--model", choices=list(FAMILIES), help="model family")
     p.add_argument("--preset", help="a named preset (see gen_core.presets); its settings are defaults")
     p.add_argument("--dataset", default="mnist5k", help="dataset name (see `datasets`)")
     p.add_argument("--epochs", type=int, help="epochs to train (with --resume: more epochs)")
-    p.add_argument("--latent-dim", type=int)
-    p.add_argument("--arch", choices=["mlp", "conv"])
-    p.add_argument("--hidden", type=_hidden, help="encoder hidden sizes, e.g. 512,128, or mlp1/mlp5/mlp9")
-    p.add_argument("--loss", choices=["bce", "mse", "euclidean", "mae"])
-    p.add_argument("--beta", type=float, help="KL weight (beta-VAE)")
     p.add_argument("--batch-size", type=int, help="images per step in each process (under torchrun the total is "
                                                  "this times the number of processes)")
     p.add_argument("--lr", type=float)
@@ -65,46 +96,45 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run folder to write (default: checkpoints/<family>-<dataset>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a saved run")
     p.add_argument("--no-eval", action="store_true", help="skip scoring the run when training ends")
-    data = p.add_argument_group("dataset options")
-    data.add_argument("--path", help="folder or zip of images (dataset 'folder')")
-    data.add_argument("--size", type=int, help="image size for 'folder' (default 64)")
-    data.add_argument("--channels", type=int, choices=[1, 3], help="1 (grayscale) or 3 (RGB)")
-    data.add_argument("--tile-size", type=int, help="tile size for 'tiles' (default 32)")
-    data.add_argument("--tiles-per-epoch", type=int)
-    data.add_argument("--tiles-from", help="folder or zip of large images for 'tiles' (default: embedded)")
-    data.add_argument("--root", help="local folder of torchvision datasets")
+    add_setting_flags(p.add_argument_group("model settings (those the chosen family has)"),
+                      [setting for config_class, _model in FAMILIES.values() for setting in settings_of(config_class)])
+    add_setting_flags(p.add_argument_group("dataset options"),
+                      [setting for name in dataset_names() for setting in dataset_options(name)])
 
 
 def _add_sample(p: argparse.ArgumentParser) -> None:
+    from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_NAMES
+
     p.add_argument("run", type=Path)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="a .png grid, or .npy for float32 (N, C, H, W) in [0, 1]")
-    p.add_argument("--sampler", choices=["prior", "gmm", "gaussian", "perturb"], default="prior")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default="prior")
     p.add_argument("--class", dest="class_label", type=int, help="draw only this class (class samplers)")
     p.add_argument("--components", type=int, default=10, help="K for the per-class Gaussian mixture")
-    p.add_argument("--covariance", default="full", choices=["full", "diag", "tied", "spherical"])
+    p.add_argument("--covariance", default="full", choices=COVARIANCE_TYPES)
 
 
 def _dataset_options(args) -> dict:
-    options = {"path": args.path if args.dataset != "tiles" else args.tiles_from, "size": args.size,
-               "channels": args.channels, "root": args.root}
-    if args.dataset == "tiles":
-        options.update(tile_size=args.tile_size, tiles_per_epoch=args.tiles_per_epoch)
-        options.pop("size")
-    if args.dataset not in ("folder", "tiles"):
-        options = {"root": args.root} if args.dataset in ("mnist", "fashion_mnist", "cifar10") else {}
-    return {k: v for k, v in options.items() if v is not None}
+    """The dataset flags given, as loader options; a flag the chosen dataset does not take is an error."""
+    from gen_core.data import dataset_names, dataset_options
+
+    own = dataset_options(args.dataset)
+    own_flags = {setting.cli_flag for setting in own}
+    stray = sorted({setting.cli_flag for name in dataset_names() for setting in dataset_options(name)
+                    if setting.cli_flag not in own_flags and getattr(args, setting.dest, None) is not None})
+    if stray:
+        takes = ", ".join(sorted(own_flags)) or "no options"
+        raise GenCoreError(f"{', '.join(stray)} does not apply to the {args.dataset!r} dataset (it takes {takes})")
+    return given_settings(args, own)
 
 
 def _model_settings(args, preset) -> dict:
-    settings = dict(preset.model) if preset else {}
-    for flag, key in (("latent_dim", "latent_dim"), ("arch", "arch"), ("hidden", "hidden"),
-                      ("loss", "loss"), ("beta", "beta")):
-        value = getattr(args, flag)
-        if value is not None:
-            settings[key] = value
-    return settings
+    from gen_core.models import FAMILIES
+    from gen_core.settings import settings_of
+
+    described = [setting for config_class, _model in FAMILIES.values() for setting in settings_of(config_class)]
+    return {**(preset.model if preset else {}), **given_settings(args, described)}
 
 
 def _train_settings(args, preset) -> dict:
@@ -118,6 +148,7 @@ def _train_settings(args, preset) -> dict:
 
 def run_train(args) -> int:
     from gen_core import pipeline
+    from gen_core.models import FAMILIES
     from gen_core.presets import PRESETS
     from gen_core.training import TrainConfig
 
@@ -131,7 +162,7 @@ def run_train(args) -> int:
             preset = PRESETS[args.preset]
         family = args.model or (preset.family if preset else None)
         if family is None:
-            raise GenCoreError("Give --model (ae, vae, dcgan, vaegan) or --preset")
+            raise GenCoreError(f"Give --model ({', '.join(FAMILIES)}) or --preset")
         if preset and preset.family != family:
             raise GenCoreError(f"Preset {preset.name!r} is a {preset.family} model, not {family}")
         if args.out is not None and (args.out / "config.json").exists():

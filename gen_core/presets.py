@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gen_core.models.autoencoder import HIDDEN_PRESETS
+from gen_core.models.config import HIDDEN_PRESETS
 from gen_core.models.dcgan import SEED_002_MNIST
 
 

@@ -10,46 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
 from PIL import Image
 
-from gen_core.data import list_datasets, load_dataset
-from gen_core.data.torchvision_sets import TORCHVISION_SETS
+from gen_core.data import dataset_options, list_datasets, load_dataset
 from gen_core.device import pick_device
-from gen_core.models import FAMILIES, RECONSTRUCTION_LOSSES, build_model, layer_summary
+from gen_core.models import FAMILIES, build_model, layer_summary
 from gen_core.presets import Preset
+from gen_core.settings import Setting, settings_of
 from gen_core.training import TrainConfig
 from ui import state
 
 SIDEBAR_PICKER = "sidebar_run"  # widget key of the active-model picker in ui/sidebar.py
 UPLOADS_DIR = "_uploads"  # under the checkpoints root; not a run folder, so never listed as one
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
-
-# label, help; settings not named here are not shown (image_shape comes from the dataset)
-MODEL_FIELDS = {
-    "latent_dim": ("Latent dimension", "Size of the code z. 2 gives a latent space you can draw as a map."),
-    "arch": ("Architecture", "mlp: dense layers over the flattened pixels; conv: stride-2 convolutions."),
-    "hidden": ("Hidden layer sizes", "Encoder widths, comma separated; the decoder mirrors them. "
-                                     "Empty: one dense layer straight to the code."),
-    "conv_channels": ("Conv channels", "Channels per stride-2 stage, comma separated; empty picks them "
-                                       "from the image size."),
-    "gen_channels": ("Generator channels", "The first is the dense layer's feature map; each next one "
-                                           "doubles the image size. Empty picks them from the image size."),
-    "disc_channels": ("Discriminator channels", "Channels of the critic's conv layers, comma separated."),
-    "loss": ("Reconstruction loss", "bce: Bernoulli log-likelihood (best for near-binary digits); "
-                                    "mse / euclidean / mae: distances."),
-    "beta": ("beta (KL weight)", "1 is a plain VAE; above 1 a beta-VAE with more disentangled, blurrier codes."),
-    "dropout": ("Discriminator dropout", "Fraction of the critic's activations dropped in training."),
-    "label_smoothing": ("Label smoothing", "Real labels become 1 - this for the discriminator."),
-    "pixel_weight": ("Pixel loss weight", "Weight of the per-pixel reconstruction term."),
-    "adversarial_weight": ("Adversarial weight", "Weight of the discriminator-feature terms."),
-}
-_CHOICES = {"arch": ("mlp", "conv"), "loss": RECONSTRUCTION_LOSSES}
-_ONLY_FOR_ARCH = {"hidden": "mlp", "conv_channels": "conv"}
-
 
 KEPT_FORM = "train_kept_form"  # the form's last values, restored after a visit to another page
 _NOT_KEPT = ("train_start", "train_stop", "train_quick_start", "train_resume", "train_resume_run",
@@ -111,44 +88,39 @@ def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
     return save_upload(upload.name, upload.getvalue()) if upload is not None else False
 
 
+def _dataset_hint(name: str, row: dict) -> None:
+    if not row["offline_available"] and any(setting.needs_network for setting in dataset_options(name)):
+        st.warning(f"{name} is not on this machine yet. It downloads on first use when a network is "
+                   "available; without one, the message after Start says where to put the files.")
+
+
 def dataset_options_inputs(name: str) -> tuple[dict, tuple[int, int, int] | None] | None:
-    """Loader options for ``name`` and the image shape they give; None until a needed path is given."""
+    """Loader options for ``name`` (one widget per option it describes) and the image shape they give;
+    None until a needed folder or zip is given."""
     row = dataset_rows()[name]
-    if name == "folder":
-        path = _images_source("train_folder", allow_embedded=False)
-        size_col, channel_col = st.columns(2)
-        size = size_col.number_input("Image size (pixels, square)", 8, 256, 64, step=8, key="train_folder_size")
-        channels = channel_col.radio("Colour", (1, 3), index=1, horizontal=True, key="train_folder_channels",
-                                     format_func=lambda c: "grayscale" if c == 1 else "colour")
+    prefix = f"train_{name}"
+    described = [setting for setting in dataset_options(name) if setting.in_app
+                 and (not setting.needs_network or not row["offline_available"])]
+    options, waiting = {}, None
+    for setting in (setting for setting in described if setting.widget == "images"):
+        path = _images_source(prefix, allow_embedded=not setting.required)
         if path is False:
-            st.info("Give a folder or zip of images (sub-folders become classes).")
-            return None
-        return {"path": path, "size": int(size), "channels": int(channels)}, (int(channels), int(size), int(size))
-    if name == "tiles":
-        path = _images_source("train_tiles", allow_embedded=True)
-        size_col, count_col, channel_col = st.columns(3)
-        tile = size_col.number_input("Tile size (pixels)", 4, 256, 32, step=4, key="train_tiles_size")
-        count = count_col.number_input("Tiles per epoch", 100, 200_000, 2000, step=500, key="train_tiles_count")
-        channels = channel_col.radio("Colour", (1, 3), horizontal=True, key="train_tiles_channels",
-                                     format_func=lambda c: "grayscale" if c == 1 else "colour")
-        if path is False:
-            st.info("Give a folder or zip of large images (at least two: one is held out for testing).")
-            return None
-        options = {"tile_size": int(tile), "tiles_per_epoch": int(count), "channels": int(channels)}
-        if path is not None:
-            options["path"] = path
-        return options, (int(channels), int(tile), int(tile))
-    options = {}
-    if name in TORCHVISION_SETS:
-        limit = st.number_input("Use the first N training images (0: all)", 0, row["train_size"] or 10**7, 0,
-                                step=1000, key=f"train_{name}_limit")
-        if limit:
-            options["limit"] = int(limit)
-        if not row["offline_available"]:
-            st.warning(f"{name} is not on this machine yet. It downloads on first use when a network is "
-                       "available; without one, the message after Start says where to put the files.")
-            options["download"] = st.checkbox("Download if missing", value=False, key=f"train_{name}_download")
-    return options, row["image_shape"]
+            waiting = f"Give the {setting.label.lower()}: {setting.help}."
+        elif path is not None:
+            options[setting.name] = path
+    shown = [setting for setting in described if setting.widget != "images"]
+    columns = st.columns(len(shown)) if shown else []
+    for column, setting in zip(columns, shown):
+        value = setting_input(setting, setting.default, f"{prefix}_{setting.key}", column)
+        if value or setting.default is not None:  # an optional number left at 0 means "not given"
+            options[setting.name] = value
+    _dataset_hint(name, row)
+    if waiting:
+        st.info(waiting)
+        return None
+    side = options.get("size", options.get("tile_size"))
+    shape = (options.get("channels", 1), side, side) if side else row["image_shape"]
+    return options, shape
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=2)
@@ -157,39 +129,44 @@ def cached_dataset(name: str, options: dict):
 
 
 # -- model and training settings ---------------------------------------------------------------
-def _field_defaults(family: str) -> dict:
-    config_class = FAMILIES[family][0]
-    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
-
-
-def _setting_input(name: str, value, key: str, container):
-    label, help_text = MODEL_FIELDS[name]
-    if name in _CHOICES:
-        choices = _CHOICES[name]
-        return container.selectbox(label, choices, index=choices.index(value), key=key, help=help_text)
-    if isinstance(value, (tuple, list)):
+def setting_input(setting: Setting, value, key: str, container):
+    """The widget a described setting asks for, starting at ``value``; returns what it holds."""
+    label, help_text = setting.label, setting.help or None
+    if setting.choices:
+        index = setting.choices.index(value) if value in setting.choices else 0
+        draw = container.radio if setting.widget == "radio" else container.selectbox
+        extra = {"horizontal": True} if setting.widget == "radio" else {}
+        return draw(label, setting.choices, index=index, key=key, help=help_text, **extra,
+                    format_func=lambda choice: setting.choice_labels.get(choice, str(choice)))
+    if setting.kind is tuple:
         text = container.text_input(label, ", ".join(str(v) for v in value), key=key, help=help_text)
         return text.strip()
-    if isinstance(value, bool):
-        return container.checkbox(label, value, key=key, help=help_text)
-    if isinstance(value, int):
-        return int(container.number_input(label, 1, 4096, int(value), key=key, help=help_text))
-    upper = 1.0 if name in ("dropout", "label_smoothing") else None
-    return float(container.number_input(label, 0.0, upper, float(value), step=0.05 if upper else 0.5,
+    if setting.kind is bool:
+        return container.checkbox(label, bool(value), key=key, help=help_text)
+    if setting.kind is int:
+        low = 0 if value is None else int(setting.minimum if setting.minimum is not None else 0)
+        step = int(setting.step or 1)
+        return int(container.number_input(label, low, None if setting.maximum is None else int(setting.maximum),
+                                          int(value or 0), step=step, key=key, help=help_text))
+    upper = setting.below if setting.below is not None else setting.maximum
+    return float(container.number_input(label, setting.minimum, upper, float(value), step=setting.step or 0.5,
                                         key=key, help=help_text, format="%.3g"))
 
 
 def model_settings_inputs(preset: Preset) -> dict:
     """Every editable setting of the preset's family, starting from the preset's values."""
-    values = {**_field_defaults(preset.family), **preset.model}
+    described = settings_of(FAMILIES[preset.family][0])
+    values = {**{setting.name: setting.default for setting in described}, **preset.model}
     prefix = f"train_model_{slug(preset.name)}"
     settings: dict = {}
     columns = st.columns(3)
-    for name in (name for name in MODEL_FIELDS if name in values):
-        needed_arch = _ONLY_FOR_ARCH.get(name)
-        if needed_arch and settings.get("arch", values.get("arch", "mlp")) != needed_arch:
-            continue
-        settings[name] = _setting_input(name, values[name], f"{prefix}_{name}", columns[len(settings) % 3])
+    for setting in described:
+        if setting.only_when:
+            other, needed = setting.only_when
+            if settings.get(other, values.get(other)) != needed:
+                continue
+        settings[setting.name] = setting_input(setting, values[setting.name], f"{prefix}_{setting.name}",
+                                               columns[len(settings) % 3])
     return settings
 
 

@@ -10,11 +10,13 @@ import functools
 import inspect
 
 from gen_core.data import embedded, folders, torchvision_sets
+from gen_core.data.options import FOLDER_OPTIONS, TORCHVISION_OPTIONS
 from gen_core.data.base import (DatasetInfo, ImageDataset, dataset_info, dataset_names, indices_of_class,
                                 iter_batches, load_dataset, register_dataset)
 from gen_core.errors import DatasetError
 
-__all__ = ["DatasetInfo", "ImageDataset", "dataset_info", "dataset_names", "indices_of_class", "iter_batches",
+__all__ = ["DatasetInfo", "ImageDataset", "dataset_info", "dataset_names", "dataset_options", "indices_of_class",
+           "iter_batches",
            "list_datasets", "load_dataset", "load_image_folder", "register_dataset"]
 
 load_image_folder = folders.load_image_folder
@@ -43,9 +45,9 @@ def _with_checked_options(name: str, loader):
     return checked_loader
 
 
-def _register(name: str, description: str, loader, offline_check, image_shape=None) -> None:
+def _register(name: str, description: str, loader, offline_check, image_shape=None, options=()) -> None:
     register_dataset(DatasetInfo(name, description, _with_checked_options(name, loader),
-                                 offline_check, image_shape))
+                                 offline_check, image_shape, options))
 
 
 def _always() -> bool:
@@ -61,9 +63,15 @@ _register("lfw_faces", "100 LFW face crops bundled with scikit-image (32x32, unl
 for _spec in torchvision_sets.TORCHVISION_SETS.values():
     _register(_spec.name, _spec.description,
               functools.partial(torchvision_sets.load_torchvision_set, _spec.name),
-              functools.partial(torchvision_sets.local_files_present, _spec.name), _spec.image_shape)
+              functools.partial(torchvision_sets.local_files_present, _spec.name), _spec.image_shape,
+              TORCHVISION_OPTIONS)
 _register("folder", "Your own images: a folder or .zip (sub-folders become classes)",
-          folders.load_folder_dataset, _always)
+          folders.load_folder_dataset, _always, options=FOLDER_OPTIONS)
+
+
+def dataset_options(name: str):
+    """The options ``load_dataset(name, ...)`` takes, as ``Setting`` descriptions."""
+    return dataset_info(name).options
 
 
 def list_datasets() -> list[dict]:

@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 from gen_core.errors import DatasetError
+from gen_core.settings import Setting
 
 
 @dataclass
@@ -97,6 +98,7 @@ class DatasetInfo:
     loader: Callable[..., ImageDataset]
     offline_check: Callable[[], bool]
     image_shape: tuple[int, int, int] | None = None  # None: depends on options (folders, tiles)
+    options: tuple[Setting, ...] = ()  # what the loader takes: CLI flags and Train widgets come from these
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}

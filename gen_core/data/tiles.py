@@ -40,6 +40,7 @@ import torch
 from PIL import Image
 
 from gen_core.data.base import DatasetInfo, ImageDataset, register_dataset
+from gen_core.data.options import TILE_OPTIONS
 from gen_core.errors import DatasetError
 
 SAMPLERS = ("equal", "naive")
@@ -351,4 +352,5 @@ register_dataset(DatasetInfo(
                  "texture photographs), every pixel equally likely to be seen; one image held out."),
     loader=load_tile_dataset,
     offline_check=lambda: True,  # nothing is ever downloaded: user files or files inside skimage
+    options=TILE_OPTIONS,
 ))

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from gen_core.checkpoints import read_config
 from gen_core.metrics.report import evaluate_run
 from gen_core.metrics.storage import store_final_metrics
 from gen_core.models import FAMILIES
+from gen_core.progress import ProgressCallback
+from gen_core.sampling import PRIOR
+
+# What a run is scored with, here and as the Evaluate page's columns: the model's own codes, and one
+# Gaussian mixture per class fitted to the encoded training set (models with an encoder only).
+SCORED_SAMPLERS = (PRIOR, "gmm")
 
 
-def measure_finished_run(run_dir: Path, device: str = "auto", progress: Callable[[float, str], None] | None = None,
+def scored_samplers(family: str) -> list[str]:
+    """The samplers of ``SCORED_SAMPLERS`` a family can be scored with (a GAN has no encoder to fit to)."""
+    return [sampler for sampler in SCORED_SAMPLERS if sampler == PRIOR or FAMILIES[family][1].has_encoder]
+
+
+def measure_finished_run(run_dir: Path, device: str = "auto", progress: ProgressCallback | None = None,
                          n_samples: int = 500, iwae_k: int = 64) -> dict:
     """Evaluate with the prior and, for models with an encoder, the per-class GMM sampler; store both.
 
     Standard FID is left out (minutes on a CPU); the Evaluate page and ``eval`` can add it.
     Returns what was stored: ``{sampler: entry}``.
     """
-    family = read_config(run_dir)["family"]
-    samplers = ["prior"] + (["gmm"] if FAMILIES[family][1].has_encoder else [])
+    samplers = scored_samplers(read_config(run_dir)["family"])
     reports = []
     for index, sampler in enumerate(samplers):
         def scaled(fraction: float, message: str, index=index, sampler=sampler) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from gen_core.errors import ModelConfigError
-from gen_core.models.autoencoder import HIDDEN_PRESETS, AEConfig, Autoencoder
+from gen_core.models.autoencoder import AEConfig, Autoencoder
 from gen_core.models.base import GenerativeModel
-from gen_core.models.config import config_from_dict
+from gen_core.models.config import HIDDEN_PRESETS, config_from_dict
 from gen_core.models.dcgan import DCGAN, DCGANConfig
 from gen_core.models.losses import RECONSTRUCTION_LOSSES
 from gen_core.models.summary import LayerSummary, layer_summary

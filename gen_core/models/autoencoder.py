@@ -7,32 +7,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gen_core.models import config as checks
 from gen_core.models.base import GenerativeModel
 from gen_core.models.blocks import build_decoder, build_encoder
+from gen_core.models.config import HIDDEN, HIDDEN_PRESETS, LOSS, EncoderDecoderConfig
 from gen_core.models.losses import reconstruction_loss
-
-# Encoder hidden sizes; the decoder mirrors them and the code (latent_dim, 32 in seed 004) sits
-# between, so "mlp5" is 784-512-128-32-128-512-784: five hidden layers.
-HIDDEN_PRESETS: dict[str, tuple[int, ...]] = {
-    "mlp1": (),
-    "mlp5": (512, 128),
-    "mlp9": (512, 256, 128, 64),
-}
 
 
 @dataclass
-class AEConfig:
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 32
-    arch: str = "mlp"  # "mlp" or "conv"
-    hidden: tuple[int, ...] = HIDDEN_PRESETS["mlp5"]
-    conv_channels: tuple[int, ...] = ()  # empty: chosen from the image size
-    loss: str = "bce"
-
-    def __post_init__(self) -> None:
-        checks.check_encoder_decoder(self)
-        checks.check_reconstruction_loss(self.loss)
+class AEConfig(EncoderDecoderConfig):
+    hidden: tuple[int, ...] = HIDDEN.field(HIDDEN_PRESETS["mlp5"])
+    loss: str = LOSS.field("bce")
 
 
 class Autoencoder(GenerativeModel):

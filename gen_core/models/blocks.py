@@ -9,6 +9,9 @@ from torch import nn
 from torch.nn import functional as F
 
 
+ARCHITECTURES = ("mlp", "conv")  # dense layers over flattened pixels, or stride-2 convolutions
+
+
 def mlp(sizes: list[int], final_activation: bool = False) -> nn.Sequential:
     """Linear layers between consecutive ``sizes`` with ReLU between them."""
     layers: list[nn.Module] = []

@@ -1,32 +1,69 @@
-"""Validation shared by the model config dataclasses."""
+"""What model configs share: the settings every family describes once, and their checks.
+
+Each setting is a ``Setting`` (label, help, range, choices); a config dataclass declares it as a
+field (``latent_dim: int = LATENT_DIM.field(32)``), and ``check_settings`` validates it from that
+description. The CLI's flags and the Train page's widgets are generated from the same fields.
+AE, VAE and VAE-GAN share ``EncoderDecoderConfig``.
+"""
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from gen_core.errors import ModelConfigError
-from gen_core.models.blocks import default_conv_channels
+from gen_core.models.blocks import ARCHITECTURES, default_conv_channels
 from gen_core.models.losses import RECONSTRUCTION_LOSSES
+from gen_core.settings import Setting, check_settings, int_tuple
+
+# Encoder hidden sizes; the decoder mirrors them and the code (latent_dim) sits between, so
+# "mlp5" is 784-512-128-32-128-512-784: five hidden layers.
+HIDDEN_PRESETS: dict[str, tuple[int, ...]] = {
+    "mlp1": (),
+    "mlp5": (512, 128),
+    "mlp9": (512, 256, 128, 64),
+}
+
+LATENT_DIM = Setting("Latent dimension", "Size of the code z. 2 gives a latent space you can draw as a map.",
+                     minimum=1, maximum=4096)
+ARCH = Setting("Architecture", "mlp: dense layers over the flattened pixels; conv: stride-2 convolutions.",
+               choices=ARCHITECTURES)
+HIDDEN = Setting("Hidden layer sizes", "Encoder widths, comma separated (or mlp1, mlp5, mlp9); the decoder "
+                 "mirrors them. Empty: one dense layer straight to the code.", only_when=("arch", "mlp"),
+                 aliases=HIDDEN_PRESETS)
+CONV_CHANNELS = Setting("Conv channels", "Channels per stride-2 stage, comma separated; empty picks them "
+                        "from the image size.", only_when=("arch", "conv"))
+LOSS = Setting("Reconstruction loss", "bce: Bernoulli log-likelihood (best for near-binary digits); "
+               "mse / euclidean / mae: distances.", choices=RECONSTRUCTION_LOSSES)
+BETA = Setting("beta (KL weight)", "1 is a plain VAE; above 1 a beta-VAE with more disentangled, blurrier codes.",
+               minimum=0.0, step=0.5)
+DISC_CHANNELS = Setting("Discriminator channels", "Channels of the critic's conv layers, comma separated.")
+DROPOUT = Setting("Discriminator dropout", "Fraction of the critic's activations dropped in training.",
+                  minimum=0.0, below=1.0, step=0.05)
 
 
-def as_int_tuple(values) -> tuple[int, ...]:
-    if values is None:
-        return ()
-    if isinstance(values, str):
-        values = [v for v in values.replace(",", " ").split() if v]
-    try:
-        sizes = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise ModelConfigError(f"Layer sizes must be whole numbers, got {values!r}") from None
-    if any(size < 1 for size in sizes):
-        raise ModelConfigError(f"Layer sizes must be at least 1, got {sizes}")
-    return sizes
+@dataclass
+class EncoderDecoderConfig:
+    """The fields AE, VAE and VAE-GAN share: an encoder and a decoder mirroring it."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # from the dataset, not a user setting
+    latent_dim: int = LATENT_DIM.field(32)
+    arch: str = ARCH.field("mlp")
+    hidden: tuple[int, ...] = HIDDEN.field((512, 256))
+    conv_channels: tuple[int, ...] = CONV_CHANNELS.field(())
+
+    def __post_init__(self) -> None:
+        """Check every described field; an empty ``conv_channels`` is filled from the image size,
+        and conv stages must not halve the image below one pixel."""
+        self.image_shape = check_image_shape(self.image_shape)
+        check_settings(self)
+        self.conv_channels = self.conv_channels or default_conv_channels(self.image_shape)
+        if self.arch == "conv":
+            check_conv_depth(self.image_shape, self.conv_channels)
 
 
 def check_image_shape(image_shape) -> tuple[int, int, int]:
     try:
-        shape = as_int_tuple(image_shape)
+        shape = int_tuple("image_shape", image_shape)
     except ModelConfigError:
         shape = ()
     if len(shape) != 3 or shape[0] not in (1, 3) or min(shape[1:]) < 4:
@@ -34,55 +71,11 @@ def check_image_shape(image_shape) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def check_positive(name: str, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ModelConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
-    return value
-
-
-def check_fraction(name: str, value) -> float:
-    """A probability-like setting (dropout, label smoothing): 0 <= value < 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ModelConfigError(f"{name} must be at least 0 and below 1, got {value!r}")
-    return value
-
-
 def check_conv_depth(image_shape: tuple[int, int, int], channels: tuple[int, ...]) -> None:
     """Each stride-2 stage halves the image; the last one still needs a 2x2 input."""
     if min(image_shape[1:]) < 2 ** len(channels):
         raise ModelConfigError(f"{len(channels)} conv stages (conv_channels {channels}) halve a "
                                f"{image_shape[1]}x{image_shape[2]} image below 1 pixel; use fewer entries")
-
-
-def check_choice(name: str, value: str, choices) -> str:
-    if value not in choices:
-        raise ModelConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
-def check_reconstruction_loss(value: str) -> str:
-    return check_choice("loss", value, RECONSTRUCTION_LOSSES)
-
-
-def check_encoder_decoder(config) -> None:
-    """Normalise and check the fields AE, VAE and VAE-GAN configs share (in place).
-
-    An empty ``conv_channels`` is filled from the image size; conv stages must not halve the
-    image below one pixel.
-    """
-    config.image_shape = check_image_shape(config.image_shape)
-    config.hidden = as_int_tuple(config.hidden)
-    config.conv_channels = as_int_tuple(config.conv_channels) or default_conv_channels(config.image_shape)
-    check_positive("latent_dim", config.latent_dim)
-    check_choice("arch", config.arch, ("mlp", "conv"))
-    if config.arch == "conv":
-        check_conv_depth(config.image_shape, config.conv_channels)
-
-
-def check_non_negative(config, *names: str) -> None:
-    for name in names:
-        if not getattr(config, name) >= 0:
-            raise ModelConfigError(f"{name} must be >= 0, got {getattr(config, name)}")
 
 
 def config_from_dict(cls, values: dict):

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gen_core.models import config as checks
+from gen_core.errors import ModelConfigError
 from gen_core.models.base import GenerativeModel
 from gen_core.models.blocks import adversarial_loss, to_signed
+from gen_core.models.config import DISC_CHANNELS, DROPOUT, LATENT_DIM, check_image_shape
+from gen_core.settings import Setting, check_settings
 
 SEED_002_MNIST = {"gen_channels": (256, 128), "disc_channels": (56, 112, 224), "latent_dim": 100}
 
@@ -27,24 +29,25 @@ def default_gen_channels(image_shape) -> tuple[int, ...]:
 
 @dataclass
 class DCGANConfig:
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 100
-    gen_channels: tuple[int, ...] = ()  # first entry is the dense layer's map; each next one doubles the size
-    disc_channels: tuple[int, ...] = (32, 64, 128)
-    dropout: float = 0.4
-    label_smoothing: float = 0.0  # real labels become 1 - smoothing for the discriminator
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # from the dataset, not a user setting
+    latent_dim: int = LATENT_DIM.field(100)
+    gen_channels: tuple[int, ...] = Setting(
+        "Generator channels", "The first is the dense layer's feature map; each next one doubles the image size. "
+        "Empty picks them from the image size.").field(())
+    disc_channels: tuple[int, ...] = DISC_CHANNELS.field((32, 64, 128))
+    dropout: float = DROPOUT.field(0.4)
+    label_smoothing: float = Setting("Label smoothing", "Real labels become 1 - this for the discriminator.",
+                                     minimum=0.0, below=1.0, step=0.05).field(0.0)
 
     def __post_init__(self) -> None:
-        self.image_shape = checks.check_image_shape(self.image_shape)
-        self.gen_channels = checks.as_int_tuple(self.gen_channels) or default_gen_channels(self.image_shape)
-        self.disc_channels = checks.as_int_tuple(self.disc_channels)
-        checks.check_positive("latent_dim", self.latent_dim)
-        checks.check_positive("number of disc_channels", len(self.disc_channels))
-        checks.check_fraction("dropout", self.dropout)
-        checks.check_fraction("label_smoothing", self.label_smoothing)
+        self.image_shape = check_image_shape(self.image_shape)
+        check_settings(self)
+        self.gen_channels = self.gen_channels or default_gen_channels(self.image_shape)
+        if not self.disc_channels:
+            raise ModelConfigError("disc_channels needs at least one entry (the critic's first conv layer)")
         scale = 2 ** (len(self.gen_channels) - 1)
         if self.image_shape[1] % scale or self.image_shape[2] % scale:
-            raise checks.ModelConfigError(
+            raise ModelConfigError(
                 f"gen_channels {self.gen_channels} upsample {len(self.gen_channels) - 1} times (x{scale}), "
                 f"which does not divide the image size {self.image_shape[1]}x{self.image_shape[2]}; "
                 "use fewer channel entries")

@@ -7,26 +7,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gen_core.models import config as checks
 from gen_core.models.base import GenerativeModel
 from gen_core.models.blocks import build_decoder, build_encoder, kl_to_standard_normal, reparameterize
+from gen_core.models.config import BETA, LOSS, EncoderDecoderConfig
 from gen_core.models.losses import reconstruction_loss
 
 
 @dataclass
-class VAEConfig:
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 32  # seed 004 uses 32; seed 003 uses 2 for a drawable manifold
-    arch: str = "mlp"  # "mlp" or "conv"
-    hidden: tuple[int, ...] = (512, 256)
-    conv_channels: tuple[int, ...] = ()  # empty: chosen from the image size
-    loss: str = "bce"
-    beta: float = 1.0  # > 1 gives a beta-VAE (Higgins et al. 2017, seed 000)
-
-    def __post_init__(self) -> None:
-        checks.check_encoder_decoder(self)
-        checks.check_reconstruction_loss(self.loss)
-        checks.check_non_negative(self, "beta")
+class VAEConfig(EncoderDecoderConfig):
+    loss: str = LOSS.field("bce")
+    beta: float = BETA.field(1.0)  # > 1 gives a beta-VAE (Higgins et al. 2017)
 
 
 class GaussianEncoderDecoder(GenerativeModel):

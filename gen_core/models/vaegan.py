@@ -15,31 +15,24 @@ from dataclasses import dataclass
 
 import torch
 
-from gen_core.models import config as checks
 from gen_core.models.blocks import adversarial_loss, kl_to_standard_normal, reparameterize, to_signed
+from gen_core.models.config import ARCH, BETA, DISC_CHANNELS, DROPOUT, EncoderDecoderConfig
 from gen_core.models.dcgan import Discriminator
 from gen_core.models.losses import reconstruction_loss
 from gen_core.models.vae import GaussianEncoderDecoder
+from gen_core.settings import Setting
 
 
 @dataclass
-class VAEGANConfig:
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 32
-    arch: str = "conv"
-    hidden: tuple[int, ...] = (512, 256)
-    conv_channels: tuple[int, ...] = ()
-    disc_channels: tuple[int, ...] = (32, 64, 128)
-    dropout: float = 0.3
-    beta: float = 1.0
-    pixel_weight: float = 1.0
-    adversarial_weight: float = 10.0
-
-    def __post_init__(self) -> None:
-        checks.check_encoder_decoder(self)
-        self.disc_channels = checks.as_int_tuple(self.disc_channels)
-        checks.check_fraction("dropout", self.dropout)
-        checks.check_non_negative(self, "beta", "pixel_weight", "adversarial_weight")
+class VAEGANConfig(EncoderDecoderConfig):
+    arch: str = ARCH.field("conv")
+    disc_channels: tuple[int, ...] = DISC_CHANNELS.field((32, 64, 128))
+    dropout: float = DROPOUT.field(0.3)
+    beta: float = BETA.field(1.0)
+    pixel_weight: float = Setting("Pixel loss weight", "Weight of the per-pixel reconstruction term.",
+                                  minimum=0.0, step=0.5).field(1.0)
+    adversarial_weight: float = Setting("Adversarial weight", "Weight of the discriminator-feature terms.",
+                                        minimum=0.0, step=0.5).field(10.0)
 
 
 class VAEGAN(GaussianEncoderDecoder):

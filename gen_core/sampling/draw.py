@@ -22,6 +22,8 @@ PRIOR = "prior"  # the model's own code distribution: nothing to fit
 FITTED_SAMPLERS: dict[str, type[LatentSampler]] = {
     "gaussian": ClassGaussianSampler, "gmm": ClassMixtureSampler, "perturb": PerturbSampler}
 SAMPLER_NAMES = (PRIOR, *FITTED_SAMPLERS)
+SAMPLER_TITLES = {PRIOR: "Prior", "gaussian": "One Gaussian per class", "gmm": "Gaussian mixture per class",
+                  "perturb": "Noisy real codes"}
 
 
 def make_sampler(name: str, **params) -> LatentSampler | None:

@@ -238,3 +238,23 @@ def test_a_vae_trains_on_the_embedded_tiles_from_the_page(empty_root):
     assert len(history["epochs"]) == 2 and all(epoch["test_loss"] > 0 for epoch in history["epochs"])
     assert (empty_root / "tiles-from-the-page" / "samples" / "epoch_002.png").exists()
     assert not at.exception
+
+
+def test_each_described_setting_of_a_preset_gets_its_widget(empty_root):
+    from gen_core.models import FAMILIES
+    from gen_core.settings import settings_of
+    from ui.train_widgets import slug
+
+    at = open_page("train")
+    for name in ("VAE-GAN", "DCGAN", "Conv AE"):
+        at.selectbox(key="train_preset").set_value(name).run()
+        assert not at.exception
+        preset = PRESETS[name]
+        config = FAMILIES[preset.family][0]
+        shown = {widget.key for kind in ("number_input", "text_input", "selectbox") for widget in getattr(at, kind)}
+        arch = preset.model.get("arch", next((s.default for s in settings_of(config) if s.name == "arch"), None))
+        expected = {f"train_model_{slug(name)}_{s.name}" for s in settings_of(config)
+                    if s.only_when is None or s.only_when == ("arch", arch)}
+        assert expected <= shown, expected - shown
+        hidden_for_conv = f"train_model_{slug(name)}_hidden"
+        assert (hidden_for_conv in shown) == (arch == "mlp")

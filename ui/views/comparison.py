@@ -20,11 +20,11 @@ from pandas.io.formats.style import Styler
 
 from gen_core.metrics.catalogue import METRICS, MetricInfo, better_value
 from gen_core.metrics.storage import stored_metrics
+from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.models import FAMILIES, FAMILY_LABELS
+from gen_core.sampling import PRIOR, SAMPLER_TITLES
 
-SAMPLERS = ("prior", "gmm")
-SAMPLER_TITLES = {"prior": "Normal prior N(0, I)", "gmm": "Per-class GMM"}
-SAMPLER_COLOURS = {"prior": "#1f77b4", "gmm": "#ff7f0e"}
+SAMPLER_COLOURS = {PRIOR: "#1f77b4", "gmm": "#ff7f0e"}
 GROUP_TITLES = {"reconstruction": "Reconstruction", "likelihood": "Likelihood", "distribution": "Distance to real images",
                 "classes": "Classes and mode coverage", "sharpness": "Sharpness", "novelty": "Novelty and diversity"}
 BETTER_MARKS = {"lower": "lower ↓", "higher": "higher ↑", "near 1": "near 1", "": "—"}
@@ -304,7 +304,7 @@ def headline_lines(stored: dict) -> list[tuple[str, str]]:
     """(label, "prior value · GMM value") for the headline metrics a run has stored."""
     lines = []
     for name in HEADLINE_METRICS:
-        values = [(sampler, stored[sampler]["metrics"][name]) for sampler in SAMPLERS
+        values = [(sampler, stored[sampler]["metrics"][name]) for sampler in SCORED_SAMPLERS
                   if isinstance(stored.get(sampler), dict) and name in stored[sampler].get("metrics", {})]
         if values:
             text = " · ".join(f"{value:.4g} ({'GMM' if sampler == 'gmm' else sampler})" for sampler, value in values)
