@@ -54,12 +54,6 @@ class Autoencoder(GenerativeModel):
         """``n`` codes from the running code statistics: code_mean + code_std * N(0, I)."""
         return self.code_mean + self.code_std * super().draw_codes(n, generator)
 
-    @torch.no_grad()
-    def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Originals over their reconstructions: what a plain autoencoder learns, whatever its code spread."""
-        half = images[: max(1, len(images) // 2)]
-        return torch.cat([half, self.reconstruct(half)])
-
     def _losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = self.encode(x)
         loss = reconstruction_loss(self.decode_logits(codes), x, self.config.loss).mean()

@@ -81,9 +81,13 @@ class GenerativeModel(nn.Module):
 
     @torch.no_grad()
     def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """The images a training grid shows: ``noise`` decoded. The trainer passes the same noise
-        and test images every epoch, so grids compare across epochs."""
-        return self.decode(noise)
+        """The images a training grid shows, from the same noise and test images every epoch (so
+        grids compare across epochs): ``noise`` decoded when the model has a prior; otherwise (a
+        plain autoencoder) test images over their reconstructions, which is what it learns."""
+        if self.has_prior:
+            return self.decode(noise)
+        half = images[: max(1, len(images) // 2)]
+        return torch.cat([half, self.reconstruct(half)])
 
     # -- training ----------------------------------------------------------------------------
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
