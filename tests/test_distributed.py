@@ -23,7 +23,7 @@ from conftest import TINY_SETTINGS
 from ddp_worker import BATCH_PER_PROCESS, EPOCHS, train_config
 
 from gen_core import checkpoints, pipeline
-from gen_core.distributed import torchrun_command
+from gen_core.distributed import Group, torchrun_command
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -167,3 +167,13 @@ def test_the_torchrun_command_for_one_machine_and_for_several():
             torchrun_command([], bad)
     with pytest.raises(ValueError, match="rendezvous"):
         torchrun_command([], 2, nnodes=2)
+
+
+def test_a_global_batch_is_split_into_contiguous_shares_weighted_by_size():
+    """Gradients are summed with weight share / batch, so uneven shares still give the batch mean."""
+    first, second = Group(rank=0, world_size=2), Group(rank=1, world_size=2)
+    assert first.share(torch.arange(7)).tolist() == [0, 1, 2, 3] and first._step_weight == [4 / 7]
+    assert second.share(torch.arange(7)).tolist() == [4, 5, 6] and second._step_weight == [3 / 7]
+    assert Group().share(torch.arange(7)).tolist() == list(range(7))  # one process: the whole batch
+    images = torch.arange(5)
+    assert torch.cat([Group(rank=r, world_size=2).part_of(images) for r in (0, 1)]).tolist() == list(range(5))
