@@ -154,7 +154,7 @@ def _image_sets(run, dataset) -> dict:
 
 def _coverage_section(run, dataset, default_tile: int) -> None:
     st.caption("A tile's corner drawn uniformly (naive) sees border pixels far less often than central ones. "
-               "The equal-coverage sampler used for training draws corners so that every pixel is equally "
+               "The equal-coverage placement used for training draws corners so that every pixel is equally "
                "likely to be seen. Both maps show how often each pixel was inside a drawn tile, relative to "
                "the average pixel (1.0 = average), over the same number of draws.")
     sets = _image_sets(run, dataset)
@@ -168,7 +168,7 @@ def _coverage_section(run, dataset, default_tile: int) -> None:
     tile_size = int(tile_column.number_input("Tile size (pixels)", 2, 4096, default_tile, key="tiles_cov_tile"))
     per_pixel = draws_column.select_slider("Tiles covering an average pixel", [10, 50, 200, 1000], value=200,
                                            key="tiles_cov_per_pixel",
-                                           help="More draws, less noise: only the naive sampler's uneven "
+                                           help="More draws, less noise: only the naive placement's uneven "
                                                 "borders stay.")
     image_hw = shapes[name]
     if tile_size > min(image_hw):
@@ -181,7 +181,7 @@ def _coverage_section(run, dataset, default_tile: int) -> None:
 
 
 def _coverage_results(comparison, preview_png: bytes) -> None:
-    equal, naive = comparison.samplers["equal"], comparison.samplers["naive"]
+    equal, naive = comparison.placements["equal"], comparison.placements["naive"]
     capped = " (capped)" if comparison.draws == tiles_view.MAX_DRAWS else ""
     st.caption(f"{comparison.draws:,} draws{capped} of a {comparison.tile_size}x{comparison.tile_size} tile: "
                f"each pixel was covered {comparison.mean_per_pixel:.0f} times on average.")
@@ -196,7 +196,7 @@ def _coverage_results(comparison, preview_png: bytes) -> None:
             ratio_column.metric(f"{label}: least / most seen pixel", f"{coverage.min_max_ratio:.3g}",
                                 help=f"1 is perfectly even. With infinitely many draws: "
                                      f"{coverage.exact_min_max_ratio:.3g}.")
-        st.caption(f"With infinitely many draws the equal sampler's variation would be {equal.exact_cv:.3f} "
+        st.caption(f"With infinitely many draws the equal placement's variation would be {equal.exact_cv:.3f} "
                    f"(naive {naive.exact_cv:.3f}); what is left above is the noise of a finite number of draws. "
                    "Exactly even is possible only when the tile size divides the image's sides.")
     st.plotly_chart(tiles_view.coverage_figure(comparison), width="stretch", key="tiles_cov_maps")
@@ -208,7 +208,7 @@ def _coverage_results(comparison, preview_png: bytes) -> None:
 
 st.title("Tiles")
 st.caption("Models trained on tiles of large images (microscopy, textures): real tiles next to generated "
-           "ones, a mosaic, a which-one-is-real quiz, and how evenly the tile sampler sees an image.")
+           "ones, a mosaic, a which-one-is-real quiz, and how evenly the tile placement sees an image.")
 
 run = _active_run_or_none()
 dataset = None

@@ -13,7 +13,7 @@ import streamlit as st
 from gen_core.checkpoints import WEIGHTS_FILE
 from gen_core.errors import GenCoreError, TrainingError
 from gen_core.jobs import current_job, start_job
-from gen_core.models import FAMILY_LABELS
+from gen_core.models import FAMILY_LABELS, family_class
 from gen_core.pipeline import prepare_training, resume_training, train_config_from_dict
 from gen_core.presets import PRESETS, QUICK_START
 from ui import state
@@ -202,7 +202,7 @@ with summary_col:
         trainable = "all trainable" if table["trainable"] == table["total"] else f"{table['trainable']:,} trainable"
         st.markdown(f"**{table['total']:,} parameters** ({trainable}) · {table['total'] * 4 / 2**20:.1f} MB "
                     f"of weights · for {image_shape[0]}×{image_shape[1]}×{image_shape[2]} images")
-        decoder_name = "generator" if preset.family == "dcgan" else "decoder"
+        decoder_name = "decoder" if family_class(preset.family).has_encoder else "generator"
         records = [{**row, "part": row["part"].replace("decoder/generator", decoder_name)} for row in table["records"]]
         st.dataframe(records, hide_index=True, width="stretch", height=420, column_config={
             "part": st.column_config.TextColumn("part", width="small"),

@@ -5,7 +5,7 @@
   PCA              encode the 500-image test set and fit the latent PCA
   GMM fit          one Gaussian mixture per class on the 4,500 encoded training images, K=10 and K=250
 
-The model is a 5-hidden-layer autoencoder (seed 004's, 32-d code) trained briefly here, unless
+The model is a 5-hidden-layer autoencoder (32-d code) trained briefly here, unless
 --run points at an existing run. Goals on a 2-core CPU: slider move < 50 ms; K=250 fit < 30 s.
 
 Usage: python bench/bench_latency.py [--run RUN] [--json FILE]

@@ -1,7 +1,7 @@
 """How new generated images are: each sample's best-matching training image, and a baseline.
 
-Seed 004 checks that class samples are new, not copies, by showing each generated digit beside
-the training image it is closest to (binary cross-entropy there; MSE here by default). The
+Class samples are checked to be new, not copies, by showing each generated digit beside the
+training image it is closest to (by binary cross-entropy, or MSE, the default here). The
 distances are computed as matrix products in chunks, so 5,000 x 784 training pixels against a
 grid of samples takes milliseconds.
 """
@@ -32,9 +32,9 @@ def nearest_training_images(samples: torch.Tensor, train_images: torch.Tensor, m
                             batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """For each generated image, the index of the best-matching training image and its distance.
 
-    If every sample sits at a near-zero distance the sampler is copying, not generating (seed 004
-    used binary cross-entropy for this check). Training images are compared in chunks of
-    ``batch_size`` on their own device, so the full training set never meets one big matrix.
+    If every sample sits at a near-zero distance the sampler is copying, not generating. Training
+    images are compared in chunks of ``batch_size`` on their own device, so the full training set
+    never meets one big matrix.
     """
     if metric not in ("mse", "bce"):
         raise SamplerError(f"Unknown image distance {metric!r}; choose 'mse' or 'bce'.")
@@ -67,7 +67,7 @@ class NearestMatches:
 
 def nearest_matches(model, samples: torch.Tensor, train_images: torch.Tensor, train_latents=None,
                     metric: str = "mse") -> NearestMatches:
-    """Seed 004, Fig. 4: each generated image, its best-matching training image, and how the
+    """Each generated image, its best-matching training image, and how the
     model reconstructs that image (from ``train_latents`` when given, so nothing is re-encoded)."""
     indices, distances = nearest_training_images(samples, train_images, metric=metric)
     matched = train_images[indices.to(train_images.device)].float().cpu()

@@ -1,4 +1,4 @@
-"""Named starting points: the models the seeds describe, with settings that train well on a CPU.
+"""Named starting points: classic autoencoders, VAEs and GANs, with settings that train well on a CPU.
 
 Each preset is a model family, its settings and suggested training settings; the image shape is
 filled in from the chosen dataset.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gen_core.models.config import HIDDEN_PRESETS
-from gen_core.models.dcgan import SEED_002_MNIST
+from gen_core.models.dcgan import DCGAN_MNIST_FULL_SIZE
 
 
 @dataclass(frozen=True)
@@ -22,25 +22,31 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset("AE, 1 hidden layer", "ae", "784-32-784, the seed's smallest autoencoder (seed 004).",
+    Preset("AE, 1 hidden layer", "ae", "784-32-784: the smallest MLP autoencoder, one dense layer each way.",
            {"hidden": HIDDEN_PRESETS["mlp1"], "latent_dim": 32, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
-    Preset("AE, 5 hidden layers", "ae", "512-128-32-128-512 (seed 004): best within 100 epochs there.",
+    Preset("AE, 5 hidden layers", "ae",
+           "784-512-128-32-128-512-784: the best of the three MLP depths within 100 epochs.",
            {"hidden": HIDDEN_PRESETS["mlp5"], "latent_dim": 32, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
-    Preset("AE, 9 hidden layers", "ae", "512-256-128-64-32-64-128-256-512 (seed 004): keeps improving longest.",
+    Preset("AE, 9 hidden layers", "ae", "512-256-128-64-32-64-128-256-512: the deepest; keeps improving the longest.",
            {"hidden": HIDDEN_PRESETS["mlp9"], "latent_dim": 32, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
     Preset("Conv AE", "ae", "Stride-2 conv encoder and transposed-conv decoder, 32-d code.",
            {"arch": "conv", "latent_dim": 32, "loss": "bce"}, {"epochs": 15, "lr": 1e-3}),
-    Preset("MLP VAE, latent 2", "vae", "Three dense layers each way (seed 002); a 2-d latent you can map (seed 003).",
+    Preset("MLP VAE, latent 2", "vae",
+           "Three dense layers each way; a 2-d latent you can draw as a map (Kingma & Welling 2014).",
            {"hidden": (512, 256), "latent_dim": 2, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
-    Preset("MLP VAE, latent 32", "vae", "The same VAE with a 32-d latent, like the seed's autoencoders.",
+    Preset("MLP VAE, latent 32", "vae", "The same VAE with a 32-d latent, like the MLP autoencoders.",
            {"hidden": (512, 256), "latent_dim": 32, "loss": "bce"}, {"epochs": 30, "lr": 1e-3}),
-    Preset("Conv beta-VAE", "vae", "Conv encoder with one dense layer to mu and log sigma^2, beta = 4 (seed 000).",
+    Preset("Conv beta-VAE", "vae",
+           "Conv encoder with one dense layer to mu and log sigma^2, beta = 4 (Higgins et al. 2017).",
            {"arch": "conv", "latent_dim": 10, "beta": 4.0, "loss": "bce"}, {"epochs": 20, "lr": 1e-3}),
-    Preset("DCGAN", "dcgan", "Dense -> reshape -> transposed convs; conv + LeakyReLU + dropout critic (seed 002), CPU-sized.",
+    Preset("DCGAN", "dcgan",
+           "Dense -> reshape -> transposed convs; conv + LeakyReLU + dropout critic (Radford et al. 2016), CPU-sized.",
            {"latent_dim": 100}, {"epochs": 20, "lr": 2e-4, "batch_size": 64}),
-    Preset("DCGAN, seed 002 size", "dcgan", "Seed 002's MNIST generator (5.6 M parameters) and discriminator; wants a GPU.",
-           dict(SEED_002_MNIST), {"epochs": 50, "lr": 2e-4, "batch_size": 128}),
-    Preset("VAE-GAN", "vaegan", "VAE encoder + decoder that doubles as generator + discriminator (seed 001).",
+    Preset("DCGAN, full MNIST size", "dcgan",
+           "The full-size MNIST generator (5.6 M parameters) and discriminator; wants a GPU.",
+           dict(DCGAN_MNIST_FULL_SIZE), {"epochs": 50, "lr": 2e-4, "batch_size": 128}),
+    Preset("VAE-GAN", "vaegan",
+           "VAE encoder + decoder that doubles as generator + discriminator (Larsen et al. 2016).",
            {"latent_dim": 32}, {"epochs": 20, "lr": 3e-4, "batch_size": 64}),
 ]}
 

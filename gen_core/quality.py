@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gen_core.models import family_class
+
 MIN_EPOCHS = {"ae": 5, "vae": 5, "vaegan": 10, "dcgan": 10}
 STILL_FALLING = 0.02  # a test loss still falling by 2% per epoch at the end: more training pays
 MISMATCH_SHARE = 0.5  # fewer than half of a class's samples classified as it: say so
@@ -29,7 +31,7 @@ def training_verdict(history: dict, family: str) -> str | None:
     if done < minimum:
         return (f"Trained for only {done} epoch{'s' if done != 1 else ''}: a {family.upper()} usually needs "
                 f"{minimum} or more before its images look right. Train it further (Train page, *Resume*).")
-    if family in ("dcgan", "vaegan"):
+    if getattr(family_class(family), "is_adversarial", False):
         return None
     losses = [entry.get("test_loss") for entry in epochs[-3:]]
     if len(losses) < 2 or any(not isinstance(loss, (int, float)) or not np.isfinite(loss) for loss in losses):

@@ -17,7 +17,8 @@ from gen_core.metrics import (better_value, class_accuracy, extract_features, fr
                               mean_pairwise_mse, median_heuristic_bandwidth, mmd_squared, mode_coverage,
                               nearest_neighbour_mse, per_image_bce, per_image_mse, predict_classes,
                               reconstruction_scores, ssim_per_image)
-from gen_core.metrics.features import INFO_FILE, WEIGHTS_FILE, FeatureTraining, feature_net_dir
+from gen_core.metrics.features import (FEATURE_NET_INFO_FILE, FEATURE_NET_WEIGHTS_FILE, FeatureTraining,
+                                       feature_net_dir)
 from gen_core.models import build_model
 from gen_core.training import TrainConfig, Trainer
 
@@ -127,10 +128,10 @@ def test_a_damaged_cache_entry_is_replaced_and_unlabelled_data_refused(digits, t
     folder = feature_net_dir(small, tmp_path)
     assert folder != feature_net_dir(digits, tmp_path)  # another training set, another classifier
     folder.mkdir(parents=True)
-    (folder / WEIGHTS_FILE).write_bytes(b"not safetensors")
-    (folder / INFO_FILE).write_text("{}")
+    (folder / FEATURE_NET_WEIGHTS_FILE).write_bytes(b"not safetensors")
+    (folder / FEATURE_NET_INFO_FILE).write_text("{}")
     fresh = load_or_train_feature_net(small, root=tmp_path, training=FeatureTraining(epochs=1, min_steps=1))
-    assert not fresh.reused and (folder / WEIGHTS_FILE).stat().st_size > 1000
+    assert not fresh.reused and (folder / FEATURE_NET_WEIGHTS_FILE).stat().st_size > 1000
     assert load_or_train_feature_net(small, root=tmp_path).reused
     unlabelled = load_dataset("lfw_faces")
     with pytest.raises(DatasetError, match="no class labels"):
@@ -217,5 +218,5 @@ def test_mode_coverage_sees_collapse_and_a_matching_mix():
 def test_the_better_value_follows_each_metrics_direction():
     assert better_value("mmd_pixel", [0.3, 0.1, None]) == 0.1
     assert better_value("ssim", [0.3, 0.9]) == 0.9
-    assert better_value("memorisation_ratio", [0.5, 1.9]) == 1.9  # |log 1.9| < |log 0.5|
+    assert better_value("novelty_ratio", [0.5, 1.9]) == 1.9  # |log 1.9| < |log 0.5|
     assert better_value("kl", [1.0, 2.0]) is None  # descriptive: no better side

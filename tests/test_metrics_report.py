@@ -59,7 +59,7 @@ def test_a_vae_report_holds_every_metric_with_its_description(vae_reports):
     prior, gmm = reports["prior"], reports["gmm"]
     for name in ("recon_mse", "recon_bce", "ssim", "elbo", "kl", "log_likelihood", "bits_per_dim", "mmd_pixel",
                  "mmd_feature", "frechet_feature", "mode_kl", "modes_covered", "sharpness_ratio",
-                 "memorisation_ratio", "diversity_ratio", "classifier_accuracy_real"):
+                 "novelty_ratio", "diversity_ratio", "classifier_accuracy_real"):
         assert name in prior["metrics"] and math.isfinite(prior["metrics"][name]), name
     assert set(prior["descriptions"]) == set(prior["metrics"]) | set(prior["unavailable"])
     assert all(name in METRICS for name in prior["descriptions"])
@@ -203,3 +203,12 @@ def test_with_local_weights_fid_runs_through_torchmetrics(tmp_path, monkeypatch)
     same = inception.inception_fid(images, images, feature=64)
     brighter = inception.inception_fid(images, (images + 0.4).clamp(0, 1), feature=64)
     assert abs(same) < 1e-6 and math.isfinite(brighter) and brighter > 1e-3
+
+
+def test_a_metric_stored_under_its_older_name_reads_under_its_current_one(tmp_path):
+    run_dir = tmp_path / "old-run"
+    run_dir.mkdir()
+    entry = {"metrics": {"memorisation_ratio": 0.8, "ssim": 0.7}, "unavailable": {}, "epochs_trained": 3}
+    checkpoints.write_json_atomic(run_dir / checkpoints.HISTORY_FILE, {"epochs": [], "metrics": {"prior": entry}})
+    assert stored_metrics(run_dir)["prior"]["metrics"] == {"novelty_ratio": 0.8, "ssim": 0.7}
+    assert "novelty_ratio" in METRICS and METRICS["novelty_ratio"].label == "Novelty ratio"

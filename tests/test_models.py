@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from gen_core.errors import ModelConfigError
-from gen_core.models import (HIDDEN_PRESETS, AEConfig, build_model, config_to_dict, layer_summary,
-                             make_config)
+from gen_core.models import (DCGAN, HIDDEN_PRESETS, AEConfig, build_model, config_to_dict, family_class,
+                             layer_summary, make_config)
 from gen_core.models.blocks import kl_to_standard_normal
-from gen_core.models.dcgan import SEED_002_MNIST
+from gen_core.models.dcgan import DCGAN_MNIST_FULL_SIZE
 from gen_core.training import TrainConfig, Trainer
 
 
@@ -135,7 +135,7 @@ def _rows(summary, part, layer_type):
 
 
 def test_seed_002_dcgan_discriminator_matches_the_seed_table():
-    model = build_model("dcgan", image_shape=(1, 28, 28), **SEED_002_MNIST)
+    model = build_model("dcgan", image_shape=(1, 28, 28), **DCGAN_MNIST_FULL_SIZE)
     summary = layer_summary(model)
     convs = _rows(summary, "discriminator", "Conv2d")
     assert [row.parameters for row in convs] == [560, 56560, 226016]
@@ -148,7 +148,7 @@ def test_seed_002_dcgan_discriminator_matches_the_seed_table():
 
 
 def test_seed_002_dcgan_generator_layers_match_the_seed_table():
-    model = build_model("dcgan", image_shape=(1, 28, 28), **SEED_002_MNIST)
+    model = build_model("dcgan", image_shape=(1, 28, 28), **DCGAN_MNIST_FULL_SIZE)
     summary = layer_summary(model)
     (dense,) = _rows(summary, "decoder/generator", "Linear")
     (transposed,) = _rows(summary, "decoder/generator", "ConvTranspose2d")
@@ -219,3 +219,16 @@ def test_config_round_trips_through_json_ready_dict():
     as_dict = config_to_dict(config)
     assert as_dict["conv_channels"] == [8, 16] and as_dict["image_shape"] == [1, 28, 28]
     assert make_config("vaegan", **as_dict) == config
+
+
+def test_models_answer_what_they_can_do_instead_of_their_family_name():
+    shape = {"image_shape": (1, 28, 28)}
+    answers = {family: (model.has_encoder, model.has_prior, model.is_adversarial)
+               for family, model in ((f, build_model(f, **shape)) for f in ("ae", "vae", "dcgan", "vaegan"))}
+    assert answers == {"ae": (True, False, False), "vae": (True, True, False), "dcgan": (False, True, True),
+                       "vaegan": (True, True, True)}
+    assert build_model("vae", loss="bce", **shape).has_bernoulli_likelihood
+    assert not build_model("vae", loss="mse", **shape).has_bernoulli_likelihood
+    assert build_model("vaegan", **shape).has_bernoulli_likelihood
+    assert not build_model("ae", **shape).has_bernoulli_likelihood
+    assert family_class("dcgan") is DCGAN and family_class("gpt") is None

@@ -21,8 +21,8 @@ def _cv(values: np.ndarray) -> float:
 
 @pytest.mark.parametrize("shape_hw, tile", [((96, 96), 32), ((100, 130), 32), ((70, 45), 16), ((41, 64), 8)])
 def test_equal_sampler_covers_pixels_far_more_evenly_than_naive(shape_hw, tile):
-    equal = coverage_counts(shape_hw, tile, 40_000, sampler="equal", seed=1)
-    naive = coverage_counts(shape_hw, tile, 40_000, sampler="naive", seed=1)
+    equal = coverage_counts(shape_hw, tile, 40_000, placement="equal", seed=1)
+    naive = coverage_counts(shape_hw, tile, 40_000, placement="naive", seed=1)
     assert equal.shape == naive.shape == shape_hw
     assert equal.sum() == naive.sum() == 40_000 * tile * tile  # every drawn tile lies inside
     assert _cv(equal) < 0.35 * _cv(naive)
@@ -32,9 +32,9 @@ def test_equal_sampler_covers_pixels_far_more_evenly_than_naive(shape_hw, tile):
 
 @pytest.mark.parametrize("shape_hw, lowest_possible", [((96, 128), 1.0), ((330, 330), (10 / 11) ** 2)])
 def test_corner_pixels_are_seen_about_as_often_as_the_centre(shape_hw, lowest_possible):
-    # 330 = 10 * 32 + 10: no sampler of inside tiles beats a (10/11)**2 least/most ratio there.
-    equal = coverage_counts(shape_hw, 32, 200_000, sampler="equal", seed=2)
-    naive = coverage_counts(shape_hw, 32, 50_000, sampler="naive", seed=2)
+    # 330 = 10 * 32 + 10: no placement of inside tiles beats a (10/11)**2 least/most ratio there.
+    equal = coverage_counts(shape_hw, 32, 200_000, placement="equal", seed=2)
+    naive = coverage_counts(shape_hw, 32, 50_000, placement="naive", seed=2)
     centre = equal[shape_hw[0] // 2, shape_hw[1] // 2]
     for corner in [equal[0, 0], equal[0, -1], equal[-1, 0], equal[-1, -1]]:
         assert 0.9 * lowest_possible < corner / centre < 1.1 / lowest_possible
@@ -171,7 +171,7 @@ def test_embedded_default_loads_offline_with_the_requested_tile_shape():
 
 
 def test_bad_options_raise_dataset_errors(three_image_folder):
-    for options in [{"tile_size": 1}, {"tiles_per_epoch": 0}, {"channels": 2}, {"sampler": "grid"},
+    for options in [{"tile_size": 1}, {"tiles_per_epoch": 0}, {"channels": 2}, {"placement": "grid"},
                     {"tile_size": 500}]:
         with pytest.raises(DatasetError):
             load_tile_dataset(three_image_folder, **options)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from gen_core import checkpoints
 from gen_core.errors import GenCoreError
+from gen_core.models import family_class
 from ui import state
 from ui.url_state import UrlParam
 
@@ -30,7 +31,7 @@ def _candidates(run, same_latent_dim: bool, need_encoder: bool) -> dict:
     for info in state.list_runs():
         if info.error or info.path == run.path or not (info.path / checkpoints.WEIGHTS_FILE).is_file():
             continue
-        if need_encoder and info.family == "dcgan":
+        if need_encoder and not getattr(family_class(info.family), "has_encoder", True):
             continue
         dim = _latent_dim(str(info.path), info.modified)
         if same_latent_dim and dim != run.model.latent_dim:

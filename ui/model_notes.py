@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from gen_core.models import family_class
 from gen_core.quality import training_verdict
 
 
 def grid_content(family: str) -> str:
     """What the sample grids saved during training hold (an autoencoder has no prior to sample)."""
-    if family == "ae":
+    if not getattr(family_class(family), "has_prior", True):
         return "test images (top half) and their reconstructions (bottom half)"
     return "the same fixed random codes, decoded (so the epochs compare)"
 

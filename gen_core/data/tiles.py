@@ -1,7 +1,7 @@
 """Tile datasets cut from large images, with tile positions that see every pixel equally often.
 
 Equal coverage, per axis. A side of ``length`` pixels is cut by tiles of ``tile`` pixels whose
-top-left corner lies in ``[0, length - tile]``. A uniform corner (the naive sampler) covers pixel
+top-left corner lies in ``[0, length - tile]``. A uniform corner (the naive placement) covers pixel
 0 from one position but a central pixel from ``tile`` of them: borders are seen far less often.
 
 Write ``length = k * tile + r``, ``0 <= r < tile``. Every window of ``tile`` pixels holds exactly
@@ -10,10 +10,10 @@ probabilities within one class sum to 1: classes ``< r`` (``k + 1`` pixels) aver
 the others (``k`` pixels) ``1/k``. Hence, for tiles that lie inside the image,
 
 * exactly flat coverage is possible only when ``r == 0``, and only by the grid ``0, tile, ...``;
-* otherwise no sampler beats a least/most covered ratio of ``k/(k+1)``, and one that is constant
+* otherwise no placement beats a least/most covered ratio of ``k/(k+1)``, and one that is constant
   within every residue class has the smallest variance possible.
 
-The equal sampler meets both bounds. It stacks ``j`` tiles from the top edge and ``k + 1 - j``
+The equal placement meets both bounds. It stacks ``j`` tiles from the top edge and ``k + 1 - j``
 from the bottom (a cover with one overlap of ``tile - r`` pixels), picks ``j`` uniformly in
 ``1..k``, then one of the ``k + 1`` tiles. Its corners are the grids ``i * tile`` (weight
 ``(k - i) / (k (k + 1))``) and ``i * tile + r`` (weight ``(i + 1) / (k (k + 1))``), ``i < k``.
@@ -43,7 +43,7 @@ from gen_core.data.base import DatasetInfo, ImageDataset, register_dataset
 from gen_core.data.options import TILE_OPTIONS
 from gen_core.errors import DatasetError
 
-SAMPLERS = ("equal", "naive")
+PLACEMENTS = ("equal", "naive")
 EMBEDDED_IMAGES = ("ihc.png", "retina.jpg", "cell.png", "microaneurysms.png",
                    "brick.png", "grass.png", "gravel.png")
 MAX_PIXELS = 100_000_000  # decoded images above this are skipped instead of exhausting memory
@@ -53,15 +53,15 @@ _LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)  # same weight
 
 # ---------------------------------------------------------------------------- positions
 
-def axis_corner_distribution(length: int, tile: int, sampler: str = "equal"):
+def axis_corner_distribution(length: int, tile: int, placement: str = "equal"):
     """Corner positions along one axis and their probabilities (see the module docstring)."""
     if tile < 1 or length < tile:
         raise DatasetError(f"A {tile}-pixel tile does not fit in a side of {length} pixels.")
-    if sampler == "naive":
+    if placement == "naive":
         positions = np.arange(length - tile + 1)
         return positions, np.full(len(positions), 1.0 / len(positions))
-    if sampler != "equal":
-        raise DatasetError(f"Unknown tile sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+    if placement != "equal":
+        raise DatasetError(f"Unknown tile placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
     k, r = divmod(length, tile)
     grid = np.arange(k)
     if r == 0:
@@ -72,31 +72,31 @@ def axis_corner_distribution(length: int, tile: int, sampler: str = "equal"):
 
 
 def sample_corners(image_hw, tile: int, n: int, rng: np.random.Generator,
-                   sampler: str = "equal") -> np.ndarray:
+                   placement: str = "equal") -> np.ndarray:
     """Top-left corners (n, 2) as (row, col), drawn independently per axis."""
     axes = []
     for length in image_hw:
-        positions, weights = axis_corner_distribution(int(length), tile, sampler)
+        positions, weights = axis_corner_distribution(int(length), tile, placement)
         axes.append(rng.choice(positions, size=n, p=weights))
     return np.stack(axes, axis=1).astype(np.int64)
 
 
-def expected_coverage(image_shape_hw, tile_size: int, sampler: str = "equal") -> np.ndarray:
+def expected_coverage(image_shape_hw, tile_size: int, placement: str = "equal") -> np.ndarray:
     """Exact probability (H, W) that each pixel lies inside one drawn tile."""
     axis_coverages = []
     for length in image_shape_hw:
-        positions, weights = axis_corner_distribution(int(length), tile_size, sampler)
+        positions, weights = axis_corner_distribution(int(length), tile_size, placement)
         corner_weights = np.zeros(int(length) - tile_size + 1)
         corner_weights[positions] = weights
         axis_coverages.append(np.convolve(corner_weights, np.ones(tile_size)))
     return np.outer(*axis_coverages)
 
 
-def coverage_counts(image_shape_hw, tile_size: int, n_draws: int, sampler: str = "equal",
+def coverage_counts(image_shape_hw, tile_size: int, n_draws: int, placement: str = "equal",
                     seed: int = 0) -> np.ndarray:
     """How often each pixel (H, W) fell inside one of ``n_draws`` drawn tiles (for heat maps)."""
     height, width = (int(v) for v in image_shape_hw)
-    corners = sample_corners((height, width), tile_size, n_draws, np.random.default_rng(seed), sampler)
+    corners = sample_corners((height, width), tile_size, n_draws, np.random.default_rng(seed), placement)
     # A 2D difference array: +1 at the tile's corner, -1 past its edges, then cumulative sums.
     edges = np.zeros((height + 1, width + 1), dtype=np.int64)
     rows, cols = corners[:, 0], corners[:, 1]
@@ -268,8 +268,8 @@ class TileCutter:
     """
 
     def __init__(self, source: TileSource, tile_size: int, tiles_per_epoch: int,
-                 test_indices: list[int], seed: int = 0, test_tiles: int = 500, sampler: str = "equal"):
-        self.source, self.tile_size, self.sampler = source, tile_size, sampler
+                 test_indices: list[int], seed: int = 0, test_tiles: int = 500, placement: str = "equal"):
+        self.source, self.tile_size, self.placement = source, tile_size, placement
         self.tiles_per_epoch, self.test_tiles, self.seed = tiles_per_epoch, test_tiles, seed
         self.test_indices = sorted(test_indices)
         self.train_indices = [i for i in range(len(source.images)) if i not in self.test_indices]
@@ -283,7 +283,7 @@ class TileCutter:
         for index in np.unique(image_indices):
             chosen = np.flatnonzero(image_indices == index)
             image = self.source.images[index]
-            corners[chosen] = sample_corners(image.shape[1:], self.tile_size, len(chosen), rng, self.sampler)
+            corners[chosen] = sample_corners(image.shape[1:], self.tile_size, len(chosen), rng, self.placement)
             placed = torch.as_tensor(chosen, device=first.device)
             tiles[placed] = _cut_tiles(image, corners[chosen], self.tile_size)
         return TileDraw(tiles=tiles, image_indices=image_indices, corners=corners)
@@ -325,17 +325,17 @@ def _held_out_indices(source: TileSource, test_images) -> list[int]:
 
 def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles_per_epoch: int = 2000,
                       test_images=None, channels: int = 1, seed: int = 0, test_tiles: int = 500,
-                      sampler: str = "equal") -> ImageDataset:
+                      placement: str = "equal") -> ImageDataset:
     """Square tiles for training on large images; whole images are held out as the test set."""
     for label, value, lowest in (("tile_size", tile_size, 2), ("tiles_per_epoch", tiles_per_epoch, 1),
                                  ("test_tiles", test_tiles, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or value < lowest:
             raise DatasetError(f"{label} must be a whole number of at least {lowest}, got {value!r}.")
-    if sampler not in SAMPLERS:
-        raise DatasetError(f"Unknown tile sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+    if placement not in PLACEMENTS:
+        raise DatasetError(f"Unknown tile placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
     source = load_tile_source(path, channels=channels, min_size=tile_size)
     cutter = TileCutter(source, tile_size, tiles_per_epoch, _held_out_indices(source, test_images),
-                        seed=seed, test_tiles=test_tiles, sampler=sampler)
+                        seed=seed, test_tiles=test_tiles, placement=placement)
     held_out = ", ".join(source.names[i] for i in cutter.test_indices)
     skipped = f"; {source.skipped_count} file(s) skipped" if source.skipped else ""
     return ImageDataset(

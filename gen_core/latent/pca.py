@@ -2,7 +2,7 @@
 
 ``LatentPCA`` is shaped like a scikit-learn estimator. ``summarise_latents`` keeps an encoded
 test set with its spread (slider ranges for autoencoders come from it), and ``build_latent_map``
-is the 2-D PCA picture of the test set (seed 004, Fig. 7): encoding and PCA done once, so a page
+is the 2-D PCA picture of the test set: encoding and PCA done once, so a page
 can cache the result and redraw its figures cheaply.
 """
 
@@ -27,7 +27,7 @@ def _as_numpy(latents) -> np.ndarray:
 class LatentPCA:
     """PCA of latent codes, shaped like a scikit-learn estimator.
 
-    ``explained_variance_`` holds the eigenvalues of the sample covariance (seed 004, Fig. 7):
+    ``explained_variance_`` holds the eigenvalues of the sample covariance:
     a slow decay means the code really uses all its dimensions and a 2-D projection hides a lot.
     """
 

@@ -1,4 +1,4 @@
-"""Pictures of the latent space (seed 004, Figs. 5-6; the VAE manifold figure): decoded basis
+"""Pictures of the latent space: decoded basis
 vectors, class means and the paths between them, and the decoded grid of a 2-d latent space."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def decoded_class_means(model, latent_map: LatentMap) -> tuple[torch.Tensor, tor
 
 
 def class_mean_path(model, latent_map: LatentMap, class_a: int, class_b: int, steps: int = 10) -> torch.Tensor:
-    """Decoded convex combinations of two class means (seed 004, Fig. 6 goes from 1 to 7)."""
+    """Decoded convex combinations of two class means (from 1 to 7, say)."""
     means, _images = decoded_class_means(model, latent_map)
     return convex_combinations(model, means[int(class_a)], means[int(class_b)], steps)
 

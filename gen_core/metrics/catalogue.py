@@ -79,8 +79,8 @@ METRICS: dict[str, MetricInfo] = {
                                       "Mean per-pixel MSE from each sample to its closest training image.", _NOVEL),
     "nn_distance_real": MetricInfo("Nearest-training distance, real", "squared intensity per pixel", "",
                                    "The same for real test images (never seen in training).", _NOVEL),
-    "memorisation_ratio": MetricInfo("Novelty ratio", "samples / real", "near 1",
-                                     "Well below 1: samples copy training images; well above: off the data.", _NOVEL),
+    "novelty_ratio": MetricInfo("Novelty ratio", "samples / real", "near 1",
+                                "Well below 1: samples copy training images; well above: off the data.", _NOVEL),
     "diversity_samples": MetricInfo("Spread of samples", "squared intensity per pixel", "",
                                     "Mean per-pixel MSE between pairs of samples.", _NOVEL),
     "diversity_real": MetricInfo("Spread of real images", "squared intensity per pixel", "",
@@ -88,6 +88,10 @@ METRICS: dict[str, MetricInfo] = {
     "diversity_ratio": MetricInfo("Diversity ratio", "samples / real", "near 1",
                                   "Well below 1: samples are too alike (collapse).", _NOVEL),
 }
+
+
+# Names older reports used, and what they are called now.
+RENAMED_METRICS = {"memorisation_ratio": "novelty_ratio"}
 
 
 def describe(names) -> dict[str, dict]:

@@ -18,7 +18,6 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -29,13 +28,13 @@ from torch.nn import functional as F
 from gen_core import checkpoints
 from gen_core.data.base import ImageDataset, iter_batches
 from gen_core.errors import DatasetError
+from gen_core.progress import ProgressCallback
 
 FEATURE_NETS_DIR = "_feature_nets"
-WEIGHTS_FILE = "classifier.safetensors"
-INFO_FILE = "classifier.json"
-FORMAT_VERSION = 1
-
-ProgressCallback = Callable[[float, str], None]
+# The feature classifier's own files; a run's are checkpoints.WEIGHTS_FILE and checkpoints.FORMAT_VERSION.
+FEATURE_NET_WEIGHTS_FILE = "classifier.safetensors"
+FEATURE_NET_INFO_FILE = "classifier.json"
+FEATURE_NET_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -200,14 +199,15 @@ def feature_net_dir(dataset: ImageDataset, root: Path | None = None) -> Path:
 
 def _load_cached(folder: Path, config: FeatureNetConfig, device) -> tuple[FeatureClassifier, dict] | None:
     """The cached net if it exists and matches ``config``; None means "train a new one"."""
-    if not (folder / WEIGHTS_FILE).exists() or not (folder / INFO_FILE).exists():
+    if not (folder / FEATURE_NET_WEIGHTS_FILE).exists() or not (folder / FEATURE_NET_INFO_FILE).exists():
         return None
     try:
-        info = json.loads((folder / INFO_FILE).read_text())
-        if info.get("format_version") != FORMAT_VERSION or info.get("config") != json.loads(json.dumps(asdict(config))):
+        info = json.loads((folder / FEATURE_NET_INFO_FILE).read_text())
+        same_config = info.get("config") == json.loads(json.dumps(asdict(config)))
+        if info.get("format_version") != FEATURE_NET_FORMAT_VERSION or not same_config:
             return None
         net = FeatureClassifier(config)
-        net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        net.load_state_dict(load_file(str(folder / FEATURE_NET_WEIGHTS_FILE)))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError):
         return None  # a damaged cache entry is ours to replace, not the user's problem
     return net.to(device).eval(), info
@@ -232,9 +232,9 @@ def load_or_train_feature_net(dataset: ImageDataset, root: Path | None = None, d
     net, seconds = train_feature_classifier(dataset, device, training, progress)
     test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
     weights = {name: tensor.detach().contiguous().cpu() for name, tensor in net.state_dict().items()}
-    checkpoints.write_bytes_atomic(folder / WEIGHTS_FILE, save(weights))
-    checkpoints.write_json_atomic(folder / INFO_FILE, {
-        "format_version": FORMAT_VERSION, "config": asdict(config), "class_names": class_names,
+    checkpoints.write_bytes_atomic(folder / FEATURE_NET_WEIGHTS_FILE, save(weights))
+    checkpoints.write_json_atomic(folder / FEATURE_NET_INFO_FILE, {
+        "format_version": FEATURE_NET_FORMAT_VERSION, "config": asdict(config), "class_names": class_names,
         "dataset": dataset.source, "training": asdict(training or FeatureTraining()),
         "test_accuracy": test_accuracy, "train_seconds": seconds})
     return TrainedFeatureNet(net, test_accuracy, class_names, folder, False, seconds)

@@ -7,7 +7,7 @@ from pathlib import Path
 from gen_core.checkpoints import read_config
 from gen_core.metrics.report import evaluate_run
 from gen_core.metrics.storage import store_final_metrics
-from gen_core.models import FAMILIES
+from gen_core.models import family_class
 from gen_core.progress import ProgressCallback
 from gen_core.sampling import PRIOR
 
@@ -18,7 +18,8 @@ SCORED_SAMPLERS = (PRIOR, "gmm")
 
 def scored_samplers(family: str) -> list[str]:
     """The samplers of ``SCORED_SAMPLERS`` a family can be scored with (a GAN has no encoder to fit to)."""
-    return [sampler for sampler in SCORED_SAMPLERS if sampler == PRIOR or FAMILIES[family][1].has_encoder]
+    has_encoder = getattr(family_class(family), "has_encoder", True)
+    return [sampler for sampler in SCORED_SAMPLERS if sampler == PRIOR or has_encoder]
 
 
 def measure_finished_run(run_dir: Path, device: str = "auto", progress: ProgressCallback | None = None,

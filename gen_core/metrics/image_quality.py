@@ -1,6 +1,6 @@
 """Per-image scores that need no model: structural similarity and sharpness.
 
-Sharpness puts a number on "VAE images are blurry" (seed 003): a pixel-wise loss averages
+Sharpness puts a number on "VAE images are blurry": a pixel-wise loss averages
 over plausible images, which lowers edge contrast, so samples of a blurry model score well
 below real images on both measures while a GAN's stay close to them.
 """

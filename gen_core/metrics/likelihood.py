@@ -23,9 +23,7 @@ MAX_DECODES_PER_BATCH = 8192
 
 def has_bernoulli_decoder(model) -> bool:
     """True when the model defines a normalised likelihood these scores can use."""
-    if not getattr(model, "is_variational", False) or not hasattr(model, "posterior"):
-        return False
-    return model.family == "vaegan" or getattr(model.config, "loss", "bce") == "bce"
+    return bool(model.is_variational and hasattr(model, "posterior") and model.has_bernoulli_likelihood)
 
 
 def _log_normal(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

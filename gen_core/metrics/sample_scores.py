@@ -34,7 +34,7 @@ def pixel_scores(samples: torch.Tensor, real: torch.Tensor, train_images: torch.
     train = train_images.float().cpu()
     values["nn_distance_samples"] = float(distances.nearest_neighbour_mse(samples, train).mean())
     values["nn_distance_real"] = float(distances.nearest_neighbour_mse(real, train).mean())
-    values["memorisation_ratio"] = _ratio(values["nn_distance_samples"], values["nn_distance_real"])
+    values["novelty_ratio"] = _ratio(values["nn_distance_samples"], values["nn_distance_real"])
     values["diversity_samples"] = distances.mean_pairwise_mse(samples)
     values["diversity_real"] = distances.mean_pairwise_mse(real)
     values["diversity_ratio"] = _ratio(values["diversity_samples"], values["diversity_real"])

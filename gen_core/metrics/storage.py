@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gen_core import checkpoints
 from gen_core.errors import CheckpointError
+from gen_core.metrics.catalogue import RENAMED_METRICS
 
 _STORED_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds")
 
@@ -44,4 +45,17 @@ def stored_metrics(run_dir) -> dict:
     if not history_path.exists():
         return {}
     stored = checkpoints.read_json(history_path).get("metrics")
-    return stored if isinstance(stored, dict) else {}
+    if not isinstance(stored, dict):
+        return {}
+    return {sampler: _current_names(entry) for sampler, entry in stored.items()}
+
+
+def _current_names(entry):
+    """An entry with metric names an older version stored under their current names."""
+    if not isinstance(entry, dict):
+        return entry
+    renamed = dict(entry)
+    for part in ("metrics", "unavailable"):
+        if isinstance(entry.get(part), dict):
+            renamed[part] = {RENAMED_METRICS.get(name, name): value for name, value in entry[part].items()}
+    return renamed

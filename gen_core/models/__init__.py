@@ -31,6 +31,13 @@ def _family(name: str):
         raise ModelConfigError(f"Unknown model family {name!r}; choose from {', '.join(FAMILIES)}") from None
 
 
+def family_class(family: str) -> type[GenerativeModel] | None:
+    """The model class of a family name (None for a name this version does not know), to ask it
+    what it can do (``has_encoder``, ``has_prior``, ...) before any model is loaded."""
+    entry = FAMILIES.get(family)
+    return None if entry is None else entry[1]
+
+
 def make_config(family: str, **settings):
     """The family's config dataclass from keyword settings (unknown keys are an error)."""
     config_class, _ = _family(family)
@@ -53,6 +60,6 @@ def config_to_dict(config) -> dict:
 
 __all__ = [
     "FAMILIES", "FAMILY_LABELS", "GenerativeModel", "AEConfig", "VAEConfig", "DCGANConfig", "VAEGANConfig",
-    "Autoencoder", "VAE", "DCGAN", "VAEGAN", "HIDDEN_PRESETS", "RECONSTRUCTION_LOSSES", "build_model",
+    "Autoencoder", "VAE", "DCGAN", "VAEGAN", "HIDDEN_PRESETS", "RECONSTRUCTION_LOSSES", "build_model", "family_class",
     "make_config", "config_to_dict", "layer_summary", "LayerSummary",
 ]

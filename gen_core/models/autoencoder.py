@@ -1,4 +1,4 @@
-"""Deterministic autoencoders: the seed's 1-, 5- and 9-hidden-layer MLPs, and a conv variant."""
+"""Deterministic autoencoders: 1-, 5- and 9-hidden-layer MLPs, and a conv variant."""
 
 from __future__ import annotations
 

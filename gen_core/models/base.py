@@ -25,6 +25,8 @@ class GenerativeModel(nn.Module):
     # has learnt: VAEs and GANs. A plain autoencoder never sees a prior (see Autoencoder.draw_codes).
     has_prior: ClassVar[bool] = True
     is_variational: ClassVar[bool] = False
+    # A posterior q(z|x) and a decoder that is a Bernoulli likelihood p(x|z): what ELBO and IWAE need.
+    has_bernoulli_likelihood: bool = False
     is_adversarial: ClassVar[bool] = False
 
     def __init__(self, config) -> None:

@@ -89,7 +89,7 @@ def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per image, in nats: -1/2 sum(1 + logvar - mu^2 - e^logvar).
 
-    The encoder predicts log sigma^2 rather than sigma so the log is always defined (seed 000).
+    The encoder predicts log sigma^2 rather than sigma so the log is always defined.
     """
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
 

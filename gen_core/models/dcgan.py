@@ -1,9 +1,10 @@
-"""DCGAN in the shape seed 002 describes.
+"""DCGAN (Radford et al. 2016), sized for small images such as MNIST.
 
 Generator: dense -> reshape -> stride-2 transposed convs (BatchNorm + LeakyReLU) -> conv -> tanh.
 Discriminator: 3x3 convs with LeakyReLU (the first at stride 1, then stride 2) -> flatten ->
-dropout -> dense logit. Seed 002's MNIST nets are ``gen_channels=(256, 128)`` and
-``disc_channels=(56, 112, 224)``; the defaults here are smaller so a CPU trains them in minutes.
+dropout -> dense logit. The full-size MNIST nets are ``gen_channels=(256, 128)`` and
+``disc_channels=(56, 112, 224)`` (``DCGAN_MNIST_FULL_SIZE``); the defaults here are smaller so a
+CPU trains them in minutes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gen_core.models.blocks import adversarial_loss, to_signed
 from gen_core.models.config import DISC_CHANNELS, DROPOUT, LATENT_DIM, check_image_shape
 from gen_core.settings import Setting, check_settings
 
-SEED_002_MNIST = {"gen_channels": (256, 128), "disc_channels": (56, 112, 224), "latent_dim": 100}
+DCGAN_MNIST_FULL_SIZE = {"gen_channels": (256, 128), "disc_channels": (56, 112, 224), "latent_dim": 100}
 
 
 def default_gen_channels(image_shape) -> tuple[int, ...]:

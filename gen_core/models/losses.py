@@ -1,10 +1,10 @@
-"""Reconstruction losses, per image, as the seeds define them.
+"""Reconstruction losses, per image.
 
-Seed 004 compares three losses for the MLP autoencoders (d = number of pixels):
+Three losses for the MLP autoencoders (d = number of pixels):
     mse       (1/d) sum (F(x)_i - x_i)^2
     bce       -sum x_i log F(x)_i + (1 - x_i) log(1 - F(x)_i)
     euclidean ||F(x) - x||^2
-and seed 002 trains with the mean absolute error ("mae").
+and the mean absolute error ("mae").
 
 VAEs need the reconstruction term on the scale of a log-likelihood (a sum over pixels) or the KL
 term swamps it, so ``summed=True`` turns the two per-pixel means into sums.

@@ -1,4 +1,4 @@
-"""A Keras-style layer table (layer, output shape, parameters), like the tables in seed 002."""
+"""A Keras-style layer table (layer, output shape, parameters), like Keras's ``model.summary()``."""
 
 from __future__ import annotations
 

@@ -54,6 +54,11 @@ class VAE(GaussianEncoderDecoder):
 
     family = "vae"
 
+    @property
+    def has_bernoulli_likelihood(self) -> bool:
+        """Its decoder defines a normalised likelihood over [0, 1] pixels only with the bce loss."""
+        return self.config.loss == "bce"
+
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.posterior(x)
         logits = self.decode_logits(reparameterize(mu, logvar))

@@ -38,6 +38,7 @@ class VAEGANConfig(EncoderDecoderConfig):
 class VAEGAN(GaussianEncoderDecoder):
     family = "vaegan"
     is_adversarial = True
+    has_bernoulli_likelihood = True  # its pixel term is always the Bernoulli log-likelihood
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__(config)

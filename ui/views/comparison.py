@@ -21,7 +21,7 @@ from pandas.io.formats.style import Styler
 from gen_core.metrics.catalogue import METRICS, MetricInfo, better_value
 from gen_core.metrics.storage import stored_metrics
 from gen_core.metrics.final import SCORED_SAMPLERS
-from gen_core.models import FAMILIES, FAMILY_LABELS
+from gen_core.models import FAMILY_LABELS, family_class
 from gen_core.sampling import PRIOR, SAMPLER_TITLES
 
 SAMPLER_COLOURS = {PRIOR: "#1f77b4", "gmm": "#ff7f0e"}
@@ -38,8 +38,7 @@ BLURRY_BELOW, SHARP_ABOVE = 0.85, 1.15  # sharpness ratios this far from 1 are w
 
 def sampler_unavailable_reason(family: str, sampler: str) -> str | None:
     """Why ``sampler`` cannot be evaluated for a model family (None when it can)."""
-    model_class = FAMILIES.get(family, (None, None))[1]
-    if sampler != "prior" and model_class is not None and not model_class.has_encoder:
+    if sampler != PRIOR and not getattr(family_class(family), "has_encoder", True):
         return (f"A {FAMILY_LABELS.get(family, family)} has no encoder, so no mixture can be fitted to its "
                 "latent space; it is scored with its prior only.")
     return None

@@ -20,8 +20,8 @@ from gen_core.errors import DatasetError
 from gen_core.images import make_grid_image, to_pil
 
 SIDES = ("left", "right")
-SAMPLER_TITLES = {"equal": "Equal-coverage sampler", "naive": "Naive sampler (uniform corner)"}
-SAMPLER_COLOURS = {"equal": "#1f77b4", "naive": "#ff7f0e"}
+PLACEMENT_TITLES = {"equal": "Equal-coverage placement", "naive": "Naive placement (uniform corner)"}
+PLACEMENT_COLOURS = {"equal": "#1f77b4", "naive": "#ff7f0e"}
 MAX_DRAWS = 2_000_000  # a few seconds of counting on a 1411 x 1411 image
 
 
@@ -74,10 +74,10 @@ def image_preview(image: torch.Tensor, max_side: int = 480) -> Image.Image:
 # ---------------------------------------------------------------------------- coverage
 
 @dataclass
-class SamplerCoverage:
-    """How evenly one sampler covered an image: measured over the draws and exact."""
+class PlacementCoverage:
+    """How evenly one placement covered an image: measured over the draws and exact."""
 
-    sampler: str
+    placement: str
     relative_map: np.ndarray  # block means of count / mean count, at display size (1 = average)
     column_profile: np.ndarray  # relative coverage of each column, averaged over rows (full width)
     cv: float  # coefficient of variation of the per-pixel counts (0 = perfectly even)
@@ -94,7 +94,7 @@ class CoverageComparison:
     mean_per_pixel: float  # how many drawn tiles covered an average pixel
     row_centres: np.ndarray  # pixel coordinates of the display blocks
     column_centres: np.ndarray
-    samplers: dict[str, SamplerCoverage] = field(default_factory=dict)
+    placements: dict[str, PlacementCoverage] = field(default_factory=dict)
 
 
 def draws_for(image_hw, tile_size: int, per_pixel: float) -> int:
@@ -121,7 +121,7 @@ def _evenness(values: np.ndarray) -> tuple[float, float]:
 
 def compare_coverage(image_hw, tile_size: int, per_pixel: float = 200, seed: int = 0,
                      display_side: int = 200) -> CoverageComparison:
-    """Count how often each pixel is seen by both samplers over the same number of draws."""
+    """Count how often each pixel is seen by both placements over the same number of draws."""
     height, width = (int(v) for v in image_hw)
     draws = draws_for((height, width), tile_size, per_pixel)
     row_edges, column_edges = _block_edges(height, display_side), _block_edges(width, display_side)
@@ -130,27 +130,27 @@ def compare_coverage(image_hw, tile_size: int, per_pixel: float = 200, seed: int
         mean_per_pixel=draws * tile_size**2 / (height * width),
         row_centres=(row_edges[:-1] + row_edges[1:] - 1) / 2,
         column_centres=(column_edges[:-1] + column_edges[1:] - 1) / 2)
-    for sampler in SAMPLER_TITLES:
-        counts = coverage_counts((height, width), tile_size, draws, sampler=sampler, seed=seed)
+    for placement in PLACEMENT_TITLES:
+        counts = coverage_counts((height, width), tile_size, draws, placement=placement, seed=seed)
         relative = counts / counts.mean()
         cv, ratio = _evenness(counts)
-        exact_cv, exact_ratio = _evenness(expected_coverage((height, width), tile_size, sampler))
-        comparison.samplers[sampler] = SamplerCoverage(
-            sampler=sampler, relative_map=_block_means(relative, row_edges, column_edges),
+        exact_cv, exact_ratio = _evenness(expected_coverage((height, width), tile_size, placement))
+        comparison.placements[placement] = PlacementCoverage(
+            placement=placement, relative_map=_block_means(relative, row_edges, column_edges),
             column_profile=relative.mean(axis=0), cv=cv, min_max_ratio=ratio,
             exact_cv=exact_cv, exact_min_max_ratio=exact_ratio)
     return comparison
 
 
 def coverage_figure(comparison: CoverageComparison) -> go.Figure:
-    """Both samplers' heat maps on one colour scale, so the darker borders of naive stand out."""
+    """Both placements' heat maps on one colour scale, so the darker borders of naive stand out."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
-                           subplot_titles=[SAMPLER_TITLES[name] for name in comparison.samplers])
-    highest = max(float(c.relative_map.max()) for c in comparison.samplers.values())
-    for column, coverage in enumerate(comparison.samplers.values(), start=1):
+                           subplot_titles=[PLACEMENT_TITLES[name] for name in comparison.placements])
+    highest = max(float(c.relative_map.max()) for c in comparison.placements.values())
+    for column, coverage in enumerate(comparison.placements.values(), start=1):
         figure.add_trace(go.Heatmap(
             z=coverage.relative_map, x=comparison.column_centres, y=comparison.row_centres,
-            coloraxis="coloraxis", name=SAMPLER_TITLES[coverage.sampler],
+            coloraxis="coloraxis", name=PLACEMENT_TITLES[coverage.placement],
             hovertemplate="column %{x:.0f}, row %{y:.0f}<br>%{z:.2f} x the average<extra></extra>"),
             row=1, col=column)
         figure.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if column == 1 else column}",
@@ -163,11 +163,11 @@ def coverage_figure(comparison: CoverageComparison) -> go.Figure:
 
 
 def profile_figure(comparison: CoverageComparison) -> go.Figure:
-    """Coverage across the image's width: flat for the equal sampler, a ramp at each edge for naive."""
+    """Coverage across the image's width: flat for the equal placement, a ramp at each edge for naive."""
     figure = go.Figure()
-    for coverage in comparison.samplers.values():
-        figure.add_trace(go.Scatter(y=coverage.column_profile, mode="lines", name=SAMPLER_TITLES[coverage.sampler],
-                                    line={"color": SAMPLER_COLOURS[coverage.sampler], "width": 2}))
+    for coverage in comparison.placements.values():
+        figure.add_trace(go.Scatter(y=coverage.column_profile, mode="lines", name=PLACEMENT_TITLES[coverage.placement],
+                                    line={"color": PLACEMENT_COLOURS[coverage.placement], "width": 2}))
     figure.add_hline(y=1.0, line_dash="dot", line_color="grey")
     figure.update_layout(xaxis_title="column (pixels)", yaxis_title="seen / average", height=280,
                          yaxis_rangemode="tozero", margin={"l": 10, "r": 10, "t": 10, "b": 10},

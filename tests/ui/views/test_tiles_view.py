@@ -106,12 +106,12 @@ def test_image_preview_fits_the_longest_side():
 
 def test_equal_sampler_is_far_more_even_than_naive():
     comparison = tiles_view.compare_coverage((128, 96), tile_size=32, per_pixel=500, display_side=40)
-    equal, naive = comparison.samplers["equal"], comparison.samplers["naive"]
+    equal, naive = comparison.placements["equal"], comparison.placements["naive"]
     assert equal.cv < 0.3 * naive.cv
     assert equal.min_max_ratio > 0.7 > 0.05 > naive.min_max_ratio
     assert equal.exact_cv == pytest.approx(0.0, abs=1e-9) and equal.exact_min_max_ratio == pytest.approx(1.0)
     assert naive.exact_cv > 0.2
-    # border blocks of the map keep the naive sampler's dark rim
+    # border blocks of the map keep the naive placement's dark rim
     assert naive.relative_map[0, 0] < 0.3 < 0.7 < equal.relative_map[0, 0]
     assert naive.column_profile[0] < 0.3 and abs(equal.column_profile[0] - 1.0) < 0.2
 
@@ -120,7 +120,7 @@ def test_coverage_draws_match_the_coverage_asked_for_and_are_capped():
     comparison = tiles_view.compare_coverage((64, 64), tile_size=16, per_pixel=100, display_side=20)
     assert comparison.draws == 100 * 64 * 64 // 16**2
     assert comparison.mean_per_pixel == pytest.approx(100)
-    assert comparison.samplers["equal"].relative_map.shape == (20, 20)
+    assert comparison.placements["equal"].relative_map.shape == (20, 20)
     assert len(comparison.row_centres) == 20 and comparison.row_centres[0] >= 0
     assert tiles_view.draws_for((5000, 5000), 2, 1000) == tiles_view.MAX_DRAWS
 
