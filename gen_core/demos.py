@@ -126,7 +126,7 @@ class DemoProgress:
     message: str = ""
 
 
-ProgressCallback = Callable[[DemoProgress], None]
+DemoProgressCallback = Callable[[DemoProgress], None]
 
 
 def _trainer_for(state: DemoState, quick: bool, device: str):
@@ -144,7 +144,7 @@ def _trainer_for(state: DemoState, quick: bool, device: str):
 
 
 def _train_one(state: DemoState, index: int, count: int, quick: bool, device: str,
-               on_progress: ProgressCallback | None, should_stop: Callable[[], bool] | None) -> None:
+               on_progress: DemoProgressCallback | None, should_stop: Callable[[], bool] | None) -> None:
     trainer = _trainer_for(state, quick, device)
 
     def on_event(kind: str, payload: dict) -> None:
@@ -157,7 +157,7 @@ def _train_one(state: DemoState, index: int, count: int, quick: bool, device: st
 
 def train_demos(root: Path | None = None, quick: bool = False, device: str = "auto",
                 names: list[str] | None = None, demos: tuple[Demo, ...] | None = None,
-                on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
+                on_progress: DemoProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
                 measure: bool = False) -> list[DemoState]:
     """Train every demo that is missing or short of its epochs; return the states afterwards.
 
