@@ -15,15 +15,18 @@ from gen_core.latent import encode_dataset
 from gen_core.novelty import nearest_matches_by_row, novelty_baseline
 from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits,
                                SAMPLER_TITLES, draw_class_rows, fit_sampler)
+from ui import presentation, url_state
 from ui.explore_widgets import run_key
+from ui.model_notes import class_check_notes, training_note
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale
 
 SAMPLER_CHOICES = {name: SAMPLER_TITLES[name] for name in ("gmm", "gaussian", "perturb", "prior")}  # page order
 KIND_KEY = "class_sampler_kind"
 COMPONENTS_KEY = "class_sampler_components"
 COVARIANCE_KEY = "class_sampler_covariance"
-LAYOUTS = ("A row per class", "One class")
+LAYOUTS = {"rows": "A row per class", "one": "One class"}
 PER_ROW = 10            # samples per row when one class (or no class) fills several rows
 STORE_SIZE = 8          # fitted samplers kept per run
 
@@ -82,25 +85,30 @@ def _explain_too_many(error: TooManyComponentsError) -> None:
                       on_click=_use_covariance, args=(kind,))
 
 
-def _show_rows(row_labels, rows, row_matches, upscale: int) -> None:
-    """Each row: its label, the generated images, and (when compared) their matches under them."""
-    for label, row, matches in zip(row_labels, rows, row_matches or [None] * len(rows)):
+def _show_rows(row_labels, rows, row_matches, upscale: int, notes: dict, matched_name) -> None:
+    """Each row: its label, the generated images, and (when compared) their matches under them, with
+    the classes of those training images."""
+    for position, (label, row, matches) in enumerate(zip(row_labels, rows, row_matches or [None] * len(rows))):
         name_column, image_column = st.columns([1, 12], vertical_alignment="center")
         if label:
-            name_column.markdown(f"**{label}**")
+            name_column.markdown(f"**{label}**" + (" :orange[:material/warning:]" if position in notes else ""))
         if matches is None:
             image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale), output_format="PNG")
-            continue
-        compared = [row, matches.images] + ([] if matches.reconstructions is None else [matches.reconstructions])
-        image_column.image(side_by_side(compared, upscale=upscale), output_format="PNG")
-        distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
-        image_column.caption(f"Distance to the nearest training image: {distances}")
+        else:
+            compared = [row, matches.images] + ([] if matches.reconstructions is None else [matches.reconstructions])
+            image_column.image(side_by_side(compared, upscale=upscale), output_format="PNG")
+            distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
+            image_column.caption(f"Nearest training images, their classes: "
+                                 f"{' · '.join(matched_name(index) for index in matches.indices.tolist())}  \n"
+                                 f"Distance to each: {distances}")
+        if position in notes:
+            image_column.warning(notes[position], icon=":material/warning:")
 
 
 st.title("Class sampler")
 st.caption("Fit a distribution to the encoded training images of each class, draw new codes from it and "
-           "decode them (seed 004), or perturb real codes with noise (seed 002). Next to each sample: the "
-           "closest training image, so you can see whether it is new.")
+           "decode them, or perturb the codes of real images with noise. Next to each sample: the closest "
+           "training image and its class, so you can see whether the sample is new.")
 run = require_active_run(need_encoder=True)
 model = run.model
 dataset = encoded = None
@@ -116,19 +124,35 @@ labelled = labels is not None
 if not labelled:
     st.info("This dataset has no class labels, so each sampler is fitted to all training codes as one group.")
 
+all_classes = sorted(set(labels.tolist())) if labelled else []
+URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOICES)),
+              UrlParam("k", COMPONENTS_KEY, "int", 1, MAX_COMPONENTS),
+              UrlParam("cov", COVARIANCE_KEY, "choice", choices=tuple(COVARIANCE_TYPES)),
+              UrlParam("show", "class_sampler_layout", "choice", choices=tuple(LAYOUTS)),
+              UrlParam("class", "class_sampler_class", "choice", choices=tuple(all_classes)),
+              UrlParam("n", "class_sampler_per_class", "int", 1, 16),
+              UrlParam("total", "class_sampler_total", "int", 1, 100),
+              UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000)]
+counts = [int((labels == label).sum()) for label in all_classes] if labelled else [len(latents)]
+limits = component_limits(counts, latents.shape[1])
+for key, value in ((KIND_KEY, "gmm"), (COMPONENTS_KEY, min(10, limits["full"])), ("class_sampler_layout", "rows"),
+                   ("class_sampler_per_class", 8), ("class_sampler_total", 30), ("class_sampler_seed", 0)):
+    st.session_state.setdefault(key, value)
+url_state.restore(URL_PARAMS)
+
 # -- the sampler ------------------------------------------------------------------------------
 st.subheader("Sampler")
-kind = st.segmented_control("Sampler", list(SAMPLER_CHOICES), format_func=SAMPLER_CHOICES.get, default="gmm",
-                            key=KIND_KEY, label_visibility="collapsed") or "gmm"
+with presentation.settings("Sampler settings"):
+    kind = st.segmented_control("Sampler", list(SAMPLER_CHOICES), format_func=SAMPLER_CHOICES.get, key=KIND_KEY,
+                                label_visibility="collapsed") or "gmm"
 fit_settings, draw_settings = {}, {}
 if kind == "gmm":
-    counts = [int((labels == label).sum()) for label in sorted(set(labels.tolist()))] if labelled else [len(latents)]
-    limits = component_limits(counts, latents.shape[1])
-    with st.form("class_sampler_gmm_form", border=False):
+    with presentation.settings("Mixture settings"), st.form("class_sampler_gmm_form", border=False):
         k_column, covariance_column, button_column = st.columns([2, 2, 1], vertical_alignment="bottom")
-        components = k_column.number_input("Components per class (K)", 1, MAX_COMPONENTS, min(10, limits["full"]),
-                                           key=COMPONENTS_KEY,
-                                           help="Seed 004 used K = 250; each class gets its own mixture.")
+        components = k_column.number_input("Components per class (K)", 1, MAX_COMPONENTS, key=COMPONENTS_KEY,
+                                           help="Each class gets its own mixture of K Gaussians. A large K (up to "
+                                                "250) follows the codes closely; with few codes per component it "
+                                                "starts to copy training images.")
         covariance = covariance_column.selectbox("Covariance", COVARIANCE_TYPES, key=COVARIANCE_KEY,
                                                  help="full: own covariance per component; tied: one shared; "
                                                       "diag: per-dimension variances; spherical: one variance.")
@@ -141,8 +165,8 @@ if kind == "gmm":
 elif kind == "gaussian":
     draw_settings["covariance_scale"] = st.slider(
         "Covariance scale", 0.0, 2.0, 0.5, step=0.05, key="class_sampler_covariance_scale",
-        help="Multiplies each class covariance when drawing. Seed 004 shrank it so samples stay recognisable; "
-             "1 is the fitted Gaussian, which mixes in look-alike classes.")
+        help="Multiplies each class covariance when drawing. Below 1 keeps samples near the class centre, so "
+             "they stay recognisable; 1 is the fitted Gaussian, which mixes in look-alike classes.")
 elif kind == "perturb":
     noise_column, relative_column = st.columns([3, 1], vertical_alignment="bottom")
     draw_settings["noise_std"] = noise_column.slider("Noise level", 0.0, 3.0, 0.5, step=0.05,
@@ -181,28 +205,30 @@ if draw_settings:
 
 # -- the samples ------------------------------------------------------------------------------
 st.subheader("Samples")
-classes = sorted(set(labels.tolist())) if labelled and kind != "prior" else []
+classes = all_classes if kind != "prior" else []
 class_name = (lambda label: dataset.class_names[label] if label < len(dataset.class_names) else str(label))
-if classes:
-    show_column, class_column, count_column, seed_column = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
-else:
-    count_column, seed_column = st.columns([4, 1], vertical_alignment="bottom")
-by_class = bool(classes) and show_column.radio("Show", LAYOUTS, key="class_sampler_layout") == LAYOUTS[0]
-chosen_class = None
-if classes and not by_class:
-    chosen_class = class_column.selectbox("Class", classes, format_func=class_name, key="class_sampler_class")
-if by_class:
-    per_class = count_column.slider("Samples per class", 1, 16, 8, key="class_sampler_per_class")
-else:
-    total = count_column.slider("Samples", 1, 100, 30, key="class_sampler_total")
-seed = seed_column.number_input("Seed", 0, 1_000_000, 0, key="class_sampler_seed")
-with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
-    compare = st.toggle("Show the nearest training images", True, key="class_sampler_compare",
-                        help="Under each sample: the most similar training image and the model's reconstruction "
-                             "of it, with the distance between sample and training image.")
-    metric = st.radio("Distance", ("mse", "bce"), horizontal=True, key="class_sampler_metric", disabled=not compare,
-                      format_func=str.upper, label_visibility="collapsed",
-                      help="Mean per-pixel squared error, or binary cross-entropy as in seed 004.")
+by_class, chosen_class = False, None
+with presentation.settings("Which samples"):
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        if classes:
+            by_class = st.radio("Show", list(LAYOUTS), format_func=LAYOUTS.get, key="class_sampler_layout",
+                                width=170) == "rows"
+            if not by_class:
+                chosen_class = st.selectbox("Class", classes, format_func=class_name, key="class_sampler_class",
+                                            width=160)
+        if by_class:
+            per_class = st.slider("Samples per class", 1, 16, key="class_sampler_per_class", width=240)
+        else:
+            total = st.slider("Samples", 1, 100, key="class_sampler_total", width=240)
+        seed = st.number_input("Seed", 0, 1_000_000, key="class_sampler_seed", width=140)
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        compare = st.toggle("Show the nearest training images", True, key="class_sampler_compare",
+                            help="Under each sample: the most similar training image and the model's "
+                                 "reconstruction of it, with the class of that image and its distance.")
+        metric = st.radio("Distance", ("mse", "bce"), horizontal=True, key="class_sampler_metric",
+                          disabled=not compare, format_func=str.upper, label_visibility="collapsed",
+                          help="Mean per-pixel squared error, or binary cross-entropy (the loss the digit "
+                               "autoencoders train with).")
 
 rows = row_matches = None
 with user_errors("Sampling failed: "):
@@ -216,11 +242,24 @@ with user_errors("Sampling failed: "):
     if compare:
         row_matches = nearest_matches_by_row(model, rows, dataset.train_images, latents, metric=metric)
 if rows is None:
+    url_state.publish(URL_PARAMS)
     st.stop()
+training_note(run)
+notes = {}
+if classes:
+    row_classes = classes if by_class else [chosen_class] * len(rows)
+    with user_errors("The samples' classes could not be checked: "):
+        notes = class_check_notes(dataset, rows, row_classes, class_name)
+if notes:
+    st.warning("Some rows mostly show another class than the one they were drawn for (marked below): this model "
+               "or sampler does not separate those classes well enough. Train longer, or try more components.",
+               icon=":material/warning:")
 if compare:
     st.caption("Each block: **generated** images on top, the **nearest training image** under each, and the "
-               "model's **reconstruction** of that training image at the bottom (seed 004, Fig. 4).")
-_show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, 48))
+               "model's **reconstruction** of that training image at the bottom.")
+train_labels = None if dataset.train_labels is None else dataset.train_labels.tolist()
+_show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, presentation.scaled(48)), notes,
+           lambda index: "?" if train_labels is None else class_name(int(train_labels[index])))
 
 if row_matches:
     sample_median = statistics.median(value for matches in row_matches for value in matches.distances.tolist())
@@ -239,3 +278,5 @@ if row_matches:
 grid = side_by_side(rows, upscale=2)
 st.download_button("Download samples (PNG)", png_bytes(grid), file_name="class-samples.png", mime="image/png",
                    icon=":material/download:", key="class_sampler_download", on_click="ignore")
+url_state.publish(URL_PARAMS)
+url_state.link_box()

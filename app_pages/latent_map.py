@@ -7,10 +7,12 @@ import streamlit as st
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (build_latent_map, class_mean_path, decode_map_points, decoded_basis_vectors,
                              decoded_class_means, manifold_images)
+from ui import presentation, url_state
 from ui.explore_widgets import run_key
+from ui.state import active_dataset, require_active_run, user_errors
+from ui.url_state import UrlParam
 from ui.views.latent_map import class_pair_presets, eigenvalue_figure, scatter_figure, selected_indices
 from ui.views.pictures import display_upscale
-from ui.state import active_dataset, require_active_run, user_errors
 
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
 INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
@@ -43,14 +45,14 @@ def _keep_valid(key: str, valid, fallback) -> None:
 
 
 def _position_of(latent_map, classes, name: str, fallback: int) -> int:
-    """Where the class called ``name`` sits among ``classes`` (the seed's 1 -> 7 by default)."""
+    """Where the class called ``name`` sits among ``classes`` (1 -> 7 by default: similar strokes)."""
     names = [latent_map.class_name(label) for label in classes]
     return names.index(name) if name in names else fallback % len(classes)
 
 
 def _picture(image, caption: str) -> None:
     """A grid at its own pixel size (a caption under a small image would otherwise stretch it)."""
-    st.image(image, width=image.width, output_format="PNG")
+    st.image(image, width=presentation.scaled(image.width), output_format="PNG")
     st.caption(caption)
 
 
@@ -61,7 +63,8 @@ def _download(label: str, image, file_name: str, key: str) -> None:
 
 st.title("Latent map")
 st.caption("Where the test images land in the latent space (a PCA to two dimensions), how many dimensions "
-           "the code really uses, and what some landmarks of the space decode to (seed 004, Figs. 5-7).")
+           "the code really uses, and what some landmarks of the space decode to: the basis vectors, the class "
+           "means and the path between two of them.")
 run = require_active_run(need_encoder=True)
 model = run.model
 dataset = latent_map = None
@@ -73,25 +76,37 @@ if dataset is not None:
 if latent_map is None:
     st.stop()
 upscale = display_upscale(model.image_shape, 56)
+classes = latent_map.present_classes()
+url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0), max_items=len(classes) or 1),
+              UrlParam("img", INDEX_KEY, "int", 0, len(latent_map.latents) - 1),
+              UrlParam("from", "latent_map_mean_from", "choice", choices=tuple(classes)),
+              UrlParam("to", "latent_map_mean_to", "choice", choices=tuple(classes)),
+              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20)]
+url_state.restore(url_params)
 
 # -- the map ----------------------------------------------------------------------------------
 st.subheader("The test set along its first two principal directions")
-classes = latent_map.present_classes()
 shown = None
+last_index = len(latent_map.latents) - 1
+_keep_valid(INDEX_KEY, range(last_index + 1), 0)
 if classes:
     _keep_valid(CLASSES_KEY, classes, classes)
-    shown = st.multiselect("Show classes", classes, format_func=latent_map.class_name, key=CLASSES_KEY)
-    with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption("Quick picks:", width="content")
-        st.button("All classes", key="latent_map_preset_all", on_click=_show_classes, args=(classes,))
-        for title, pair in class_pair_presets(latent_map.class_names).items():
-            st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
-                      args=(pair,), help=f"Only classes {title} (seed 004 compares such pairs in Fig. 7).")
-map_column, point_column = st.columns([3, 1], gap="medium")
+    with presentation.settings("Classes shown"):
+        shown = st.multiselect("Show classes", classes, format_func=latent_map.class_name, key=CLASSES_KEY)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption("Quick picks:", width="content")
+            st.button("All classes", key="latent_map_preset_all", on_click=_show_classes, args=(classes,))
+            for title, pair in class_pair_presets(latent_map.class_names).items():
+                st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
+                          args=(pair,), help=f"Only classes {title}: a pair the code keeps apart, or one it mixes.")
+map_column, point_column = st.columns([3, 1], gap="small")
 with map_column:
     if classes and not shown:
         st.info("Choose at least one class to show.")
-    st.plotly_chart(scatter_figure(latent_map, shown), key=CHART_KEY, on_select=_pick_clicked_point,
+    figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
+                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
+                            height=560 if presentation.is_on() else 480)
+    st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
                     selection_mode="points", width="stretch")
     two_share = latent_map.explained_variance_ratio[:2].sum()
     hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
@@ -99,19 +114,19 @@ with map_column:
     st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
                f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}")
 with point_column:
-    last_index = len(latent_map.latents) - 1
-    _keep_valid(INDEX_KEY, range(last_index + 1), 0)
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
-                            key=INDEX_KEY, help="Click a point in the map, or type a test-set index.")
+                            key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "
+                                                "image is ringed in the map.")
     label = "" if latent_map.labels is None else f", class {latent_map.class_name(int(latent_map.labels[index]))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
-             width=POINT_WIDTH_PX, output_format="PNG")
+             width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
     st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
-             width=POINT_WIDTH_PX, output_format="PNG")
+             width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
 
 # -- the spectrum -----------------------------------------------------------------------------
 st.subheader("Eigenvalue spectrum")
-st.plotly_chart(eigenvalue_figure(latent_map), key="latent_map_eigenvalues", width="stretch")
+st.plotly_chart(presentation.style_figure(eigenvalue_figure(latent_map)), key="latent_map_eigenvalues",
+                width="stretch")
 st.caption("Eigenvalues of the codes' covariance, largest first. A slow, steady decay means the code uses "
            "all its dimensions and any 2-D picture of it leaves much out; a sharp drop means a few "
            "directions carry nearly everything.")
@@ -123,7 +138,8 @@ limit = float(max(5, round(6 * spread)))
 scale = st.slider("Length of each basis vector", -limit, limit, latent_map.basis_scale, step=0.1,
                   key="latent_map_basis_scale",
                   help=f"Codes of this model vary by about ±{spread:.2f} per coordinate; the default is three "
-                       "times that, far enough out to show what each direction encodes. Seed 004 used length 1.")
+                       "times that, far enough out to show what each direction encodes. Length 1 is one unit of "
+                       "the prior for a VAE.")
 with user_errors():
     basis = decoded_basis_vectors(model, scale=scale)
     basis_grid = make_grid_image(basis, nrow=min(16, len(basis)), upscale=upscale)
@@ -139,18 +155,22 @@ else:
         _means, mean_images = decoded_class_means(model, latent_map)
         _picture(make_grid_image(mean_images, nrow=len(mean_images), upscale=upscale),
                  "Decoded mean code of each class: " + ", ".join(map(latent_map.class_name, classes)))
-    first_column, second_column, steps_column = st.columns(3)
-    class_a = first_column.selectbox("From class", classes, index=_position_of(latent_map, classes, "1", 0),
-                                     format_func=latent_map.class_name, key="latent_map_mean_from")
-    class_b = second_column.selectbox("To class", classes, index=_position_of(latent_map, classes, "7", -1),
-                                      format_func=latent_map.class_name, key="latent_map_mean_to")
-    steps = steps_column.slider("Steps", 3, 20, 10, key="latent_map_mean_steps")
+    _keep_valid("latent_map_mean_from", classes, classes[_position_of(latent_map, classes, "1", 0)])
+    _keep_valid("latent_map_mean_to", classes, classes[_position_of(latent_map, classes, "7", -1)])
+    st.session_state.setdefault("latent_map_mean_steps", 10)
+    with presentation.settings("Which two classes"):
+        first_column, second_column, steps_column = st.columns(3)
+        class_a = first_column.selectbox("From class", classes, format_func=latent_map.class_name,
+                                         key="latent_map_mean_from")
+        class_b = second_column.selectbox("To class", classes, format_func=latent_map.class_name,
+                                          key="latent_map_mean_to")
+        steps = steps_column.slider("Steps", 3, 20, key="latent_map_mean_steps")
     with user_errors():
         path_grid = make_grid_image(class_mean_path(model, latent_map, class_a, class_b, steps), nrow=steps,
                                     upscale=upscale)
         _picture(path_grid, f"(1 − t) · mean({latent_map.class_name(class_a)}) + t · "
                  f"mean({latent_map.class_name(class_b)}), t from 0 to 1: the decoder warps one class into the "
-                 "other rather than cross-fading (seed 004, Fig. 6).")
+                 "other rather than cross-fading.")
         _download("Download path", path_grid, "class-mean-path.png", "latent_map_path_download")
 
 if model.latent_dim == 2:
@@ -165,3 +185,5 @@ if model.latent_dim == 2:
         _download("Download manifold", manifold, "latent-manifold.png", "latent_map_manifold_download")
 else:
     st.caption(f"The decoded manifold grid needs a 2-d latent space; this model's has {model.latent_dim} dimensions.")
+url_state.publish(url_params)
+url_state.link_box()

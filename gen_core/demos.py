@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -51,16 +52,16 @@ class Demo:
 DEMOS: tuple[Demo, ...] = (
     Demo("demo-vae-2d", "VAE with a 2-d latent", "Latent map and its 2-d manifold, Latent sliders, Interpolate",
          "vae", {"hidden": (512, 256), "latent_dim": 2, "loss": "bce"},
-         {"epochs": 40, "lr": 1e-3, "batch_size": 128}, quick_epochs=5),
+         {"epochs": 40, "lr": 1e-3, "batch_size": 128}, quick_epochs=10),
     Demo("demo-ae-32d", "Autoencoder, 5 hidden layers, 32-d code", "Class sampler (Gaussian mixture per class)",
          "ae", {"hidden": HIDDEN_PRESETS["mlp5"], "latent_dim": 32, "loss": "bce"},
-         {"epochs": 30, "lr": 1e-3, "batch_size": 128}, quick_epochs=5),
+         {"epochs": 30, "lr": 1e-3, "batch_size": 128}, quick_epochs=10),
     Demo("demo-vae-32d", "VAE with a 32-d latent", "Samples side by side with the DCGAN and VAE-GAN (same codes)",
          "vae", {"hidden": (512, 256), "latent_dim": 32, "loss": "bce"},
-         {"epochs": 40, "lr": 1e-3, "batch_size": 128}, quick_epochs=5),
+         {"epochs": 40, "lr": 1e-3, "batch_size": 128}, quick_epochs=10),
     Demo("demo-beta-vae", "Convolutional beta-VAE (beta = 4)", "Latent sliders: smoother, more separate directions",
          "vae", {"arch": "conv", "latent_dim": 10, "beta": 4.0, "loss": "bce"},
-         {"epochs": 20, "lr": 1e-3, "batch_size": 128}, quick_epochs=2),
+         {"epochs": 20, "lr": 1e-3, "batch_size": 128}, quick_epochs=3),
     Demo("demo-dcgan", "DCGAN, 32-d noise", "Samples: sharp but no encoder; Interpolate by optimisation",
          "dcgan", {"latent_dim": 32}, {"epochs": 25, "lr": 2e-4, "batch_size": 64}, quick_epochs=2),
     Demo("demo-vae-gan", "VAE-GAN, 32-d latent", "Sharper than the VAE, with an encoder; Evaluate",
@@ -68,7 +69,7 @@ DEMOS: tuple[Demo, ...] = (
     Demo("demo-tile-vae", "Conv VAE on 32x32 tiles of microscopy and texture photographs",
          "Tiles: real vs generated, mosaic, the which-one-is-real quiz",
          "vae", {"arch": "conv", "latent_dim": 16, "loss": "mse"}, {"epochs": 25, "lr": 1e-3, "batch_size": 64},
-         quick_epochs=2, dataset="tiles", dataset_options={"tile_size": 32, "tiles_per_epoch": 2000}),
+         quick_epochs=3, dataset="tiles", dataset_options={"tile_size": 32, "tiles_per_epoch": 2000}),
 )
 
 
@@ -82,6 +83,7 @@ class DemoState:
     epochs_wanted: int
     state: str  # "missing", "partial", "trained", "broken" (unreadable) or "taken" (another model)
     note: str = ""
+    seconds: float = 0.0  # training time in the last train_demos call
 
     @property
     def needs_training(self) -> bool:
@@ -156,16 +158,17 @@ def _train_one(state: DemoState, index: int, count: int, quick: bool, device: st
 
 
 def train_demos(root: Path | None = None, quick: bool = False, device: str = "auto",
-                names: list[str] | None = None, demos: tuple[Demo, ...] | None = None,
-                on_progress: DemoProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-                measure: bool = False) -> list[DemoState]:
-    """Train every demo that is missing or short of its epochs; return the states afterwards.
+                names: list[str] | None = None, on_progress: DemoProgressCallback | None = None,
+                should_stop: Callable[[], bool] | None = None, measure: bool = False) -> list[DemoState]:
+    """Train every demo that is missing or short of its epochs; return the states afterwards, with
+    the seconds each one took here (``seconds``; 0 for those skipped).
 
     ``names`` limits the set; ``measure`` scores each run after training (about 30 s each on a
     CPU). Raises GenCoreError when another process is training the demos in ``root``.
     """
     root = Path(root or checkpoints.default_root())
-    chosen = _choose(DEMOS if demos is None else demos, names)
+    chosen = _choose(DEMOS, names)
+    seconds: dict[str, float] = {}
     root.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(root / LOCK_FILE), timeout=0):
@@ -174,14 +177,19 @@ def train_demos(root: Path | None = None, quick: bool = False, device: str = "au
             for index, state in enumerate(todo, start=1):
                 if should_stop is not None and should_stop():
                     break
+                started = time.perf_counter()
                 _train_one(state, index, len(todo), quick, device, on_progress, should_stop)
                 if measure:
                     from gen_core.metrics.final import measure_finished_run
                     measure_finished_run(state.path, device=device)
+                seconds[state.demo.name] = time.perf_counter() - started
     except Timeout:
         raise GenCoreError("The demo models in this folder are being trained by another process already; "
                            "wait for it to finish (or stop it), then run this again.") from None
-    return demo_states(root, quick, chosen)
+    states = demo_states(root, quick, chosen)
+    for item in states:
+        item.seconds = seconds.get(item.demo.name, 0.0)
+    return states
 
 
 def demos_running(root: Path | None = None) -> bool:

@@ -30,7 +30,8 @@ def _print_states(states) -> None:
     for state in states:
         where = {"trained": "trained", "partial": f"{state.epochs_done} of {state.epochs_wanted} epochs",
                  "missing": "not trained", "broken": f"unreadable: {state.note}", "taken": state.note}[state.state]
-        print(f"{state.demo.name:<15} {state.demo.family:<7} {state.epochs_wanted:>3} ep  {where:<24} "
+        took = f"{state.seconds:7.0f} s" if state.seconds else " " * 9
+        print(f"{state.demo.name:<15} {state.demo.family:<7} {state.epochs_wanted:>3} ep  {where:<24}{took}  "
               f"{state.demo.lesson}")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from gen_core.metrics.features import dataset_key, load_or_train_feature_net, predict_classes
 from gen_core.models import family_class
-from gen_core.quality import training_verdict
+from gen_core.quality import class_mismatches, training_verdict
 
 
 def grid_content(family: str) -> str:
@@ -28,3 +29,29 @@ def training_note(run) -> None:
     verdict = training_verdict(run.history, run.family)
     if verdict:
         st.warning(f"**{run.name}**: {verdict}", icon=":material/hourglass_bottom:")
+
+
+@st.cache_resource(show_spinner="Loading the class checker (trained once per dataset, about 20 s)…", max_entries=4)
+def _class_checker(key: str, _dataset):
+    return load_or_train_feature_net(_dataset)
+
+
+def class_check_notes(dataset, rows, row_classes, class_name) -> dict[int, str]:
+    """Per row position: a note when a classifier calls most of that row's samples another class."""
+    checked = {position: label for position, label in enumerate(row_classes) if label is not None}
+    if not checked or not dataset.has_labels:
+        return {}
+    checker = _class_checker(dataset_key(dataset), dataset)
+    predictions = {}
+    for position, label in checked.items():
+        predictions.setdefault(label, []).extend(predict_classes(checker.net, rows[position]).tolist())
+    flagged = {mismatch.wanted: mismatch for mismatch in class_mismatches(predictions)}
+    notes = {}
+    for position, label in checked.items():
+        if label in flagged:
+            mismatch = flagged[label]
+            notes[position] = (f"Most of these do not look like {class_name(label)}: a classifier "
+                               f"({checker.test_accuracy:.0%} right on real test images) calls "
+                               f"{mismatch.share_seen_as:.0%} of them {class_name(mismatch.most_seen_as)} and only "
+                               f"{mismatch.share_as_wanted:.0%} {class_name(label)}.")
+    return notes

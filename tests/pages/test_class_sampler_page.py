@@ -8,12 +8,17 @@ CLASS_LABELS = [f"**{label}**" for label in range(10)]
 
 
 def _row_labels(at) -> list[str]:
-    return [str(block.value) for block in at.markdown if str(block.value) in CLASS_LABELS]
+    return [str(block.value).split(" ")[0] for block in at.markdown if str(block.value).split(" ")[0] in CLASS_LABELS]
 
 
 def _distance_captions(at) -> list[str]:
-    return [str(caption.value) for caption in at.caption
-            if str(caption.value).startswith("Distance to the nearest training image")]
+    return [str(caption.value).split("Distance to each: ")[1] for caption in at.caption
+            if "Distance to each: " in str(caption.value)]
+
+
+def _nearest_classes(at) -> list[list[str]]:
+    return [str(caption.value).split("their classes: ")[1].split("  \n")[0].split(" · ") for caption in at.caption
+            if "their classes: " in str(caption.value)]
 
 
 def _fit_mixture(at, components: int, covariance: str):
@@ -30,6 +35,9 @@ def test_small_mixture_draws_a_labelled_row_per_class_with_nearest_images(traine
     assert len(at.image) == 10  # one block per class: samples, nearest training images, reconstructions
     captions = _distance_captions(at)
     assert len(captions) == 10 and all(caption.count("·") == 7 for caption in captions)  # 8 per row
+    nearest = _nearest_classes(at)
+    assert len(nearest) == 10 and all(len(row) == 8 for row in nearest)
+    assert all(name in [str(label) for label in range(10)] for row in nearest for name in row)
     assert "Largest K for this data: full 50" in page_text(at)  # 450 codes per class, 8-d: 450 // 9
     assert len(at.metric) == 2 and all(float(metric.value) > 0 for metric in at.metric)
     assert "class_sampler_download" in {button.key for button in at.get("download_button")}
@@ -55,7 +63,7 @@ def test_single_gaussian_and_perturbed_codes_draw_one_chosen_class(trained_runs)
     assert not at.exception
     at.slider(key="class_sampler_covariance_scale").set_value(0.2).run()
     assert _row_labels(at) == CLASS_LABELS and len(at.image) == 10
-    at.radio(key="class_sampler_layout").set_value("One class").run()
+    at.radio(key="class_sampler_layout").set_value("one").run()
     at.selectbox(key="class_sampler_class").set_value(7).run()
     at.slider(key="class_sampler_total").set_value(25).run()
     assert not at.exception
@@ -74,3 +82,26 @@ def test_prior_has_no_classes_and_a_gan_is_turned_away(trained_runs):
     assert not _row_labels(at) and len(at.image) == 3  # 30 prior samples in rows of 10
     gan = open_page("class_sampler", trained_runs["dcgan"])
     assert not gan.exception and "has no encoder" in page_text(gan) and not gan.image
+
+
+def test_a_row_of_samples_that_look_like_another_class_is_flagged(trained_runs, monkeypatch):
+    from gen_core.quality import ClassMismatch
+    import ui.model_notes
+
+    monkeypatch.setattr(ui.model_notes, "class_mismatches",
+                        lambda predictions: [ClassMismatch(3, 0.25, 5, 0.625)] if 3 in predictions else [])
+    at = open_page("class_sampler", trained_runs["ae"])
+    assert not at.exception
+    flagged = [warning.value for warning in at.warning if "do not look like 3" in warning.value]
+    assert len(flagged) == 1 and "calls 62% of them 5 and only 25% 3" in flagged[0]
+    assert any("mostly show another class" in warning.value for warning in at.warning)
+    assert "**3** :orange[:material/warning:]" in [str(block.value) for block in at.markdown]
+
+
+def test_a_link_sets_the_sampler_and_the_samples(trained_runs):
+    at = open_page("class_sampler", trained_runs["vae8"],
+                   query={"sampler": "gaussian", "show": "one", "class": "7", "total": "20", "seed": "4"})
+    assert not at.exception
+    assert at.segmented_control(key="class_sampler_kind").value == "gaussian"
+    assert _row_labels(at) == ["**7**"] and len(at.image) == 2
+    assert at.query_params["class"] == "7" and at.query_params["sampler"] == "gaussian"

@@ -22,14 +22,14 @@ def _values(field) -> np.ndarray:
 
 
 def _scatter_classes(at) -> list[str]:
-    return [trace["name"] for trace in _figures(at)[0]["data"]]
+    return [trace["name"] for trace in _figures(at)[0]["data"] if not trace["name"].startswith("image #")]
 
 
 def test_scatter_has_a_trace_per_class_and_the_filter_narrows_it(trained_runs):
     at = open_page("latent_map", trained_runs["ae"])
     assert not at.exception
     assert _scatter_classes(at) == [str(label) for label in range(10)]
-    points = sum(len(_values(trace["x"])) for trace in _figures(at)[0]["data"])
+    points = sum(len(_values(trace["x"])) for trace in _figures(at)[0]["data"] if trace["name"] in _scatter_classes(at))
     assert points == 500  # every test image of the MNIST sample
     at.multiselect(key="latent_map_classes").set_value([0, 1]).run()
     assert not at.exception
@@ -74,3 +74,24 @@ def test_gan_gets_a_clear_message(trained_runs):
     assert not at.exception
     assert "has no encoder" in page_text(at)
     assert not at.get("plotly_chart")
+
+
+def test_the_chosen_point_is_ringed_and_a_click_fades_nothing(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"])
+    at.number_input(key="latent_map_index").set_value(42).run()
+    traces = _figures(at)[0]["data"]
+    ring = [trace for trace in traces if trace["name"] == "image #42"]
+    assert len(ring) == 1 and ring[0]["marker"]["symbol"] == "circle-open"
+    classes = [trace for trace in traces if trace["name"] != "image #42"]
+    assert all(trace["unselected"]["marker"]["opacity"] == trace["marker"]["opacity"] for trace in classes)
+    assert len({trace["marker"]["color"] for trace in classes}) == 10  # one colour per class
+    assert len({trace["marker"]["symbol"] for trace in classes}) == 10  # and one shape per class
+    assert all(trace["marker"]["size"] >= 8 for trace in classes)
+
+
+def test_a_link_shows_the_classes_and_the_image_it_names(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"], query={"classes": "4,9", "img": "17", "from": "4", "to": "9"})
+    assert not at.exception
+    assert _scatter_classes(at) == ["4", "9"] and at.number_input(key="latent_map_index").value == 17
+    assert "mean(4)" in page_text(at) and "mean(9)" in page_text(at)
+    assert at.query_params["classes"] == "4,9" and at.query_params["img"] == "17"

@@ -18,7 +18,12 @@ from gen_core.latent import LatentMap
 CLASS_PAIRS = {"0 vs 1": ("0", "1"), "4 vs 9": ("4", "9"), "1 vs 7": ("1", "7")}
 # Above this many points the scatter switches to WebGL, which stays responsive with tens of thousands.
 WEBGL_THRESHOLD = 2000
-_PALETTE = qualitative.D3 + qualitative.Dark24  # ten clearly distinct colours first
+# Okabe and Ito's colour-blind-safe set (black left out) plus two, ten colours that stay apart on a
+# washed-out projector; each class also gets its own marker shape, so no class depends on colour alone.
+_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#7F3C8D", "#F0E442", "#5B5B5B",
+            "#8C564B"] + qualitative.Dark24
+_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star", "pentagon",
+            "hexagon"]
 
 
 def class_pair_presets(class_names) -> dict[str, list[int]]:
@@ -34,27 +39,38 @@ def _axis_title(latent_map: LatentMap, component: int) -> str:
     return f"PC {component + 1}"
 
 
-def scatter_figure(latent_map: LatentMap, shown_classes=None) -> go.Figure:
+def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | None = None,
+                   marker_size: int = 9, height: int = 520) -> go.Figure:
     """One trace per shown class (one "all images" trace without labels); customdata is the index.
 
-    Colours follow the class id, not the trace order, so a class keeps its colour when filtered.
+    Colours and shapes follow the class id, not the trace order, so a class keeps its look when
+    filtered. ``highlight`` (a test-set index) is ringed; a click selects a point without fading
+    the others, since the ring, not the fading, marks the chosen one.
     """
     trace_type = go.Scattergl if len(latent_map.coords) > WEBGL_THRESHOLD else go.Scatter
     figure = go.Figure()
     if latent_map.labels is None:
-        groups = [("all test images", np.arange(len(latent_map.coords)), _PALETTE[0])]
+        groups = [("all test images", np.arange(len(latent_map.coords)), 0)]
     else:
         shown = latent_map.present_classes() if shown_classes is None else [int(c) for c in shown_classes]
-        groups = [(latent_map.class_name(label), np.flatnonzero(latent_map.labels == label),
-                   _PALETTE[label % len(_PALETTE)]) for label in shown]
-    for name, indices, colour in groups:
+        groups = [(latent_map.class_name(label), np.flatnonzero(latent_map.labels == label), label)
+                  for label in shown]
+    for name, indices, label in groups:
         figure.add_trace(trace_type(
             x=latent_map.coords[indices, 0], y=latent_map.coords[indices, 1], mode="markers", name=name,
-            customdata=indices, marker={"size": 6, "color": colour, "opacity": 0.75},
+            customdata=indices, marker={"size": marker_size, "color": _PALETTE[label % len(_PALETTE)],
+                                        "symbol": _SYMBOLS[label % len(_SYMBOLS)], "opacity": 0.8},
+            selected={"marker": {"opacity": 0.8}}, unselected={"marker": {"opacity": 0.8}},
             hovertemplate=f"class {name}<br>test image #%{{customdata}}<extra></extra>"))
+    if highlight is not None and 0 <= int(highlight) < len(latent_map.coords):
+        point = latent_map.coords[int(highlight)]
+        figure.add_trace(go.Scatter(
+            x=[point[0]], y=[point[1]], mode="markers", name=f"image #{int(highlight)}", customdata=[int(highlight)],
+            marker={"size": marker_size * 3, "symbol": "circle-open", "color": "#000000", "line": {"width": 3}},
+            hovertemplate="the chosen test image #%{customdata}<extra></extra>"))
     figure.update_layout(xaxis_title=_axis_title(latent_map, 0), yaxis_title=_axis_title(latent_map, 1),
-                         legend_title_text="class", clickmode="event+select", height=520,
-                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+                         legend_title_text="class", clickmode="event+select", height=height,
+                         legend={"itemsizing": "constant"}, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return figure
 
 
