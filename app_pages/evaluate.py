@@ -8,6 +8,7 @@ from gen_core import checkpoints
 from gen_core.metrics import METRICS, evaluate_run, inception_unavailable_reason, store_final_metrics
 from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_TITLES
+from ui import presentation
 from ui.views.comparison import (
     GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
     metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
@@ -20,7 +21,8 @@ SAMPLE_COUNTS = [50, 100, 200, 500, 1000, 2000]
 IWAE_KS = [1, 4, 16, 64, 256]
 CLASS_SAMPLES = [10, 20, 50, 100, 200]
 DEFAULT_RUNS = 4
-COLUMN_WIDTH_PX = 120
+COLUMN_WIDTH_PX = 110
+HEADER_CHAR_PX = 8  # about one character of a header at the default font
 
 
 def _weights_mtime(path) -> float:
@@ -85,26 +87,28 @@ by_path = {str(run.path): run for run in runs}
 _keep_valid_runs(list(by_path), runs)
 
 # -- what to compare --------------------------------------------------------------------------
-runs_column, samplers_column = st.columns([3, 2])
-chosen_paths = runs_column.multiselect(
-    "Runs", list(by_path), key=RUNS_KEY, placeholder="Choose runs to compare",
-    format_func=lambda path: f"{by_path[path].name} · {by_path[path].family} · {by_path[path].epochs_done} ep")
-samplers = samplers_column.multiselect(
-    "Samplers", SCORED_SAMPLERS, default=list(SCORED_SAMPLERS), key="evaluate_samplers",
-    format_func=SAMPLER_TITLES.get,
-    help="Prior: decode z ~ N(0, I) (an autoencoder uses its codes' own spread). GMM: fit a Gaussian mixture to "
-         "each class's encoded training images and decode draws from it; GANs have no encoder, so prior only.")
-chosen = [by_path[path] for path in chosen_paths]
+with presentation.settings("Runs, samplers and sample counts"):
+    # one under the other on a projector: a run's or sampler's chip at the large font overflows a column
+    runs_column, samplers_column = (st.container(), st.container()) if presentation.is_on() else st.columns([3, 2])
+    chosen_paths = runs_column.multiselect(
+        "Runs", list(by_path), key=RUNS_KEY, placeholder="Choose runs to compare",
+        format_func=lambda path: f"{by_path[path].name} · {by_path[path].family} · {by_path[path].epochs_done} ep")
+    samplers = samplers_column.multiselect(
+        "Samplers", SCORED_SAMPLERS, default=list(SCORED_SAMPLERS), key="evaluate_samplers",
+        format_func=SAMPLER_TITLES.get,
+        help="Prior: decode z ~ N(0, I) (an autoencoder uses its codes' own spread). GMM: fit a Gaussian mixture to "
+             "each class's encoded training images and decode draws from it; GANs have no encoder, so prior only.")
+    chosen = [by_path[path] for path in chosen_paths]
 
-samples_column, k_column, components_column = st.columns(3)
-n_samples = samples_column.select_slider("Generated images scored", SAMPLE_COUNTS, value=500,
-                                         key="evaluate_n_samples", help="Fewer is faster but noisier.")
-iwae_k = k_column.select_slider("IWAE k (importance samples)", IWAE_KS, value=64, key="evaluate_iwae_k",
-                                help="Per test image, for the log-likelihood bound of VAEs; it tightens with k. "
-                                     "Smaller k is faster.")
-components = components_column.number_input(
-    "GMM components K per class", 1, 50, 10, key="evaluate_components", disabled="gmm" not in samplers,
-    help="Lowered automatically when the smallest class has too few images for K full covariances.")
+    samples_column, k_column, components_column = st.columns(3)
+    n_samples = samples_column.select_slider("Generated images scored", SAMPLE_COUNTS, value=500,
+                                             key="evaluate_n_samples", help="Fewer is faster but noisier.")
+    iwae_k = k_column.select_slider("IWAE k (importance samples)", IWAE_KS, value=64, key="evaluate_iwae_k",
+                                    help="Per test image, for the log-likelihood bound of VAEs; it tightens with k. "
+                                         "Smaller k is faster.")
+    components = components_column.number_input(
+        "GMM components K per class", 1, 50, 10, key="evaluate_components", disabled="gmm" not in samplers,
+        help="Lowered automatically when the smallest class has too few images for K full covariances.")
 with st.expander("More settings"):
     more = st.columns(4)
     covariance = more[0].selectbox("GMM covariance", COVARIANCE_TYPES, key="evaluate_covariance")
@@ -148,9 +152,12 @@ if mismatched:
                "comparable at equal settings (see *How each column was computed*).")
 
 table = comparison_table(columns)
-table_layout = {"_index": st.column_config.Column(width=230), "Better": st.column_config.Column(width=75),
-                "Unit": st.column_config.Column(width=200),
-                **{label: st.column_config.Column(width=COLUMN_WIDTH_PX) for label in table.labels}}
+# A column is as wide as its header (run names are long), so no header is cut off; with many runs
+# the table scrolls sideways inside itself, never the page.
+table_layout = {"_index": st.column_config.Column(width=200), "Better": st.column_config.Column(width=70),
+                "Unit": st.column_config.Column(width=180),
+                **{label: st.column_config.Column(width=max(COLUMN_WIDTH_PX, HEADER_CHAR_PX * len(label) + 24), help=label)
+                   for label in table.labels}}
 st.subheader("Side by side")
 for group, rows in table.groups().items():
     st.markdown(f"**{GROUP_TITLES.get(group, group)}**")
@@ -186,5 +193,6 @@ if charted:
     default = charted.index("frechet_feature") if "frechet_feature" in charted else 0
     metric = st.selectbox("Metric", charted, index=default, key="evaluate_metric",
                           format_func=lambda name: METRICS[name].label)
-    st.plotly_chart(metric_bar_figure(table, metric), key="evaluate_bar_chart", width="stretch")
+    st.plotly_chart(presentation.style_figure(metric_bar_figure(table, metric)), key="evaluate_bar_chart",
+                    width="stretch")
     st.caption(METRICS[metric].description)

@@ -93,7 +93,7 @@ def run_summary(run, busy: bool) -> None:
               for split in ("train", "test") if f"{split}_loss" in final]
     if losses:
         st.markdown(" · ".join(losses))
-    metric_lines = headline_lines(run.metrics or {})
+    metric_lines = headline_lines(run.metrics or {}, run.family)
     if metric_lines:
         st.markdown("  \n".join(f"{label}: **{values}**" for label, values in metric_lines))
         st.caption("More numbers, side by side with other runs, on the Evaluate page.")

@@ -11,7 +11,7 @@ from gen_core.data.tiles import load_tile_source
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.sampling import draw_images
-from ui import state
+from ui import presentation, state
 from ui.state import user_errors
 from ui.views import tiles as tiles_view
 
@@ -199,9 +199,11 @@ def _coverage_results(comparison, preview_png: bytes) -> None:
         st.caption(f"With infinitely many draws the equal placement's variation would be {equal.exact_cv:.3f} "
                    f"(naive {naive.exact_cv:.3f}); what is left above is the noise of a finite number of draws. "
                    "Exactly even is possible only when the tile size divides the image's sides.")
-    st.plotly_chart(tiles_view.coverage_figure(comparison), width="stretch", key="tiles_cov_maps")
+    st.plotly_chart(presentation.style_figure(tiles_view.coverage_figure(comparison)), width="stretch",
+                    key="tiles_cov_maps")
     st.markdown("**Across the width** (each column's coverage, averaged over the rows)")
-    st.plotly_chart(tiles_view.profile_figure(comparison), width="stretch", key="tiles_cov_profile")
+    st.plotly_chart(presentation.style_figure(tiles_view.profile_figure(comparison)), width="stretch",
+                    key="tiles_cov_profile")
 
 
 # ---------------------------------------------------------------------------- the page

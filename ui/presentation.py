@@ -25,8 +25,10 @@ _STYLE = """
 /* images never wider than their column; enlarged or shrunk, pixels stay square and crisp */
 [data-testid="stImageContainer"] { max-width: 100%; }
 [data-testid="stImageContainer"] img { max-width: 100%; height: auto; image-rendering: pixelated; }
-/* tables and charts scroll inside themselves, never the page */
-[data-testid="stMain"] { overflow-x: hidden; }
+/* on a narrow screen (a 1024x768 projector with the sidebar open) the page's side margins give way */
+@media (max-width: 1200px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; }
+}
 </style>
 """
 

@@ -1,9 +1,14 @@
 """The real app in a real browser: start ``streamlit run app.py`` and open every page in headless Chromium.
 
-Slow (one server start, one page load per page), so it is marked ``browser``. It needs Debian's
-``chromium``; ``make test`` installs it when it can. Outside CI a machine without it skips the
-test; in CI (``CI=true``) a missing browser is a failure, not a skip.
-Set ``SCREENSHOT_DIR`` to keep a PNG of each page (the README's screenshots come from here).
+Every page is opened on a 1024x768 projector, in the normal layout and in presentation mode
+(``?present=1``), and must render without an exception box, without running off the right edge
+of the window (a horizontal scroll) and without a button whose label is cut short.
+
+Slow (one server start, one page load per page and layout), so it is marked ``browser``. It needs
+Debian's ``chromium``; ``make test`` installs it when it can. Outside CI a machine without it skips
+the test; in CI (``CI=true``) a missing browser is a failure, not a skip.
+Set ``SCREENSHOT_DIR`` to keep a PNG of each page (the README's screenshots come from here): then
+the pages are also shot 1280 wide, and presentation mode 1024 wide.
 """
 
 from __future__ import annotations
@@ -44,6 +49,37 @@ PAGES = {
 }
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'
+PROJECTOR = {"width": 1024, "height": 768}
+# (name, viewport, query) of each layout checked; the screenshots for the README add a 1280-wide one
+LAYOUTS = [("1024x768", PROJECTOR, ""), ("1024x768 presentation", PROJECTOR, "&present=1")]
+SCREENSHOT_LAYOUTS = {"1280": ({"width": 1280, "height": 900}, ""), "present": (PROJECTOR, "&present=1")}
+
+# Elements that stick out past the right edge of the main area (the page scrolls sideways), and
+# buttons whose label is cut short ("R…"). Tables and charts scroll inside their own frame, so
+# only their frame is measured.
+_LAYOUT_PROBLEMS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const right = main.getBoundingClientRect().right + 1;
+  const problems = [];
+  if (main.scrollWidth > main.clientWidth + 1 || document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push(`the page scrolls sideways (${main.scrollWidth} px wide in ${main.clientWidth})`);
+  const boxes = main.querySelectorAll('img, button, canvas, [data-testid="stDataFrame"], [data-testid="stPlotlyChart"],'
+                                      + ' [data-testid="stElementContainer"]');
+  for (const box of boxes) {
+    const rect = box.getBoundingClientRect();
+    if (rect.width > 0 && rect.right > right && !box.closest('[data-testid="stDataFrame"] canvas')) {
+      problems.push(`${box.tagName.toLowerCase()} "${(box.innerText || box.alt || '').slice(0, 30)}" ends at `
+                    + `${Math.round(rect.right)} px, past the page's edge at ${Math.round(right)} px`);
+      if (problems.length > 4) break;
+    }
+  }
+  for (const label of main.querySelectorAll('button p, button [data-testid="stMarkdownContainer"]')) {
+    if (label.scrollWidth > label.clientWidth + 1)
+      problems.push(`the button "${label.innerText.slice(0, 30)}" is cut short (${label.clientWidth} of `
+                    + `${label.scrollWidth} px shown)`);
+  }
+  return problems;
+}"""
 
 
 def _free_port() -> int:
@@ -99,33 +135,57 @@ def _wait_until_rendered(page, key_text: str, timeout_ms: int = 90_000) -> bool:
     return found
 
 
-def test_every_page_renders_without_errors(server, trained_runs):
+def _check_page(page, url_path: str, key_text: str, layout: str) -> list[str]:
+    failures = []
+    where = f"/{url_path} ({layout})"
+    if not _wait_until_rendered(page, key_text):
+        failures.append(f"{where}: '{key_text}' never appeared in the page's main area")
+    sidebar = page.locator(SIDEBAR)
+    # the page ran inside app.py's frame: grouped navigation and the shared sidebar are there
+    for frame_text in ("Explore", "Measure", "Device:"):
+        if not sidebar.get_by_text(frame_text, exact=False).count():
+            failures.append(f"{where}: the sidebar lacks '{frame_text}' (page ran without app.py?)")
+    exceptions = page.locator('[data-testid="stException"]')
+    if exceptions.count():
+        failures.append(f"{where}: exception box: {exceptions.first.inner_text()[:300]}")
+    if page.get_by_text("Page not found").count():
+        failures.append(f"{where}: Streamlit says the page does not exist")
+    if "Traceback (most recent call last)" in page.inner_text("body"):
+        failures.append(f"{where}: a traceback is shown")
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    failures += [f"{where}: {problem}" for problem in page.evaluate(_LAYOUT_PROBLEMS)]
+    return failures
+
+
+def _screenshot(page, folder: str, name: str) -> None:
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_every_page_fits_a_projector_without_errors(server, trained_runs):
     from playwright.sync_api import sync_playwright
 
     screenshot_dir = os.environ.get("SCREENSHOT_DIR")
     failures = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        for url_path, key_text in PAGES.items():
-            page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}", wait_until="domcontentloaded")
-            if not _wait_until_rendered(page, key_text):
-                failures.append(f"/{url_path}: '{key_text}' never appeared in the page's main area")
-            sidebar = page.locator(SIDEBAR)
-            # the page ran inside app.py's frame: grouped navigation and the shared sidebar are there
-            for frame_text in ("Explore", "Measure", "Device:"):
-                if not sidebar.get_by_text(frame_text, exact=False).count():
-                    failures.append(f"{url_path}: the sidebar lacks '{frame_text}' (page ran without app.py?)")
-            exceptions = page.locator('[data-testid="stException"]')
-            if exceptions.count():
-                failures.append(f"{url_path}: exception box: {exceptions.first.inner_text()[:300]}")
-            if page.get_by_text("Page not found").count():
-                failures.append(f"/{url_path}: Streamlit says the page does not exist")
-            if "Traceback (most recent call last)" in page.inner_text("body"):
-                failures.append(f"{url_path}: a traceback is shown")
-            if screenshot_dir:  # images arrive after the script ends: wait until each has loaded
-                page.wait_for_function("() => [...document.images].every(image => image.complete)")
-                Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(screenshot_dir) / f"{url_path or 'train'}.png"), full_page=True)
+        for layout, viewport, query in LAYOUTS:
+            page = browser.new_page(viewport=viewport)  # a fresh session: presentation mode comes from the link
+            for url_path, key_text in PAGES.items():
+                page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}{query}", wait_until="domcontentloaded")
+                failures += _check_page(page, url_path, key_text, layout)
+                if query and not page.locator(SIDEBAR).get_by_role("switch", name="Presentation mode").is_checked():
+                    failures.append(f"/{url_path} ({layout}): ?present=1 did not turn presentation mode on")
+            page.close()
+        if screenshot_dir:
+            for suffix, (viewport, query) in SCREENSHOT_LAYOUTS.items():
+                page = browser.new_page(viewport=viewport)
+                for url_path, key_text in PAGES.items():
+                    page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}{query}",
+                              wait_until="domcontentloaded")
+                    _wait_until_rendered(page, key_text)
+                    _screenshot(page, screenshot_dir, f"{url_path or 'train'}-{suffix}")
+                page.close()
         browser.close()
     assert not failures, "\n".join(failures)

@@ -67,7 +67,7 @@ class EvaluatedColumn:
 
     @property
     def label(self) -> str:
-        sampler = "prior"
+        sampler = sampler_name("prior", self.family)
         if self.sampler == "gmm":
             components = ((self.entry or {}).get("settings", {}).get("sampler_params") or {}).get("n_components")
             sampler = f"GMM K={components}" if components else "GMM"
@@ -299,13 +299,24 @@ def mismatched_settings(columns: list[EvaluatedColumn]) -> list[str]:
 HEADLINE_METRICS = ("recon_mse", "ssim", "elbo", "frechet_feature", "sharpness_ratio", "modes_covered")
 
 
-def headline_lines(stored: dict) -> list[tuple[str, str]]:
-    """(label, "prior value · GMM value") for the headline metrics a run has stored."""
+def sampler_name(sampler: str, family: str | None = None) -> str:
+    """A short name for a column's sampler. An autoencoder has no prior: its "prior" samples come
+    from a Gaussian that follows its own codes, and are named so."""
+    if sampler == "gmm":
+        return "GMM"
+    return "code Gaussian" if sampler == "prior" and family == "ae" else sampler
+
+
+def headline_lines(stored: dict, family: str | None = None) -> list[tuple[str, str]]:
+    """(label, "prior value · GMM value") for the headline metrics a run has stored; a number that
+    does not depend on the sampler (a reconstruction score) is given once, not once per sampler."""
     lines = []
     for name in HEADLINE_METRICS:
         values = [(sampler, stored[sampler]["metrics"][name]) for sampler in SCORED_SAMPLERS
                   if isinstance(stored.get(sampler), dict) and name in stored[sampler].get("metrics", {})]
-        if values:
-            text = " · ".join(f"{value:.4g} ({'GMM' if sampler == 'gmm' else sampler})" for sampler, value in values)
+        if len(values) > 1 and len({value for _, value in values}) == 1:
+            lines.append((METRICS[name].label, f"{values[0][1]:.4g}"))
+        elif values:
+            text = " · ".join(f"{value:.4g} ({sampler_name(sampler, family)})" for sampler, value in values)
             lines.append((METRICS[name].label, text))
     return lines

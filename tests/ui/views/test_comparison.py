@@ -142,6 +142,10 @@ def test_headline_lines_label_each_number_and_its_sampler():
     stored = {"prior": {"metrics": {"ssim": 0.8123456, "recon_mse": 0.02, "not_a_headline": 1.0}},
               "gmm": {"metrics": {"ssim": 0.8123456, "frechet_feature": 79.21}}}
     lines = dict(headline_lines(stored))
-    assert lines == {"Reconstruction MSE": "0.02 (prior)", "SSIM of reconstructions": "0.8123 (prior) · 0.8123 (GMM)",
+    # the same SSIM under both samplers (it scores reconstructions, not samples) is given once
+    assert lines == {"Reconstruction MSE": "0.02 (prior)", "SSIM of reconstructions": "0.8123",
                      "Fréchet distance, classifier features": "79.21 (GMM)"}
     assert headline_lines({}) == [] and headline_lines({"prior": "garbage"}) == []
+    stored["gmm"]["metrics"]["frechet_feature"], stored["prior"]["metrics"]["frechet_feature"] = 79.21, 398.1
+    autoencoder = dict(headline_lines(stored, family="ae"))  # an autoencoder has no prior: its own name
+    assert autoencoder["Fréchet distance, classifier features"] == "398.1 (code Gaussian) · 79.21 (GMM)"
