@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from gen_core.errors import ModelConfigError
+from gen_core.limits import check_model_size
 from gen_core.models.autoencoder import AEConfig, Autoencoder
 from gen_core.models.base import GenerativeModel
 from gen_core.models.config import HIDDEN_PRESETS, config_from_dict
@@ -45,11 +46,13 @@ def make_config(family: str, **settings):
 
 
 def build_model(family: str, config=None, **settings) -> GenerativeModel:
+    """The model, after checking its size against gen_core.limits (nothing is allocated before)."""
     config_class, model_class = _family(family)
     if config is None:
         config = make_config(family, **settings)
     elif not isinstance(config, config_class):
         raise ModelConfigError(f"{family} needs a {config_class.__name__}, got {type(config).__name__}")
+    check_model_size(model_class, config)
     return model_class(config)
 
 

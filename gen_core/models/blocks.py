@@ -27,11 +27,25 @@ def default_conv_channels(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
     return (32, 64) if min(image_shape[1:]) <= 32 else (32, 64, 128)
 
 
-class ConvEncoderTrunk(nn.Module):
-    """Stride-2 4x4 convolutions (each halves the size) followed by a flatten.
+def flat_features(layers, image_shape: tuple[int, int, int]) -> int:
+    """Values per image after ``layers`` (Conv2d and shape-keeping layers) and a flatten.
 
-    ``out_features`` is found with a dummy forward so any input size works.
+    Worked out from each convolution's kernel, stride and padding rather than with a dummy
+    forward pass: building a model then allocates nothing but its parameters, so its size can be
+    checked on the "meta" device before any memory is spent (see gen_core.limits).
     """
+    channels, height, width = image_shape
+    for layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = layer.kernel_size, layer.stride, layer.padding
+            height = (height + 2 * pad_h - kernel_h) // stride_h + 1
+            width = (width + 2 * pad_w - kernel_w) // stride_w + 1
+            channels = layer.out_channels
+    return channels * height * width
+
+
+class ConvEncoderTrunk(nn.Module):
+    """Stride-2 4x4 convolutions (each halves the size) followed by a flatten."""
 
     def __init__(self, image_shape: tuple[int, int, int], channels: tuple[int, ...]) -> None:
         super().__init__()
@@ -42,8 +56,7 @@ class ConvEncoderTrunk(nn.Module):
             in_channels = out_channels
         layers.append(nn.Flatten())
         self.net = nn.Sequential(*layers)
-        with torch.no_grad():
-            self.out_features = int(self.net(torch.zeros(1, *image_shape)).shape[1])
+        self.out_features = flat_features(layers, image_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -17,7 +17,7 @@ from torch import nn
 
 from gen_core.errors import ModelConfigError
 from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import adversarial_loss, to_signed
+from gen_core.models.blocks import adversarial_loss, flat_features, to_signed
 from gen_core.models.config import DISC_CHANNELS, DROPOUT, LATENT_DIM, check_image_shape
 from gen_core.settings import Setting, check_settings
 
@@ -84,9 +84,7 @@ class Discriminator(nn.Module):
                        nn.LeakyReLU(0.2)]
             in_channels = out_channels
         self.features = nn.Sequential(*layers, nn.Flatten())
-        with torch.no_grad():
-            feature_count = self.features(torch.zeros(1, *image_shape)).shape[1]
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_count, 1))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(flat_features(layers, image_shape), 1))
 
     def forward(self, x_signed: torch.Tensor) -> torch.Tensor:
         """Real/fake logits, shape (N,), for images in [-1, 1]."""
