@@ -35,3 +35,11 @@ class SamplerError(GenCoreError, ValueError):
 
 class LatentError(GenCoreError, ValueError):
     """A request about latent codes cannot be met (too few codes for a PCA, a path of one step...)."""
+
+
+class ArchiveError(GenCoreError, ValueError):
+    """A zip is not a zip, is damaged, encrypted, too large, or names a file outside itself."""
+
+
+class OutputPathError(GenCoreError, ValueError):
+    """A file or folder to write cannot be written there (checked before any work starts)."""

@@ -3,15 +3,16 @@
 Every image is centre-cropped to a square and resized once, at load time, so training slices
 batches from one tensor. A file that cannot be decoded (a text file, a truncated JPEG, an image
 too large to decode safely) is skipped and counted rather than ending the load: one bad file in
-a folder of thousands should not cost a user the other thousands. Zip members are read into
-memory, never extracted, so a member named ``../../x`` cannot write anywhere.
+a folder of thousands should not cost a user the other thousands. Images are decoded by the one
+safe image reader (gen_core.images.upload) and zips read by the one safe zip reader
+(gen_core.images.archive): members are read into memory, never extracted, so a member named
+``../../x`` cannot write anywhere. The registry's loader reads only inside the data folders
+(gen_core.data.access), and the whole set is sized before any image is decoded.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -21,8 +22,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from gen_core.data.access import resolve_data_path, shown_path
 from gen_core.data.base import ImageDataset
-from gen_core.errors import DatasetError
+from gen_core.errors import ArchiveError, DatasetError, GenCoreError
+from gen_core.images import archive
+from gen_core.images.upload import decode_image as decode_safely
+from gen_core.limits import MAX_DATASET_BYTES, check_image_batch
 
 MAX_IMAGE_PIXELS = 50_000_000  # larger images are skipped: decoding one could exhaust memory
 MAX_FILE_BYTES = 256 * 2**20
@@ -44,11 +49,12 @@ def load_image_folder(path: str | Path, size: int = 64, channels: int | str = 3,
     size, channel_count, test_fraction = _checked_options(size, channels, test_fraction)
     path = Path(path).expanduser()
     with _entries(path) as (entries, skipped_names):
+        check_image_batch(len(entries), (channel_count, size, size), "images", MAX_DATASET_BYTES, DatasetError)
         images, image_paths, unreadable = _decode_all(entries, size, channel_count)
     skipped_names += unreadable
     if not images:
         found = f"; {len(skipped_names)} files could not be read as images" if skipped_names else ""
-        raise DatasetError(f"No readable images in {path}{found}.")
+        raise DatasetError(f"No readable images in {_shown(path)}{found}.")
     labels, class_names = _labels_from_folders(image_paths)
     pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
     train_index, test_index = _split_indices(len(pixels), labels, test_fraction, seed)
@@ -65,17 +71,14 @@ def load_image_folder(path: str | Path, size: int = 64, channels: int | str = 3,
 
 def load_folder_dataset(path: str | Path, size: int = 64, channels: int | str = 3,
                         test_fraction: float = 0.1, seed: int = 0) -> ImageDataset:
-    """Registry loader for "folder"; the skipped count is in ``description``."""
-    return load_image_folder(path, size, channels, test_fraction, seed)[0]
+    """Registry loader for "folder": only inside the data folders; the skipped count is in ``description``."""
+    return load_image_folder(resolve_data_path(path), size, channels, test_fraction, seed)[0]
 
 
 def decode_image(data: bytes, size: int, channels: int) -> np.ndarray:
     """Decode one image file to uint8 (size, size, channels); raises on anything unreadable."""
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            raise ValueError(f"{width}x{height} pixels is more than {MAX_IMAGE_PIXELS:,}")
-        image.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode at reduced scale
+    # JPEGs decode at a reduced scale that keeps both sides at least ``size``.
+    with decode_safely(data, MAX_IMAGE_PIXELS, least_side=size) as image:
         image = _to_8bit(ImageOps.exif_transpose(image))
         image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
         pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
@@ -119,16 +122,21 @@ def _entries(path: Path) -> Iterator[tuple[list[_Entry], list[str]]]:
     """The candidate image files under a folder or inside a zip, plus names refused up front."""
     if path.is_dir():
         yield _folder_entries(path)
-    elif path.is_file() and zipfile.is_zipfile(path):
+    elif archive.is_zip(path):
         try:
-            with zipfile.ZipFile(path) as archive:
-                yield _zip_entries(archive)
-        except zipfile.BadZipFile as error:
-            raise DatasetError(f"{path} is a damaged zip file: {error}") from error
+            zip_file = archive.SafeZip(path)
+        except ArchiveError as error:
+            raise DatasetError(f"{_shown(path)}: {error}") from None
+        with zip_file:
+            yield _zip_entries(zip_file)
     elif path.exists():
-        raise DatasetError(f"{path} is neither a folder nor a .zip file of images.")
+        raise DatasetError(f"{_shown(path)} is neither a folder nor a .zip file of images.")
     else:
-        raise DatasetError(f"No folder or .zip file at {path}.")
+        raise DatasetError(f"No folder or .zip file called {_shown(path)!r}.")
+
+
+def _shown(path: Path) -> str:
+    return shown_path(path)
 
 
 def _folder_entries(root: Path) -> tuple[list[_Entry], list[str]]:
@@ -147,18 +155,13 @@ def _folder_entries(root: Path) -> tuple[list[_Entry], list[str]]:
     return entries, refused
 
 
-def _zip_entries(archive: zipfile.ZipFile) -> tuple[list[_Entry], list[str]]:
-    entries, refused = [], []
-    for member in sorted(archive.infolist(), key=lambda info: info.filename):
-        relative = PurePosixPath(member.filename.replace("\\", "/"))
-        hidden = any(part.startswith(".") and part != ".." for part in relative.parts)
-        if member.is_dir() or relative.parts[0] == "__MACOSX" or hidden:
-            continue
-        unsafe = relative.is_absolute() or ".." in relative.parts or ":" in relative.parts[0]
-        if unsafe or member.file_size > MAX_FILE_BYTES:
-            refused.append(member.filename)
+def _zip_entries(zip_file: archive.SafeZip) -> tuple[list[_Entry], list[str]]:
+    entries, refused = [], list(zip_file.unsafe_names)
+    for member in sorted(zip_file.members, key=lambda member: member.name):
+        if member.size > MAX_FILE_BYTES:
+            refused.append(member.name)
         else:
-            entries.append((relative, lambda member=member: archive.read(member)))
+            entries.append((member.path, lambda member=member: zip_file.read(member, MAX_FILE_BYTES)))
     return entries, refused
 
 
@@ -188,7 +191,7 @@ def _decode_all(entries: list[_Entry], size: int, channels: int):
 def _read_or_none(read: Callable[[], bytes]) -> bytes | None:
     try:
         return read()
-    except (OSError, RuntimeError, zipfile.BadZipFile, NotImplementedError):  # unreadable or encrypted
+    except (OSError, GenCoreError):  # an unreadable file, or a damaged, encrypted or oversized zip member
         return None
 
 

@@ -28,25 +28,25 @@ are then seen equally often too (exactly so where ``tile`` divides both sides).
 from __future__ import annotations
 
 import io
-import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import skimage
 import torch
-from PIL import Image
 
+from gen_core.data.access import resolve_data_path, shown_path
 from gen_core.data.base import DatasetInfo, ImageDataset, register_dataset
 from gen_core.data.options import TILE_OPTIONS
-from gen_core.errors import DatasetError
+from gen_core.errors import ArchiveError, DatasetError, GenCoreError, ImageInputError
+from gen_core.images import archive
+from gen_core.images.upload import decode_image
+from gen_core.limits import MAX_DATASET_BYTES, MAX_IMAGE_SIDE, MAX_TILE_SET_BYTES, check_image_batch
 
 PLACEMENTS = ("equal", "naive")
 EMBEDDED_IMAGES = ("ihc.png", "retina.jpg", "cell.png", "microaneurysms.png",
                    "brick.png", "grass.png", "gravel.png")
-MAX_PIXELS = 100_000_000  # decoded images above this are skipped instead of exhausting memory
+MAX_PIXELS = 80_000_000  # decoded images above this are skipped instead of exhausting memory
 MAX_FILE_BYTES = 2**30  # and so are files (or zip entries, which may be bombs) above this
 _LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)  # same weights as skimage
 
@@ -145,25 +145,33 @@ def _scale_to_unit(array: np.ndarray) -> np.ndarray:
 
 
 def _decode_array(data: bytes) -> np.ndarray:
+    """Pixels of one image file, through the one safe image reader (gen_core.images.upload)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                if image.size[0] * image.size[1] > MAX_PIXELS:
-                    raise _Unusable(f"{image.size[0]}x{image.size[1]} is over {MAX_PIXELS:,} pixels")
-                if image.mode in ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
-                    image = image.convert("L" if image.mode in ("1", "L", "LA", "La") else "RGB")
-                return np.asarray(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as pil_error:
-        if data[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-            raise _Unusable(f"not a readable image ({pil_error})") from None
-    # TIFFs PIL cannot read (float, many channels, odd compression) go to tifffile, the reader
-    # scikit-image itself uses for TIFF and requires; skimage.io's plugin switch is deprecated.
+        with decode_image(data, MAX_PIXELS) as image:
+            if image.mode in ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
+                return np.asarray(image.convert("L" if image.mode in ("1", "L", "LA", "La") else "RGB"))
+            return np.asarray(image)
+    except ImageInputError as pil_error:
+        if data[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+") or "limit" in str(pil_error):
+            raise _Unusable(str(pil_error)) from None
+    return _read_tiff(data)
+
+
+def _read_tiff(data: bytes) -> np.ndarray:
+    """TIFFs PIL cannot read (float, many channels, odd compression) go to tifffile, the reader
+    scikit-image itself uses for TIFF and requires; skimage.io's plugin switch is deprecated.
+    Its size is read from the header and checked before any pixel is decoded."""
     import tifffile
     try:
-        return np.asarray(tifffile.imread(io.BytesIO(data)))
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            shape = tiff.series[0].shape
+            if int(np.prod(shape)) > 4 * MAX_PIXELS:
+                raise _Unusable(f"a {'x'.join(map(str, shape))} TIFF is over {MAX_PIXELS:,} pixels")
+            return np.asarray(tiff.asarray())
+    except _Unusable:
+        raise
     except Exception as error:  # the TIFF stack raises many unrelated types for broken files
-        raise _Unusable(f"not a readable TIFF ({error})") from None
+        raise _Unusable(f"not a readable TIFF ({str(error)[:120]})") from None
 
 
 def _decode_image(data: bytes, channels: int, min_size: int) -> torch.Tensor:
@@ -204,13 +212,18 @@ def _named_files(path: Path):
             name = file.relative_to(path).as_posix()
             if not _is_hidden(name):
                 yield name, _reader(file.stat().st_size, file.read_bytes)
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for entry in sorted(archive.infolist(), key=lambda entry: entry.filename):
-                if not entry.is_dir() and not _is_hidden(entry.filename):
-                    yield entry.filename, _reader(entry.file_size, lambda entry=entry: archive.read(entry))
+    elif archive.is_zip(path):
+        with archive.SafeZip(path) as zip_file:
+            for name in zip_file.unsafe_names:
+                yield name, _reader(0, lambda: _refuse("its name points outside the zip"))
+            for member in sorted(zip_file.members, key=lambda member: member.name):
+                yield member.name, _reader(member.size, lambda member=member: zip_file.read(member, MAX_FILE_BYTES))
     else:
         yield path.name, _reader(path.stat().st_size, path.read_bytes)
+
+
+def _refuse(reason: str) -> bytes:
+    raise _Unusable(reason)
 
 
 def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size: int = 1) -> TileSource:
@@ -223,22 +236,28 @@ def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size
     else:
         path = Path(path).expanduser()
         if not path.exists():
-            raise DatasetError(f"No file or folder at {str(path)!r}.")
+            raise DatasetError(f"No file or folder called {shown_path(path)!r}.")
         named = _named_files(path)
-    source = TileSource(images=[], names=[])
+    source, decoded_bytes = TileSource(images=[], names=[]), 0
     try:
         for name, read in named:
             try:
-                source.images.append(_decode_image(read(), channels, min_size))
-                source.names.append(name)
-            except (_Unusable, OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile,
-                    zlib.error) as reason:
+                image = _decode_image(read(), channels, min_size)
+            except (_Unusable, GenCoreError, OSError, EOFError, ValueError, RuntimeError) as reason:
                 source.skipped.append((name, str(reason)))
-    except (OSError, zipfile.BadZipFile) as error:
-        raise DatasetError(f"Could not read {str(path)!r}: {error}") from None
+                continue
+            decoded_bytes += image.numel() * image.element_size()
+            if decoded_bytes > MAX_DATASET_BYTES:
+                raise DatasetError(f"The images add up to more than {MAX_DATASET_BYTES // 2**30} GB once decoded; "
+                                 "use fewer or smaller images.")
+            source.images.append(image)
+            source.names.append(name)
+    except (OSError, ArchiveError) as error:
+        raise DatasetError(f"Could not read {shown_path(path)!r}: {error}") from None
     if not source.images:
         reasons = "; ".join(f"{name}: {why}" for name, why in source.skipped[:3]) or "it is empty"
-        raise DatasetError(f"No usable image in {str(path or 'the embedded set')!r} ({reasons}).")
+        where = shown_path(path) if path is not None else "the embedded set"
+        raise DatasetError(f"No usable image in {where!r} ({reasons}).")
     return source
 
 
@@ -333,6 +352,11 @@ def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles
             raise DatasetError(f"{label} must be a whole number of at least {lowest}, got {value!r}.")
     if placement not in PLACEMENTS:
         raise DatasetError(f"Unknown tile placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
+    if tile_size > MAX_IMAGE_SIDE:
+        raise DatasetError(f"Tiles of {tile_size} pixels are larger than this server allows (at most {MAX_IMAGE_SIDE}).")
+    # Refused before any image is read: every epoch draws this many tiles at once.
+    check_image_batch(tiles_per_epoch + test_tiles, (channels, tile_size, tile_size), "tiles", MAX_TILE_SET_BYTES,
+                      DatasetError)
     source = load_tile_source(path, channels=channels, min_size=tile_size)
     cutter = TileCutter(source, tile_size, tiles_per_epoch, _held_out_indices(source, test_images),
                         seed=seed, test_tiles=test_tiles, placement=placement)
@@ -346,11 +370,19 @@ def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles
     )
 
 
+def _load_tiles_from_data_folder(path: str | Path | None = None, tile_size: int = 32, tiles_per_epoch: int = 2000,
+                                 test_images=None, channels: int = 1, seed: int = 0, test_tiles: int = 500,
+                                 placement: str = "equal") -> ImageDataset:
+    """Registry loader for "tiles": a given path must lie inside the data folders."""
+    return load_tile_dataset(None if path is None else resolve_data_path(path), tile_size, tiles_per_epoch,
+                             test_images, channels, seed, test_tiles, placement)
+
+
 register_dataset(DatasetInfo(
     name="tiles",
     description=("Tiles of large images (a folder or zip, or scikit-image's bundled microscopy and "
                  "texture photographs), every pixel equally likely to be seen; one image held out."),
-    loader=load_tile_dataset,
+    loader=_load_tiles_from_data_folder,
     offline_check=lambda: True,  # nothing is ever downloaded: user files or files inside skimage
     options=TILE_OPTIONS,
 ))
