@@ -6,33 +6,47 @@
     <run>/history.json           losses per step and epoch, status, final metrics
     <run>/samples/epoch_NNN.png  sample grids from a fixed noise batch
 
-Every file is written to a temporary name and renamed into place, so a crash mid-write never
-leaves a half file. Loading checks the format version and every tensor's shape against the model
-the config describes; nothing is ever unpickled.
+    <run>/.lock                  held by the one process writing the run (gen_core.run_files)
+
+An epoch's files are committed together (gen_core.run_files): after a crash, a killed process or
+a full disk, weights, optimiser state and history all stand at the last completed epoch. The
+weights record that epoch in their safetensors metadata, so the pairing can be checked. Loading
+reads the settings and history through the run record's schema (gen_core.run_record), sizes the
+model before building it, and checks every tensor's shape; nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from gen_core.errors import CheckpointError, GenCoreError
+from gen_core.errors import CheckpointError
+from gen_core.limits import MAX_PARAMETERS
 from gen_core.models import build_model, config_to_dict, make_config
+from gen_core.run_files import (RunBusyError, commit_files, recover_if_abandoned, write_bytes_atomic,
+                                write_json_atomic, writing)
+from gen_core.run_record import (CONFIG_FILE, FORMAT_VERSION, HISTORY_FILE, RecordError, check_config,
+                                 check_history, read_json, read_record)
 
-FORMAT_VERSION = 1
+__all__ = ["CONFIG_FILE", "FORMAT_VERSION", "HISTORY_FILE", "OPTIMIZER_FILE", "OPTIMIZER_META_FILE", "SAMPLES_DIR",
+           "WEIGHTS_FILE", "CheckpointError", "RecordError", "Run", "RunBusyError", "default_root", "load_run",
+           "read_config", "read_history", "read_json", "read_record", "save_history", "save_run", "saved_epoch",
+           "update_history", "write_bytes_atomic", "write_json_atomic", "writer_lock"]
+
 WEIGHTS_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 OPTIMIZER_META_FILE = "optimizer.json"
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.json"
 SAMPLES_DIR = "samples"
+EPOCH_KEY = "epoch"  # safetensors metadata: the epochs trained when these tensors were saved
+MAX_WEIGHTS_BYTES = 4 * MAX_PARAMETERS + 64 * 2**20  # float32 weights of the largest model allowed, and buffers
+MAX_OPTIMIZER_BYTES = 3 * MAX_WEIGHTS_BYTES  # Adam keeps two tensors per weight
 
 
 def default_root() -> Path:
@@ -40,43 +54,20 @@ def default_root() -> Path:
     return Path(os.environ.get("GEN_CORE_CHECKPOINTS", "checkpoints"))
 
 
-# -- atomic writes ---------------------------------------------------------------------------
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+def writer_lock(run_dir: Path) -> AbstractContextManager:
+    """Hold the run folder's writer lock for a block (see gen_core.run_files): take it before any
+    work that ends in writing the run, so a second writer is refused at once."""
+    return writing(Path(run_dir))
 
 
-def write_json_atomic(path: Path, value) -> None:
-    write_bytes_atomic(path, json.dumps(value, indent=1, allow_nan=True).encode())
+def _tensor_writer(tensors: dict[str, torch.Tensor], epoch: int):
+    metadata = {EPOCH_KEY: str(epoch)}
+    return lambda path: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path),
+                                  metadata=metadata)
 
 
-def _save_tensors_atomic(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, temp_name)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error})") from None
+def _json_writer(value):
+    return lambda path: path.write_bytes(json.dumps(value, indent=1, allow_nan=True).encode())
 
 
 # -- optimiser state as plain tensors + JSON -------------------------------------------------
@@ -110,23 +101,56 @@ def _unflatten_optimizer(name: str, tensors: dict[str, torch.Tensor], meta: dict
 # -- save / load ------------------------------------------------------------------------------
 def save_run(run_dir: Path, model, *, data: dict, training: dict, history: dict,
              optimizers: dict | None = None, name: str | None = None, extra: dict | None = None) -> Path:
-    """Write (or overwrite) a run folder. Weights go last but one, history last, so a reader
-    that sees the new history also sees the matching weights."""
+    """Write (or overwrite) a run folder as one change: settings, optimiser state, weights and
+    history all move to the new epoch together, or (after a crash or a full disk) none do."""
     run_dir = Path(run_dir)
+    epoch = len(history.get("epochs", []))
     config = {"format_version": FORMAT_VERSION, "family": model.family, "name": name or run_dir.name,
               "model": config_to_dict(model.config), "data": data, "training": training, **(extra or {})}
-    write_json_atomic(run_dir / CONFIG_FILE, config)
+    writers = {CONFIG_FILE: _json_writer(config)}
     if optimizers:
         tensors, meta = _flatten_optimizers(optimizers)
-        _save_tensors_atomic(run_dir / OPTIMIZER_FILE, tensors)
-        write_json_atomic(run_dir / OPTIMIZER_META_FILE, meta)
-    _save_tensors_atomic(run_dir / WEIGHTS_FILE, model.state_dict())
-    write_json_atomic(run_dir / HISTORY_FILE, history)
+        writers[OPTIMIZER_FILE] = _tensor_writer(tensors, epoch)
+        writers[OPTIMIZER_META_FILE] = _json_writer(meta)
+    writers[WEIGHTS_FILE] = _tensor_writer(model.state_dict(), epoch)
+    writers[HISTORY_FILE] = _json_writer(history)
+    with writing(run_dir):
+        commit_files(run_dir, writers)
     return run_dir
 
 
 def save_history(run_dir: Path, history: dict) -> None:
-    write_json_atomic(Path(run_dir) / HISTORY_FILE, history)
+    """Write history.json, never ahead of the saved weights: epochs after the one the weights were
+    saved at (an epoch whose save failed half way, e.g. on a full disk) are left out."""
+    run_dir = Path(run_dir)
+    with writing(run_dir):
+        saved = saved_epoch(run_dir)
+        if saved is not None and len(history.get("epochs", [])) > saved:
+            history = {**history, "epochs": history["epochs"][:saved],
+                       "steps": [s for s in history.get("steps", []) if s.get("epoch", 0) <= saved]}
+        write_json_atomic(run_dir / HISTORY_FILE, history)
+
+
+def update_history(run_dir: Path, change) -> dict:
+    """Read history.json, let ``change(history)`` edit it in place, write it back under the lock."""
+    run_dir = Path(run_dir)
+    with writing(run_dir):
+        history = read_json(run_dir / HISTORY_FILE)
+        if not isinstance(history, dict):
+            raise RecordError(f"{HISTORY_FILE} does not hold a training history")
+        change(history)
+        write_json_atomic(run_dir / HISTORY_FILE, history)
+    return history
+
+
+def saved_epoch(run_dir: Path) -> int | None:
+    """The epoch the weights were saved at (None for runs saved before this was recorded)."""
+    try:
+        with safe_open(str(Path(run_dir) / WEIGHTS_FILE), "pt") as weights:
+            value = (weights.metadata() or {}).get(EPOCH_KEY)
+        return int(value) if value is not None else None
+    except (SafetensorError, OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -147,53 +171,75 @@ class Run:
 
 
 def read_config(run_dir: Path) -> dict:
-    config = read_json(Path(run_dir) / CONFIG_FILE)
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{run_dir}/{CONFIG_FILE} does not hold a settings object")
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{run_dir}: checkpoint format version {version!r}, this version reads {FORMAT_VERSION}")
-    for key in ("family", "model"):
-        if key not in config:
-            raise CheckpointError(f"{run_dir}/{CONFIG_FILE} has no {key!r} entry")
-    return config
+    """config.json, checked against the run record's schema (gen_core.run_record)."""
+    return check_config(read_json(Path(run_dir) / CONFIG_FILE))
+
+
+def read_history(run_dir: Path) -> dict:
+    """history.json, checked; an empty history when the run has none yet."""
+    path = Path(run_dir) / HISTORY_FILE
+    return check_history(read_json(path) if path.exists() else {})
 
 
 def load_run(run_dir: Path, device: str | torch.device = "cpu", with_optimizer_state: bool = False) -> Run:
-    """Rebuild the model a run describes and load its weights, checking every shape."""
+    """Rebuild the model a run describes and load its weights, checking every field and shape first."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"No run folder at {run_dir}")
-    config = read_config(run_dir)
-    try:
-        model = build_model(config["family"], make_config(config["family"], **config["model"]))
-    except (GenCoreError, TypeError) as error:
-        raise CheckpointError(f"{run_dir}: the saved model settings are invalid: {error}") from None
-    weights = _load_tensors(run_dir / WEIGHTS_FILE)
+        raise CheckpointError(f"No run folder called {run_dir.name!r}")
+    recover_if_abandoned(run_dir)
+    record = read_record(run_dir)
+    config = record.config
+    model = build_model(config["family"], make_config(config["family"], **config["model"]))
+    weights = _load_tensors(run_dir / WEIGHTS_FILE, MAX_WEIGHTS_BYTES)
     _check_state_matches(run_dir, model.state_dict(), weights)
+    _check_epoch_matches(run_dir, record.history)
     model.load_state_dict(weights)
     model.to(device).eval()
-    history = read_json(run_dir / HISTORY_FILE) if (run_dir / HISTORY_FILE).exists() else {}
-    if not isinstance(history, dict):
-        raise CheckpointError(f"{run_dir}/{HISTORY_FILE} does not hold a training history")
     optimizer_state = {}
     if with_optimizer_state and (run_dir / OPTIMIZER_FILE).exists():
-        tensors = _load_tensors(run_dir / OPTIMIZER_FILE)
-        meta = read_json(run_dir / OPTIMIZER_META_FILE)
-        try:
-            optimizer_state = {name: _unflatten_optimizer(name, tensors, meta) for name in meta}
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{run_dir}: the saved optimiser state is malformed ({error!r})") from None
-    return Run(run_dir, config, history, model, optimizer_state)
+        optimizer_state = _load_optimizer_state(run_dir, model)
+    return Run(run_dir, config, record.history, model, optimizer_state)
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.exists():
-        raise CheckpointError(f"{path} is missing")
+def _check_epoch_matches(run_dir: Path, history: dict) -> None:
+    saved = saved_epoch(run_dir)
+    if saved is not None and saved != len(history["epochs"]):
+        raise CheckpointError(f"{run_dir.name}: history.json records {len(history['epochs'])} epochs but the weights "
+                              f"were saved after epoch {saved}; the run folder was changed by hand")
+
+
+def _load_optimizer_state(run_dir: Path, model) -> dict:
+    tensors = _load_tensors(run_dir / OPTIMIZER_FILE, MAX_OPTIMIZER_BYTES)
+    meta = read_json(run_dir / OPTIMIZER_META_FILE)
     try:
+        state = {name: _unflatten_optimizer(name, tensors, meta) for name in meta}
+        optimizers = model.make_optimizers(1e-3)
+        for name, value in state.items():  # the optimisers the Trainer will make must take it
+            _check_param_groups(value["param_groups"])
+            optimizers[name].load_state_dict(value)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{run_dir.name}: the saved optimiser state is malformed ({error!r:.200})") from None
+    return state
+
+
+def _check_param_groups(groups) -> None:
+    for group in groups:
+        for key, value in group.items():
+            values = value if isinstance(value, list) else [value]
+            if not all(item is None or isinstance(item, (bool, int, float)) for item in values):
+                raise ValueError(f"parameter group setting {key!r} is not a number")
+
+
+def _load_tensors(path: Path, max_bytes: int) -> dict[str, torch.Tensor]:
+    if not path.exists():
+        raise CheckpointError(f"{path.parent.name}: {path.name} is missing")
+    try:
+        if path.stat().st_size > max_bytes:
+            raise CheckpointError(f"{path.parent.name}: {path.name} is larger than a model this server allows")
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+        raise CheckpointError(f"{path.parent.name}: {path.name} is not a readable safetensors file "
+                              f"({str(error)[:200]})") from None
 
 
 def _check_state_matches(run_dir: Path, expected: dict, found: dict) -> None:
@@ -206,4 +252,4 @@ def _check_state_matches(run_dir: Path, expected: dict, found: dict) -> None:
             f"missing {', '.join(missing[:5])}" if missing else "",
             f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
             "shape mismatch " + "; ".join(wrong[:5]) if wrong else ""]))
-        raise CheckpointError(f"{run_dir}: weights do not match the model in config.json ({details})")
+        raise CheckpointError(f"{run_dir.name}: weights do not match the model in config.json ({details})")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
 import shutil
 import tempfile
@@ -12,30 +14,48 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gen_core import checkpoints
-from gen_core.errors import CheckpointError, GenCoreError
+from gen_core.errors import ArchiveError, CheckpointError, GenCoreError, ImageInputError
+from gen_core.images.archive import SafeZip
+from gen_core.images.upload import decode_image
+from gen_core.run_files import writing
 
 # Only these names may come in through an uploaded zip: data files, never code or pickles.
 _ALLOWED_MEMBERS = re.compile(r"^(model\.safetensors|optimizer\.safetensors|optimizer\.json|config\.json|"
-                              r"history\.json|metrics\.json|samples/epoch_\d{3}\.png)$")
+                              r"history\.json|samples/epoch_\d{3}\.png)$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ZIP_BYTES = 512 * 1024 * 1024
+MAX_ZIP_MEMBERS = 2_000  # a run holds 5 files and at most 1,000 sample grids
+MAX_GRID_PIXELS = 16_000_000  # a saved sample grid; 64 images of 256 px are 4.4 million
+_STAGING_PREFIX = ".import-"
+_log = logging.getLogger(__name__)
 
 
 def safe_run_name(name: str) -> str:
-    cleaned = _SAFE_NAME.sub("-", name.strip()).strip("-.")
+    cleaned = _SAFE_NAME.sub("-", str(name).strip()).strip("-.")
     if not cleaned:
         raise CheckpointError("A run name needs at least one letter or digit")
     return cleaned[:80]
 
 
-def new_run_dir(root: Path, family: str, dataset: str, name: str | None = None) -> Path:
-    """A fresh, unused folder under ``root``: the given name, or family-dataset-timestamp."""
+def new_run_dir(root: Path, family: str, dataset: str, name: str | None = None, create: bool = False) -> Path:
+    """A fresh, unused folder under ``root``: the given name, or family-dataset-timestamp.
+
+    With ``create`` the folder is made here, atomically, so two callers at the same moment
+    (two students pressing Start) never get the same one.
+    """
     root = Path(root)
     base = safe_run_name(name) if name else f"{family}-{safe_run_name(dataset)}-{time.strftime('%Y%m%d-%H%M%S')}"
     candidate, counter = root / base, 2
-    while candidate.exists():
+    while True:
+        if not candidate.exists():
+            if not create:
+                return candidate
+            try:
+                candidate.mkdir(parents=True)
+                return candidate
+            except FileExistsError:
+                pass
         candidate, counter = root / f"{base}-{counter}", counter + 1
-    return candidate
 
 
 @dataclass
@@ -54,119 +74,180 @@ class RunInfo:
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run folder under ``root``, newest first; unreadable ones are listed with an error."""
+    """Every run folder under ``root``, newest first; unreadable ones are listed with the reason."""
     root = Path(root or checkpoints.default_root())
-    if not root.is_dir():
+    try:
+        folders = [path for path in root.iterdir() if path.is_dir() and (path / checkpoints.CONFIG_FILE).exists()]
+    except OSError:  # no runs folder yet, or one this process may not read
         return []
-    runs = []
-    for path in root.iterdir():
-        if path.is_dir() and (path / checkpoints.CONFIG_FILE).exists():
-            runs.append(_run_info(path))
-    return sorted(runs, key=lambda run: run.modified, reverse=True)
+    return sorted((_run_info(path) for path in folders), key=lambda run: run.modified, reverse=True)
 
 
 def _run_info(path: Path) -> RunInfo:
-    modified = path.stat().st_mtime
     try:
-        config = checkpoints.read_config(path)
-        history_path = path / checkpoints.HISTORY_FILE
-        history = checkpoints.read_json(history_path) if history_path.exists() else {}
+        modified = path.stat().st_mtime
         # Newest weights first: scoring a run rewrites history.json, and that must not make it "newest".
         weights_path = path / checkpoints.WEIGHTS_FILE
         if weights_path.exists():
             modified = weights_path.stat().st_mtime
-        if not isinstance(history, dict):
-            raise CheckpointError(f"{history_path} does not hold a training history")
-    except CheckpointError as error:
-        return RunInfo(path.name, path, "?", "?", 0, 0, "unreadable", {}, {}, modified, str(error))
-    epochs = history.get("epochs", [])
-    return RunInfo(
-        name=path.name, path=path, family=config["family"], dataset=config.get("data", {}).get("name", "?"),
-        epochs_done=len(epochs), epochs_planned=int(config.get("training", {}).get("epochs", len(epochs))),
-        status=history.get("status", "unknown"), final=epochs[-1] if epochs else {},
-        metrics=history.get("metrics", {}), modified=modified)
+        record = checkpoints.read_record(path)
+    except (GenCoreError, OSError) as error:
+        return _unreadable(path, str(error) if isinstance(error, GenCoreError) else "it cannot be read")
+    except Exception:  # a listing must never fail because of one folder; the log says why
+        _log.exception("Unexpected error while reading the run folder %s", path)
+        return _unreadable(path, "it could not be read")
+    epochs = record.epochs
+    return RunInfo(name=path.name, path=path, family=record.family, dataset=record.dataset_name,
+                   epochs_done=len(epochs), epochs_planned=record.epochs_planned,
+                   status=record.history["status"], final=epochs[-1] if epochs else {},
+                   metrics=record.history["metrics"], modified=modified)
 
 
-def _inside(root: Path, path: Path) -> Path:
-    root, path = Path(root).resolve(), Path(path).resolve()
-    if root not in path.parents:
-        raise CheckpointError(f"{path} is not inside the runs folder {root}")
+def _unreadable(path: Path, reason: str) -> RunInfo:
+    try:
+        modified = path.stat().st_mtime
+    except OSError:
+        modified = 0.0
+    return RunInfo(path.name, path, "?", "?", 0, 0, "unreadable", {}, {}, modified, reason)
+
+
+def resolve_run(name_or_path, root: Path | None = None) -> Path:
+    """The run folder a name (or a path) stands for, which must be a run directly in ``root``.
+
+    Everything that names a run from outside (a link's ``?run=``, a page action, a session's
+    saved choice) goes through here, so ``../x``, ``/abs/path`` or a symlink out of the runs
+    folder never reaches a run operation.
+    """
+    root = Path(root or checkpoints.default_root()).resolve()
+    text = str(name_or_path)
+    if not text or len(text) > 4096 or "\x00" in text:
+        raise CheckpointError("That is not the name of a run.")
+    candidate = Path(text)
+    try:
+        path = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        if path.parent != root:
+            raise CheckpointError("That run is not in the runs folder.")
+        if not (path / checkpoints.CONFIG_FILE).is_file():
+            raise CheckpointError(f"There is no run called {path.name[:80]!r}.")
+    except OSError:  # a name too long for the file system, a loop of links...
+        raise CheckpointError("That is not the name of a run.") from None
     return path
 
 
 def delete_run(path: Path, root: Path | None = None) -> None:
-    path = _inside(root or checkpoints.default_root(), path)
-    if not (path / checkpoints.CONFIG_FILE).exists():
-        raise CheckpointError(f"{path} does not look like a run folder; not deleting it")
-    shutil.rmtree(path)
+    path = _run_in_root(path, root, "deleting")
+    with writing(path):  # refused while a training run writes it
+        shutil.rmtree(path)
 
 
 def rename_run(path: Path, new_name: str, root: Path | None = None) -> Path:
-    root = Path(root or checkpoints.default_root())
-    path = _inside(root, path)
-    if not (path / checkpoints.CONFIG_FILE).exists():
-        raise CheckpointError(f"{path} does not look like a run folder; not renaming it")
-    target = root.resolve() / safe_run_name(new_name)
+    root = Path(root or checkpoints.default_root()).resolve()
+    path = _run_in_root(path, root, "renaming")
+    target = root / safe_run_name(new_name)
     if target.exists():
         raise CheckpointError(f"A run called {target.name!r} already exists")
-    path.rename(target)
-    config = checkpoints.read_json(target / checkpoints.CONFIG_FILE)
-    config["name"] = target.name
-    checkpoints.write_json_atomic(target / checkpoints.CONFIG_FILE, config)
+    with writing(path):
+        path.rename(target)
+        # The lock moved with the folder; write through the old lock rather than taking a new one.
+        config = checkpoints.read_json(target / checkpoints.CONFIG_FILE)
+        config["name"] = target.name
+        checkpoints.write_json_atomic(target / checkpoints.CONFIG_FILE, config)
     return target
 
 
+def _run_in_root(path: Path, root: Path | None, action: str) -> Path:
+    root = Path(root or checkpoints.default_root()).resolve()
+    path = Path(path).resolve()
+    if path.parent != root:
+        raise CheckpointError("That folder is not inside the runs folder.")
+    if not (path / checkpoints.CONFIG_FILE).exists():
+        raise CheckpointError(f"{path.name!r} does not look like a run folder; not {action} it")
+    return path
+
+
 def export_zip(path: Path) -> bytes:
-    """The run folder as zip bytes (data files only)."""
+    """The run folder as zip bytes (data files only; links are not followed out of the folder)."""
+    path = Path(path).resolve()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(Path(path).rglob("*")):
+        for file in sorted(path.rglob("*")):
             relative = file.relative_to(path).as_posix()
-            if file.is_file() and _ALLOWED_MEMBERS.match(relative):
+            if file.is_file() and not file.is_symlink() and _ALLOWED_MEMBERS.match(relative):
                 archive.write(file, relative)
     return buffer.getvalue()
 
 
 def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -> Path:
-    """Unpack an uploaded run zip into a new run folder, after checking it loads.
+    """Unpack an uploaded run zip into a new run folder, after checking every file in it.
 
-    Only known data files are taken (weights must be safetensors); anything else in the zip is
-    an error, so nothing executable or pickled can arrive this way.
+    The zip is read with the one safe reader (gen_core.images.archive); only known data files
+    are taken (weights must be safetensors, sample grids PNGs within a pixel limit), the
+    settings and history must pass the run record's schema and the weights must load. The run
+    appears in the runs folder in one rename, complete or not at all.
     """
-    root = Path(root or checkpoints.default_root())
+    root = _mkdir(Path(root or checkpoints.default_root()))
     if len(data) > MAX_ZIP_BYTES:
         raise CheckpointError(f"The zip is {len(data) / 2**20:.0f} MB, above the {MAX_ZIP_BYTES // 2**20} MB limit")
+    _remove_stale_staging(root)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=_STAGING_PREFIX))
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise CheckpointError("This file is not a zip archive") from None
-    with archive, tempfile.TemporaryDirectory(dir=_mkdir(root), prefix=".import-") as staging:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:  # a small zip can unpack to gigabytes
-            raise CheckpointError(f"The zip unpacks to more than {MAX_ZIP_BYTES // 2**20} MB")
-        prefix = _common_folder(members)
-        for member in members:
-            relative = member.filename[len(prefix):]
-            if not _ALLOWED_MEMBERS.match(relative):
-                raise CheckpointError(f"Unexpected file {member.filename!r} in the zip; a run zip holds "
-                                      "model.safetensors, config.json, history.json and samples/*.png only")
-            target = Path(staging) / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
+        prefix = _unpack_run_zip(data, staging)
         try:
-            run = checkpoints.load_run(Path(staging))
+            run = checkpoints.load_run(staging)
         except GenCoreError as error:
             raise CheckpointError(f"The zip does not hold a loadable run: {error}") from None
-        data = run.config.get("data")  # uploaded JSON: any type may stand where a name should be
-        dataset_name = str(data.get("name") or "upload") if isinstance(data, dict) else "upload"
-        saved_name = run.config.get("name")
-        destination = new_run_dir(root, run.family, dataset_name, name or (prefix.strip("/") or None)
-                                  or (saved_name if isinstance(saved_name, str) else None))
-        shutil.copytree(staging, destination)
-    config = checkpoints.read_json(destination / checkpoints.CONFIG_FILE)
-    config["name"] = destination.name
-    checkpoints.write_json_atomic(destination / checkpoints.CONFIG_FILE, config)
-    return destination
+        wanted = name or (prefix.strip("/") or None) or run.config.get("name")
+        destination = new_run_dir(root, run.family, str(run.config["data"].get("name") or "upload"), wanted,
+                                  create=True)
+        try:
+            config = checkpoints.read_json(staging / checkpoints.CONFIG_FILE)
+            checkpoints.write_json_atomic(staging / checkpoints.CONFIG_FILE, {**config, "name": destination.name})
+            os.replace(staging, destination)  # onto the empty folder reserved for it
+        except BaseException:
+            shutil.rmtree(destination, ignore_errors=True)
+            raise
+        return destination
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _unpack_run_zip(data: bytes, staging: Path) -> str:
+    """Write the zip's run files into ``staging``; returns the zip's top folder ("" when none)."""
+    try:
+        with SafeZip(data, max_members=MAX_ZIP_MEMBERS, max_total_bytes=MAX_ZIP_BYTES) as archive:
+            if archive.unsafe_names:
+                raise CheckpointError(f"Unexpected file {archive.unsafe_names[0]} in the zip: it points outside the zip")
+            prefix = _common_folder(archive.members)
+            for member in archive.members:
+                relative = member.name[len(prefix):]
+                if not _ALLOWED_MEMBERS.match(relative):
+                    raise CheckpointError(f"Unexpected file {member.name[:80]!r} in the zip; a run zip holds "
+                                          "model.safetensors, config.json, history.json and samples/*.png only")
+                content = archive.read(member)
+                if relative.endswith(".png"):
+                    _check_grid(relative, content)
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                (staging / relative).write_bytes(content)
+    except ArchiveError as error:
+        raise CheckpointError(str(error)) from None
+    return prefix
+
+
+def _check_grid(name: str, content: bytes) -> None:
+    try:
+        decode_image(content, MAX_GRID_PIXELS).close()
+    except ImageInputError as error:
+        raise CheckpointError(f"{name} in the zip is not a usable sample grid: {error}") from None
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Staging folders of imports that died half way (older than an hour)."""
+    for path in root.glob(f"{_STAGING_PREFIX}*"):
+        try:
+            if time.time() - path.stat().st_mtime > 3600:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _mkdir(path: Path) -> Path:
@@ -176,7 +257,7 @@ def _mkdir(path: Path) -> Path:
 
 def _common_folder(members) -> str:
     """'run-name/' when every member sits in one top folder (zips made by file managers)."""
-    tops = {m.filename.split("/", 1)[0] for m in members}
-    if len(tops) == 1 and all("/" in m.filename for m in members):
+    tops = {member.path.parts[0] for member in members}
+    if len(tops) == 1 and all(len(member.path.parts) > 1 for member in members):
         return tops.pop() + "/"
     return ""

@@ -225,7 +225,7 @@ def test_nothing_is_unpickled(saved_ae, tmp_path, monkeypatch):
 
 def test_save_run_writes_only_data_files_and_no_temporaries(saved_ae):
     names = sorted(path.name for path in saved_ae.iterdir())
-    assert names == ["config.json", "history.json", "model.safetensors"]
+    assert names == [".lock", "config.json", "history.json", "model.safetensors"]  # .lock: the writer's lock
     config = json.loads((saved_ae / checkpoints.CONFIG_FILE).read_text())
     assert config["format_version"] == checkpoints.FORMAT_VERSION and config["family"] == "ae"
     assert config["model"]["hidden"] == [64] and config["name"] == "saved-ae"

@@ -217,10 +217,11 @@ def test_import_refuses_files_that_are_not_zips_and_oversized_contents(a_run, tm
         runs.import_zip(bomb, root=tmp_runs)
 
 
-def test_import_copes_with_odd_names_in_an_uploaded_config(a_run, tmp_runs):
+def test_import_refuses_a_config_with_wrong_types_and_names_the_field(a_run, tmp_runs):
     members = _run_files(a_run)
     config = json.loads(members["config.json"])
-    members["config.json"] = json.dumps({**config, "name": 5, "data": ["mnist5k"]}).encode()
-    imported = runs.import_zip(_zip(members), root=tmp_runs / "imports")
-    assert imported.name.startswith("vae-upload-")
-    assert checkpoints.load_run(imported).name == imported.name
+    for changes, field in (({"name": 5}, "name"), ({"data": ["mnist5k"]}, "data")):
+        members["config.json"] = json.dumps({**config, **changes}).encode()
+        with pytest.raises(CheckpointError, match=f"config.json: {field} must be"):
+            runs.import_zip(_zip(members), root=tmp_runs / "imports")
+    assert list((tmp_runs / "imports").iterdir()) == []

@@ -24,19 +24,22 @@ def store_final_metrics(run_dir, reports) -> dict:
     ``{sampler: {"metrics": {...}, "unavailable": {...}, "details": {...}, "settings": {...},
     "epochs_trained": int, "seconds": float, "evaluated_at": "YYYY-MM-DDTHH:MM:SS"}}``.
     """
-    history_path = Path(run_dir) / checkpoints.HISTORY_FILE
-    history = checkpoints.read_json(history_path)
-    stored = history.get("metrics")
-    stored = dict(stored) if isinstance(stored, dict) else {}
-    for report in [reports] if isinstance(reports, dict) else list(reports):
+    reports = [reports] if isinstance(reports, dict) else list(reports)
+    for report in reports:
         if not isinstance(report, dict) or "sampler" not in report or "metrics" not in report:
             raise CheckpointError("store_final_metrics takes the reports evaluate_run returns.")
-        entry = {key: report[key] for key in _STORED_KEYS if key in report}
-        entry["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        stored[report["sampler"]] = entry
-    history["metrics"] = stored
-    checkpoints.write_json_atomic(history_path, history)
-    return stored
+
+    def add_reports(history: dict) -> None:
+        stored = history.get("metrics")
+        stored = dict(stored) if isinstance(stored, dict) else {}
+        for report in reports:
+            entry = {key: report[key] for key in _STORED_KEYS if key in report}
+            entry["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+            stored[report["sampler"]] = entry
+        history["metrics"] = stored
+
+    # Under the run's writer lock: refused while another process trains the run.
+    return checkpoints.update_history(Path(run_dir), add_reports)["metrics"]
 
 
 def stored_metrics(run_dir) -> dict:
