@@ -39,6 +39,16 @@ def isolated_checkpoints_root(tmp_path_factory) -> Path:
         yield root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_are_data_folders(tmp_path_factory) -> Path:
+    """Datasets are read only inside the data folders (gen_core.data.access); tests keep their
+    image folders under pytest's temporary folder, so that is the data folder here."""
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GEN_CORE_DATA_DIRS", str(base))
+        yield base
+
+
 def small_mnist_subset() -> ImageDataset:
     """384 training and 100 test images drawn at random (fixed seed) from the embedded mnist5k."""
     full = load_dataset("mnist5k")

@@ -8,7 +8,6 @@ should reset when another preset is chosen.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -16,16 +15,19 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from gen_core.data import dataset_options, list_datasets, load_dataset
+from gen_core.data import access, dataset_options, list_datasets, load_dataset
 from gen_core.device import pick_device
+from gen_core.errors import DatasetError, GenCoreError
+from gen_core.limits import MAX_TILE_SET_BYTES, check_image_batch
 from gen_core.models import FAMILIES, build_model, layer_summary
 from gen_core.presets import Preset
 from gen_core.settings import Setting, settings_of
 from gen_core.training import TrainConfig
 from ui import state
+from ui.boundary import public_message
 
 SIDEBAR_PICKER = "sidebar_run"  # widget key of the active-model picker in ui/sidebar.py
-UPLOADS_DIR = "_uploads"  # under the checkpoints root; not a run folder, so never listed as one
+UPLOADS_DIR = access.UPLOADS_DIR  # under the checkpoints root; not a run folder, so never listed as one
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 
 KEPT_FORM = "train_kept_form"  # the form's last values, restored after a visit to another page
@@ -65,14 +67,8 @@ def dataset_label(row: dict) -> str:
 
 
 def save_upload(name: str, data: bytes) -> str:
-    """Keep an uploaded zip under the runs root, named by its content so a re-upload is reused."""
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "upload"
-    target = state.runs_root() / UPLOADS_DIR / f"{stem}-{digest}.zip"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return str(target)
+    """Keep an uploaded zip in the uploads folder, named by its content so a re-upload is reused."""
+    return str(access.save_upload(name, data))
 
 
 def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
@@ -82,7 +78,15 @@ def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
     if where == "Embedded photographs":
         return None
     if where == "Folder or zip path":
-        path = st.text_input("Path to a folder or .zip on this machine", key=f"{prefix}_path").strip()
+        path = st.text_input("Folder or .zip in the data folder", key=f"{prefix}_path",
+                             help=f"Only folders inside {access.describe_data_folders()} can be read; "
+                                  "anything else, upload as a zip.").strip()
+        if path:
+            try:  # said at once, before Start; the loader checks again
+                access.resolve_data_path(path)
+            except DatasetError as error:
+                st.error(public_message(error))
+                return False
         return path or False
     upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}_upload")
     return save_upload(upload.name, upload.getvalue()) if upload is not None else False
@@ -120,6 +124,12 @@ def dataset_options_inputs(name: str) -> tuple[dict, tuple[int, int, int] | None
         return None
     side = options.get("size", options.get("tile_size"))
     shape = (options.get("channels", 1), side, side) if side else row["image_shape"]
+    if "tiles_per_epoch" in options:
+        try:  # the tiles of one epoch (and 500 test tiles) are held at once: refuse a set too large now
+            check_image_batch(int(options["tiles_per_epoch"]) + 500, shape, "tiles", MAX_TILE_SET_BYTES)
+        except GenCoreError as error:
+            st.error(str(error))
+            return None
     return options, shape
 
 

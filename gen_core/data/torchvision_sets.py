@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gen_core.data.access import check_dataset_root, shown_folder
 from gen_core.data.base import ImageDataset
 from gen_core.errors import DatasetError
 
@@ -52,7 +53,7 @@ def default_data_root() -> Path:
 def expected_files(name: str, root: str | Path | None = None) -> list[Path]:
     """The files a dataset needs under ``root`` (MNIST-style files may also be ``.gz``)."""
     spec = TORCHVISION_SETS[name]
-    root = Path(root) if root is not None else default_data_root()
+    root = check_dataset_root(root, default_data_root()) if root is not None else default_data_root()
     if spec.class_name == "CIFAR10":
         return [root / "cifar-10-batches-py" / file for file in CIFAR10_FILES]
     return [root / spec.class_name / "raw" / file for file in MNIST_RAW_FILES]
@@ -67,7 +68,7 @@ def load_torchvision_set(name: str, root: str | Path | None = None, download: bo
                          limit: int | None = None) -> ImageDataset:
     """Load the official train/test split; ``limit`` keeps the first N train and N//6 test images."""
     spec = TORCHVISION_SETS[name]
-    root = Path(root) if root is not None else default_data_root()
+    root = check_dataset_root(root, default_data_root()) if root is not None else default_data_root()
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise DatasetError(f"{name}: limit must be a positive whole number, got {limit!r}")
     train_set, test_set = _open_splits(spec, root, download)
@@ -86,7 +87,7 @@ def _open_splits(spec: TorchvisionSet, root: Path, download: bool):
     try:
         return dataset_class(str(root), train=True), dataset_class(str(root), train=False)
     except (AssertionError, ValueError, TypeError, OSError, EOFError) as error:  # unreadable idx/pickle
-        raise DatasetError(f"{spec.name}: the files under {root.resolve()} are damaged ({error}). "
+        raise DatasetError(f"{spec.name}: the files under {shown_folder(root)} are damaged ({error}). "
                            "Delete them and download or copy them again.") from error
     except RuntimeError:  # torchvision's "Dataset not found or corrupted"
         if not download:
@@ -133,10 +134,10 @@ def _gz_of(path: Path) -> Path:
 
 def _missing_files_message(spec: TorchvisionSet, root: Path, reason: str) -> str:
     if spec.class_name == "CIFAR10":
-        where = (f"Unpack the official cifar-10-python.tar.gz so that {root / 'cifar-10-batches-py'}/ holds "
+        where = (f"Unpack the official cifar-10-python.tar.gz so that {shown_folder(root)}cifar-10-batches-py/ holds "
                  f"{', '.join(CIFAR10_FILES)}.")
     else:
-        folder = root / spec.class_name / "raw"
+        folder = f"{shown_folder(root)}{spec.class_name}/raw"
         where = f"Put these files (each may also be .gz) in {folder}/: {', '.join(MNIST_RAW_FILES)}."
-    return (f"{spec.name}: the files are not under {root.resolve()} and {reason}. {where} "
+    return (f"{spec.name}: the files are not under {shown_folder(root)} and {reason}. {where} "
             f"Set the {DATA_ROOT_ENV} environment variable or the root option to use another folder.")
