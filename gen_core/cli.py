@@ -147,29 +147,62 @@ def _train_settings(args, preset) -> dict:
 
 
 def run_train(args) -> int:
+    from gen_core.device import pick_device
+
+    pick_device(args.device)  # an unknown or absent device is refused before any work
+    if args.resume:
+        return _resume(args)
     from gen_core import pipeline
-    from gen_core.models import FAMILIES
-    from gen_core.presets import PRESETS
+    from gen_core.checkpoints import CONFIG_FILE, default_root, writer_lock
+    from gen_core.run_files import check_output_folder
+    from gen_core.runs import new_run_dir
     from gen_core.training import TrainConfig
 
-    if args.resume:
-        trainer = pipeline.resume_training(args.resume, args.epochs or 10, device=args.device)
-    else:
-        preset = None
-        if args.preset:
-            if args.preset not in PRESETS:
-                raise GenCoreError(f"Unknown preset {args.preset!r}; choose from: {', '.join(PRESETS)}")
-            preset = PRESETS[args.preset]
-        family = args.model or (preset.family if preset else None)
-        if family is None:
-            raise GenCoreError(f"Give --model ({', '.join(FAMILIES)}) or --preset")
-        if preset and preset.family != family:
-            raise GenCoreError(f"Preset {preset.name!r} is a {preset.family} model, not {family}")
-        if args.out is not None and (args.out / "config.json").exists():
-            raise GenCoreError(f"{args.out} already holds a run; use --resume {args.out} or another --out")
-        trainer = pipeline.prepare_training(
-            family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
-            dataset_options=_dataset_options(args), run_dir=args.out)
+    preset, family = _preset_and_family(args)
+    out = args.out or new_run_dir(default_root(), family, args.dataset, create=True)
+    check_output_folder(out)
+    with writer_lock(out):  # a second writer of this folder is refused here, before any work
+        try:
+            if (out / CONFIG_FILE).exists():
+                raise GenCoreError(f"{out} already holds a run; use --resume {out} or another --out")
+            trainer = pipeline.prepare_training(
+                family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
+                dataset_options=_dataset_options(args), run_dir=out)
+            return _train_and_measure(trainer, args)
+        finally:
+            _remove_if_unused(out)
+
+
+def _preset_and_family(args):
+    from gen_core.models import FAMILIES
+    from gen_core.presets import PRESETS
+
+    preset = None
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise GenCoreError(f"Unknown preset {args.preset!r}; choose from: {', '.join(PRESETS)}")
+        preset = PRESETS[args.preset]
+    family = args.model or (preset.family if preset else None)
+    if family is None:
+        raise GenCoreError(f"Give --model ({', '.join(FAMILIES)}) or --preset")
+    if preset and preset.family != family:
+        raise GenCoreError(f"Preset {preset.name!r} is a {preset.family} model, not {family}")
+    return preset, family
+
+
+def _resume(args) -> int:
+    from gen_core import pipeline
+    from gen_core.checkpoints import CONFIG_FILE, writer_lock
+
+    if args.epochs is not None and args.epochs < 1:
+        raise GenCoreError(f"With --resume, --epochs is how many more epochs to train: at least 1, not {args.epochs}")
+    if not (args.resume / CONFIG_FILE).is_file():
+        raise GenCoreError(f"No run folder at {args.resume}")
+    with writer_lock(args.resume):  # refused at once while another process trains it
+        return _train_and_measure(pipeline.resume_training(args.resume, args.epochs or 10, device=args.device), args)
+
+
+def _train_and_measure(trainer, args) -> int:
     status = _fit_with_progress(trainer)
     if status == 0 and not args.no_eval and trainer.group.is_main:  # under torchrun, rank 0 scores
         try:
@@ -179,6 +212,20 @@ def run_train(args) -> int:
                   f"({type(error).__name__}: {error}); score it later with "
                   f"`python -m gen_core eval {trainer.run_dir}`", file=sys.stderr)
     return status
+
+
+def _remove_if_unused(out: Path) -> None:
+    """A run folder made for a run that never saved an epoch is removed again, with the lock file
+    this process holds (so only ever called while holding it)."""
+    from gen_core.checkpoints import CONFIG_FILE
+    from gen_core.run_files import LOCK_FILE
+
+    try:
+        if out.is_dir() and not (out / CONFIG_FILE).exists() and {p.name for p in out.iterdir()} <= {LOCK_FILE}:
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def _measure_with_progress(trainer) -> None:
@@ -252,6 +299,10 @@ def run_datasets(args) -> int:
     return 0
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": run_train, "sample": run_sample, "datasets": run_datasets}
@@ -269,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
                 return run_train(args)
         return handlers[args.command](args)
     except (GenCoreError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, MemoryError) as error:  # a full disk, a folder that vanished, memory exhausted
+        print(f"error: {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

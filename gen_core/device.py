@@ -18,9 +18,16 @@ def pick_device(preference: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(preference)
+    try:
+        device = torch.device(preference)
+    except RuntimeError:  # torch's message lists every backend it was built with
+        raise ValueError(f"Unknown device {preference[:40]!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Device {preference[:40]!r} is not one this app trains on; use auto, cpu, cuda, cuda:N or mps.")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but no CUDA GPU is available on this machine.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"There is no GPU {device.index}; this machine has {torch.cuda.device_count()}.")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("MPS was requested but Apple's Metal backend is not available here.")
     return device

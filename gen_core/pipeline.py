@@ -46,9 +46,9 @@ def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto") -> T
     A stopped epoch is finished first, as the first of them (see ``gen_core.epochs``); with a
     different number of processes the run keeps its total batch.
     """
+    if isinstance(extra_epochs, bool) or not isinstance(extra_epochs, int) or extra_epochs < 1:
+        raise TrainingError(f"Resume needs at least one more epoch (got {extra_epochs!r}); nothing was changed.")
     run = checkpoints.load_run(run_dir, with_optimizer_state=True)
-    if extra_epochs < 1:
-        raise TrainingError("Resume needs at least one more epoch")
     done, _ = resume_point(run.history)
     training = run.config.get("training", {})
     batch_size = per_process_batch(training, distributed.current().world_size)

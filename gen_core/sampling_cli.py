@@ -8,7 +8,6 @@ decode ``n`` draws and write them as a PNG grid, or as a float32 ``.npy`` array 
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -20,8 +19,10 @@ from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
 from gen_core.images import make_grid_image, save_png_atomic
 from gen_core.latent import encode_dataset
+from gen_core.limits import check_grid, check_image_batch
 from gen_core.pipeline import dataset_for_run
 from gen_core.progress import ProgressCallback
+from gen_core.run_files import check_output_file, write_atomic
 from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler
 
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -59,6 +60,14 @@ def _check_request(sampler: str, n: int, out: Path) -> None:
         raise SamplerError(f"Ask for at least one sample; got n = {n}.")
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise SamplerError(f"The output file must end in .png (an image grid) or .npy (an array); got {out.name!r}.")
+    check_output_file(out)  # before any work: a file in the way or no permission fails now
+
+
+def _check_size(n: int, image_shape, out: Path) -> None:
+    """Refused up front, with the limit: ``n`` images held in memory, and a grid of them."""
+    check_image_batch(int(n), image_shape, "samples")
+    if out.suffix.lower() == ".png":
+        check_grid(int(n), image_shape)
 
 
 def _fitted_sampler(run, sampler: str, class_label, settings: dict, progress):
@@ -83,9 +92,12 @@ def _fitted_sampler(run, sampler: str, class_label, settings: dict, progress):
 def write_samples(images: torch.Tensor, out: Path) -> Path:
     """A PNG grid (square-ish) or a float32 .npy array, written atomically."""
     if out.suffix.lower() == ".npy":
-        buffer = io.BytesIO()
-        np.save(buffer, images.detach().cpu().float().clamp(0, 1).numpy().astype(np.float32))
-        checkpoints.write_bytes_atomic(out, buffer.getvalue())
+        array = images.detach().cpu().float().clamp(0, 1).numpy().astype(np.float32, copy=False)
+
+        def save(path: Path) -> None:
+            with open(path, "wb") as file:  # straight to the file: no second copy in memory
+                np.save(file, array)
+        write_atomic(out, save)
         return out
     return save_png_atomic(make_grid_image(images, nrow=math.ceil(math.sqrt(len(images)))), out)
 
@@ -102,6 +114,7 @@ def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components
     out = Path(out)
     _check_request(sampler, n, out)
     run = checkpoints.load_run(Path(run_dir), device=pick_device(device))
+    _check_size(n, run.model.image_shape, out)
     fitted, label = None, None  # the prior: the model's own code distribution, nothing to fit
     if sampler == PRIOR:
         if class_label not in (None, ""):
