@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import presentation, url_state
+from ui.boundary import page_boundary
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
@@ -26,10 +27,11 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-url_state.begin_run()  # a link's ?present= and ?run=, before anything is drawn
-presentation.apply_style()
-render_sidebar()
-with st.sidebar:
-    presentation.toggle()
-url_state.show_link_notices()
-page.run()
+with page_boundary(page.title):  # an unexpected error: logged in full, a short message on screen
+    url_state.begin_run()  # a link's ?present= and ?run=, before anything is drawn
+    presentation.apply_style()
+    render_sidebar()
+    with st.sidebar:
+        presentation.toggle()
+    url_state.show_link_notices()
+    page.run()

@@ -13,10 +13,12 @@ import streamlit as st
 from PIL import Image
 
 from gen_core import checkpoints, runs
-from gen_core.errors import CheckpointError
+from gen_core.errors import CheckpointError, GenCoreError
+from gen_core.images import decode_image
 from gen_core.jobs import current_job
 from gen_core.models import FAMILY_LABELS
 from ui import state
+from ui.boundary import public_message
 from ui.demos_panel import demos_section
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
 from ui.views.comparison import headline_lines
@@ -27,21 +29,24 @@ FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def epoch_history(path: str, modified: float) -> list[dict]:
-    history_file = Path(path) / checkpoints.HISTORY_FILE
-    history = checkpoints.read_json(history_file) if history_file.exists() else {}
-    return history.get("epochs", []) if isinstance(history, dict) else []
+    try:
+        return checkpoints.read_history(Path(path))["epochs"]
+    except GenCoreError:  # the card already says why the run cannot be read
+        return []
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def last_samples(path: str, modified: float) -> tuple[Image.Image | None, int | None]:
-    """The newest sample grid of a run, enlarged for a thumbnail, and its epoch."""
-    grids = sorted((Path(path) / checkpoints.SAMPLES_DIR).glob("epoch_*.png"))
+    """The newest sample grid of a run, enlarged for a thumbnail, and its epoch (None for a grid
+    that cannot be read safely, e.g. one of 30000x30000 pixels)."""
+    grids = sorted((Path(path) / checkpoints.SAMPLES_DIR).glob("epoch_[0-9][0-9][0-9].png"))
     if not grids:
         return None, None
     try:
-        with Image.open(grids[-1]) as image:
-            return enlarged(image.copy(), 340), int(grids[-1].stem.split("_")[1])
-    except (OSError, ValueError):
+        with decode_image(grids[-1].read_bytes(), runs.MAX_GRID_PIXELS) as image:
+            return enlarged(image.convert("RGB") if image.mode not in ("L", "RGB") else image, 340), \
+                int(grids[-1].stem.split("_")[1])
+    except (OSError, GenCoreError):
         return None, None
 
 
@@ -141,7 +146,7 @@ def run_card(run, active_path: str | None, busy_path: str | None) -> None:
         badge = " :green-badge[:material/check: active]" if is_active else ""
         if run.error:
             st.markdown(f"#### {run.name}")
-            st.error(f"This run cannot be read: {run.error}")
+            st.error(f"**{run.name}** cannot be read: {public_message(run.error)}. It can still be deleted.")
         else:
             info_col, chart_col, samples_col = st.columns([3, 3, 2])
             with info_col:
@@ -188,8 +193,8 @@ def import_section() -> None:
 # -- page --------------------------------------------------------------------------------------------
 st.title("Models")
 root = state.runs_root()
-st.caption(f"Every run saved in `{root}`. Pick the one the explore pages use, rename, delete, or move runs "
-           "between machines as zip files.")
+st.caption(f"Every run saved in the `{root.name}` folder. Pick the one the explore pages use, rename, delete, or "
+           "move runs between machines as zip files.")
 flash = st.session_state.pop(FLASH, None)
 if flash:
     getattr(st, flash[0])(flash[1])

@@ -7,14 +7,16 @@ retrained or renamed run is never served stale.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
 
 from gen_core import checkpoints, runs
-from gen_core.errors import GenCoreError
+from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.pipeline import dataset_for_run
+from ui.boundary import public_message
 
 ACTIVE_RUN = "active_run"  # str path of the run the explore pages use
 _LINK_APPLIED = "_linked_run_applied"
@@ -26,14 +28,15 @@ def runs_root() -> Path:
 
 def _folder_signature(root: Path) -> tuple:
     """Cheap stand-in for the runs folder's content: each run file's modification time."""
-    if not root.is_dir():
-        return ()
     stamps = []
-    for path in root.iterdir():
-        for name in (checkpoints.CONFIG_FILE, checkpoints.HISTORY_FILE, checkpoints.WEIGHTS_FILE):
-            file = path / name
-            if file.exists():
-                stamps.append((path.name, name, file.stat().st_mtime_ns))
+    try:
+        for path in root.iterdir():
+            for name in (checkpoints.CONFIG_FILE, checkpoints.HISTORY_FILE, checkpoints.WEIGHTS_FILE):
+                file = path / name
+                if file.exists():
+                    stamps.append((path.name, name, file.stat().st_mtime_ns))
+    except OSError:  # no runs folder yet, or a file vanished while we looked: list again next time
+        return (time.monotonic(),) if root.exists() else ()
     return tuple(sorted(stamps))
 
 
@@ -53,19 +56,38 @@ def set_active_run(path) -> None:
     st.session_state[ACTIVE_RUN] = str(path)
 
 
+def _loadable_run(name_or_path) -> Path | None:
+    """The run folder in the runs folder that this names, when it has weights; else None.
+
+    Every run a page is about to use passes through here (gen_core.runs.resolve_run), so a
+    link's ``?run=../x`` or ``?run=/abs/path`` never reaches a folder outside the runs folder.
+    """
+    try:
+        path = runs.resolve_run(name_or_path, runs_root())
+    except CheckpointError:
+        return None
+    return path if (path / checkpoints.WEIGHTS_FILE).exists() else None
+
+
 def active_run_path() -> Path | None:
     """The chosen run, else the newest loadable one (so a first visit has something to show).
 
-    A link may name the run: ``?run=<folder name>`` (handy for a classroom demo) sets it.
+    A link may name the run: ``?run=<folder name>`` (handy for a classroom demo) sets it; a name
+    that is not a run in the runs folder is ignored, with a note.
     """
     linked = st.query_params.get("run")
     if linked and st.session_state.get(_LINK_APPLIED) != linked:  # once, so the sidebar can still change it
         st.session_state[_LINK_APPLIED] = linked
-        if (runs_root() / linked / checkpoints.WEIGHTS_FILE).exists():
-            set_active_run(runs_root() / linked)
+        path = _loadable_run(linked)
+        if path is not None:
+            set_active_run(path)
+        else:
+            st.warning(f"The link asks for a model called {linked[:40]!r}, which is not among the saved models; "
+                       "showing another one.", icon=":material/link_off:")
     chosen = st.session_state.get(ACTIVE_RUN)
-    if chosen and (Path(chosen) / checkpoints.WEIGHTS_FILE).exists():
-        return Path(chosen)
+    path = _loadable_run(chosen) if chosen else None
+    if path is not None:
+        return path
     for info in list_runs():
         if not info.error and (info.path / checkpoints.WEIGHTS_FILE).exists():
             set_active_run(info.path)
@@ -114,7 +136,7 @@ def require_active_run(need_encoder: bool = False):
     try:
         run = active_run()
     except GenCoreError as error:
-        st.error(f"The active model could not be loaded: {error}")
+        st.error(f"The active model could not be loaded: {public_message(error)}")
         st.stop()
     if run is None:
         st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
@@ -129,8 +151,8 @@ def require_active_run(need_encoder: bool = False):
 
 @contextmanager
 def user_errors(prefix: str = ""):
-    """Show an engine error as a message in the page instead of a traceback."""
+    """Show an engine error as a message in the page instead of a traceback (no server paths)."""
     try:
         yield
     except GenCoreError as error:
-        st.error(f"{prefix}{error}")
+        st.error(f"{prefix}{public_message(error)}")
