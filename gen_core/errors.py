@@ -43,3 +43,7 @@ class ArchiveError(GenCoreError, ValueError):
 
 class OutputPathError(GenCoreError, ValueError):
     """A file or folder to write cannot be written there (checked before any work starts)."""
+
+
+class RunBusyError(CheckpointError):
+    """Another process (or another thread here) is writing this run folder."""

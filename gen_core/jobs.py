@@ -8,13 +8,15 @@ see the first tab's run rather than silently start another.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 
-from gen_core.errors import TrainingError
+from gen_core import checkpoints
+from gen_core.errors import RunBusyError, TrainingError
 from gen_core.training import Trainer
 
 
@@ -81,6 +83,17 @@ class TrainingJob:
                 self._status, self._message = payload["status"], payload["message"]
 
     def _run(self) -> None:
+        """Train (and score) holding the run folder's writer lock throughout: another process or
+        job writing the same folder is refused before any work (gen_core.run_files)."""
+        run_dir = self.trainer.run_dir
+        try:
+            with checkpoints.writer_lock(run_dir) if run_dir else contextlib.nullcontext():
+                self._train_and_measure()
+        except RunBusyError as error:
+            with self._lock:
+                self._status, self._message = "failed", str(error)
+
+    def _train_and_measure(self) -> None:
         try:
             self.trainer.fit(on_event=self._on_event, should_stop=self._stop_requested.is_set)
         except TrainingError:

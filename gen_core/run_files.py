@@ -29,16 +29,12 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from gen_core.errors import CheckpointError, OutputPathError
+from gen_core.errors import CheckpointError, OutputPathError, RunBusyError
 
 LOCK_FILE = ".lock"
 JOURNAL_FILE = ".commit.json"
 _PENDING_SUFFIX = ".pending"
 _TEMP_SUFFIX = ".tmp"
-
-
-class RunBusyError(CheckpointError):
-    """Another process (or another thread here) is writing this run folder."""
 
 
 # -- single files -----------------------------------------------------------------------------------
