@@ -8,6 +8,8 @@ the dataset registry describe (``gen_core.settings``): a new setting gets its fl
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -159,7 +161,12 @@ def run_train(args) -> int:
     from gen_core.training import TrainConfig
 
     preset, family = _preset_and_family(args)
-    out = args.out or new_run_dir(default_root(), family, args.dataset, create=True)
+    writes = _writes_the_run()
+    out = args.out or new_run_dir(default_root(), family, args.dataset, create=writes)
+    if not writes:  # another rank of a torchrun job; rank 0 checks, locks and writes the folder
+        return _train_and_measure(pipeline.prepare_training(
+            family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
+            dataset_options=_dataset_options(args), run_dir=out), args)
     check_output_folder(out)
     with writer_lock(out):  # a second writer of this folder is refused here, before any work
         try:
@@ -171,6 +178,11 @@ def run_train(args) -> int:
             return _train_and_measure(trainer, args)
         finally:
             _remove_if_unused(out)
+
+
+def _writes_the_run() -> bool:
+    """Whether this process writes the run folder: always, except the ranks above 0 under torchrun."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _preset_and_family(args):
@@ -198,7 +210,8 @@ def _resume(args) -> int:
         raise GenCoreError(f"With --resume, --epochs is how many more epochs to train: at least 1, not {args.epochs}")
     if not (args.resume / CONFIG_FILE).is_file():
         raise GenCoreError(f"No run folder at {args.resume}")
-    with writer_lock(args.resume):  # refused at once while another process trains it
+    # Refused at once while another process trains it (under torchrun, rank 0 holds the lock).
+    with writer_lock(args.resume) if _writes_the_run() else contextlib.nullcontext():
         return _train_and_measure(pipeline.resume_training(args.resume, args.epochs or 10, device=args.device), args)
 
 

@@ -31,6 +31,8 @@ MAX_TEXT_CHARS = 4000
 MAX_ENTRY_KEYS = 64
 CONFIG_KEYS = ("format_version", "family", "name", "model", "data", "training")
 HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics")
+# Written next to the TrainConfig fields: how many processes trained, and their batch together.
+TRAINING_RECORD_KEYS = {"world_size": 4096, "total_batch_size": 2**24}
 METRIC_ENTRY_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds", "evaluated_at")
 
 
@@ -134,9 +136,12 @@ def _check_training(training) -> None:
 
     where = f"{CONFIG_FILE}: training"
     _expect(training, dict, where, "an object of training settings")
-    _known_keys(training, [f.name for f in fields(TrainConfig)], where)
+    _known_keys(training, [*(f.name for f in fields(TrainConfig)), *TRAINING_RECORD_KEYS], where)
+    for key, most in TRAINING_RECORD_KEYS.items():
+        if key in training:
+            _whole(training[key], f"{where}: {key}", 1, most)
     try:
-        TrainConfig(**training)
+        TrainConfig(**{key: value for key, value in training.items() if key not in TRAINING_RECORD_KEYS})
     except (GenCoreError, TypeError, ValueError, OverflowError) as error:
         raise RecordError(f"{where}: {_short(error)}") from None
     _whole(training.get("epochs", 1), f"{where}: epochs", 1, MAX_EPOCHS)
