@@ -62,8 +62,13 @@ def writer_lock(run_dir: Path) -> AbstractContextManager:
 
 def _tensor_writer(tensors: dict[str, torch.Tensor], epoch: int):
     metadata = {EPOCH_KEY: str(epoch)}
-    return lambda path: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path),
-                                  metadata=metadata)
+
+    def write(path: Path) -> None:
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path), metadata=metadata)
+        except SafetensorError as error:  # its I/O errors (a full disk) are OSErrors like any other write's
+            raise OSError(f"Could not write the weights: {error}") from None
+    return write
 
 
 def _json_writer(value):

@@ -23,6 +23,7 @@ MAX_TILE_SET_BYTES = 2 * 2**30  # float32 tiles drawn for one epoch plus the tes
 MAX_DATASET_BYTES = 4 * 2**30  # float32 images of a folder dataset, or the large images tiles are cut from
 MAX_EPOCHS = 100_000
 MAX_EVAL_SAMPLES = 50_000  # generated images one evaluation scores
+MAX_IWAE_K = 5_000  # importance samples per test image
 
 
 class LimitError(GenCoreError, ValueError):
@@ -82,3 +83,9 @@ def check_grid(count: int, image_shape) -> None:
     if count * (height + 2) * (width + 2) > MAX_GRID_PIXELS:
         raise LimitError(f"A grid of {count:,} images of {height}x{width} would have over "
                          f"{MAX_GRID_PIXELS / 1e6:.0f} million pixels; ask for fewer, or write a .npy file.")
+
+
+def check_evaluation_size(n_samples: int, class_samples: int, iwae_k: int) -> None:
+    check_count("The number of samples to score", int(n_samples), MAX_EVAL_SAMPLES)
+    check_count("The number of images per class", int(class_samples), MAX_EVAL_SAMPLES // 10)
+    check_count("The number of importance samples k", int(iwae_k), MAX_IWAE_K)

@@ -69,14 +69,14 @@ class SafeZip:
         try:
             with self._zip.open(member.info) as stream:
                 return stream.read(member.size + 1)[: member.size]
+        except NotImplementedError:  # a RuntimeError too: caught first
+            raise ArchiveError(f"{shown} in the zip uses a compression method this app cannot read; zip it "
+                               "again with the standard (deflate) method.") from None
         except RuntimeError as error:
             if "encrypted" in str(error) or "password" in str(error):
                 raise ArchiveError(f"{shown} in the zip is password-protected; zip it again without a "
                                    "password.") from None
             raise ArchiveError(f"{shown} in the zip cannot be read ({str(error)[:80]}).") from None
-        except NotImplementedError:
-            raise ArchiveError(f"{shown} in the zip uses a compression method this app cannot read; zip it "
-                               "again with the standard (deflate) method.") from None
         except zipfile.BadZipFile as error:
             what = "its checksum does not match" if "CRC" in str(error) else "its entry is malformed"
             raise ArchiveError(f"{shown} in the zip is damaged ({what}).") from None

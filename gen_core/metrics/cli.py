@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gen_core.errors import CheckpointError
+from gen_core.limits import check_evaluation_size
 from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_NAMES
 
 
@@ -90,6 +91,7 @@ def run_eval(args) -> int:
     from gen_core.metrics.storage import store_final_metrics
 
     run_dir = resolve_run(args.run)
+    check_evaluation_size(args.samples, args.class_samples, args.iwae_k)  # before any work, with the limit
     bar = tqdm(total=100, desc="eval", unit="%", file=sys.stderr, dynamic_ncols=True,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
 

@@ -20,7 +20,7 @@ from gen_core import checkpoints
 from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
 from gen_core.latent import encode_dataset
-from gen_core.limits import MAX_EVAL_SAMPLES, check_count, check_image_batch
+from gen_core.limits import check_evaluation_size, check_image_batch
 from gen_core.metrics import catalogue, likelihood, reconstruction
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.metrics.sample_scores import feature_scores, pixel_scores
@@ -62,9 +62,7 @@ def _check_settings(model, sampler: str, n_samples: int, iwae_k: int, class_samp
         raise SamplerError(f"Class accuracy needs at least one image per class; got {class_samples}.")
     if int(iwae_k) < 1:
         raise ModelConfigError(f"The number of importance samples k must be at least 1; got {iwae_k}.")
-    check_count("The number of samples to score", int(n_samples), MAX_EVAL_SAMPLES)
-    check_count("The number of images per class", int(class_samples), MAX_EVAL_SAMPLES // 10)
-    check_count("The number of importance samples k", int(iwae_k), 5_000)
+    check_evaluation_size(n_samples, class_samples, iwae_k)
     check_image_batch(int(n_samples), model.image_shape, "samples")
 
 
