@@ -152,7 +152,7 @@ def many_members(files: dict[str, bytes], count: int = 50_000) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
         for index in range(count):
-            archive.writestr(f"samples/epoch_{index % 1000:03d}.png", b"")
+            archive.writestr(f"extra/{index}.txt", b"")
     return buffer.getvalue()
 
 

@@ -66,7 +66,8 @@ def _loadable_run(name_or_path) -> Path | None:
         path = runs.resolve_run(name_or_path, runs_root())
     except CheckpointError:
         return None
-    return path if (path / checkpoints.WEIGHTS_FILE).exists() else None
+    readable = {info.path.resolve() for info in list_runs() if not info.error}  # cached listing, per rerun
+    return path if path in readable and (path / checkpoints.WEIGHTS_FILE).exists() else None
 
 
 def active_run_path() -> Path | None:
@@ -82,8 +83,8 @@ def active_run_path() -> Path | None:
         if path is not None:
             set_active_run(path)
         else:
-            st.warning(f"The link asks for a model called {linked[:40]!r}, which is not among the saved models; "
-                       "showing another one.", icon=":material/link_off:")
+            st.warning(f"The link asks for a model called {linked[:40]!r}, which is not among the saved models "
+                       "that can be opened; showing another one.", icon=":material/link_off:")
     chosen = st.session_state.get(ACTIVE_RUN)
     path = _loadable_run(chosen) if chosen else None
     if path is not None:

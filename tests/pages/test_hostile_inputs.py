@@ -106,7 +106,8 @@ def test_a_bad_run_link_is_ignored_with_a_note_and_never_leaves_the_runs_folder(
     assert not at.exception
     assert any("not among the saved models" in w.value for w in at.warning)
     assert Path(at.session_state["active_run"]).parent == own_root.resolve()
-    _every_page_renders([own_root, tmp_path], query={"run": link})
+    if link == str(outside):  # every page, once (each reads the link the same way, through ui.state)
+        _every_page_renders([own_root, tmp_path], query={"run": link})
 
 
 @pytest.mark.parametrize("dataset, typed", [("folder", "{private}"), ("folder", "/etc"), ("folder", "../../{name}"),
