@@ -83,7 +83,7 @@ def active_run_path() -> Path | None:
         if path is not None:
             set_active_run(path)
         else:
-            st.warning(f"The link asks for a model called {linked[:40]!r}, which is not among the saved models "
+            st.warning(f"The link asks for a model called {Path(linked).name[:40]!r}, which is not among the saved models "
                        "that can be opened; showing another one.", icon=":material/link_off:")
     chosen = st.session_state.get(ACTIVE_RUN)
     path = _loadable_run(chosen) if chosen else None

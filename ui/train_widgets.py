@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from pathlib import Path
 
 import streamlit as st
 from PIL import Image
