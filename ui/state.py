@@ -56,7 +56,7 @@ def set_active_run(path) -> None:
     st.session_state[ACTIVE_RUN] = str(path)
 
 
-def _loadable_run(name_or_path) -> Path | None:
+def loadable_run(name_or_path) -> Path | None:
     """The run folder in the runs folder that this names, when it has weights; else None.
 
     Every run a page is about to use passes through here (gen_core.runs.resolve_run), so a
@@ -74,19 +74,16 @@ def active_run_path() -> Path | None:
     """The chosen run, else the newest loadable one (so a first visit has something to show).
 
     A link may name the run: ``?run=<folder name>`` (handy for a classroom demo) sets it; a name
-    that is not a run in the runs folder is ignored, with a note.
+    that is not a run in the runs folder that can be opened is ignored (ui.url_state says so).
     """
     linked = st.query_params.get("run")
     if linked and st.session_state.get(_LINK_APPLIED) != linked:  # once, so the sidebar can still change it
         st.session_state[_LINK_APPLIED] = linked
-        path = _loadable_run(linked)
+        path = loadable_run(linked)
         if path is not None:
             set_active_run(path)
-        else:
-            st.warning(f"The link asks for a model called {Path(linked).name[:40]!r}, which is not among the saved models "
-                       "that can be opened; showing another one.", icon=":material/link_off:")
     chosen = st.session_state.get(ACTIVE_RUN)
-    path = _loadable_run(chosen) if chosen else None
+    path = loadable_run(chosen) if chosen else None
     if path is not None:
         return path
     for info in list_runs():

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from gen_core import checkpoints
 from ui import state
 
 MAX_VALUE_CHARS = 400  # longer query values are ignored unread
@@ -147,7 +146,7 @@ def begin_run() -> None:
     if PRESENT.key in values:
         st.session_state[PRESENT.key] = values[PRESENT.key]
     linked = values.get(RUN.key)
-    if linked is not None and not (state.runs_root() / linked / checkpoints.WEIGHTS_FILE).is_file():
+    if linked is not None and state.loadable_run(linked) is None:  # missing, or a run that cannot be opened
         st.session_state[_RUN_NOTICE] = linked
     if notices:
         st.session_state.setdefault(_NOTICES, []).extend(notices)

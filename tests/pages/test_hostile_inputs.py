@@ -104,7 +104,8 @@ def test_a_bad_run_link_is_ignored_with_a_note_and_never_leaves_the_runs_folder(
     link = link.format(outside=outside)
     at = _open("samples", {"run": link})
     assert not at.exception
-    assert any("not among the saved models" in w.value for w in at.warning)
+    notes = [w.value for w in at.warning] + [c.value for c in at.caption]
+    assert any("not on this server" in note or "Ignored in the link" in note for note in notes), notes
     assert Path(at.session_state["active_run"]).parent == own_root.resolve()
     if link == str(outside):  # every page, once (each reads the link the same way, through ui.state)
         _every_page_renders([own_root, tmp_path], query={"run": link})
