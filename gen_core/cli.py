@@ -162,7 +162,9 @@ def run_train(args) -> int:
 
     preset, family = _preset_and_family(args)
     writes = _writes_the_run()
+    made = _outermost_missing(args.out or default_root())  # folders made here are removed if no run is saved
     out = args.out or new_run_dir(default_root(), family, args.dataset, create=writes)
+    made = made or (out if not args.out else None)
     if not writes:  # another rank of a torchrun job; rank 0 checks, locks and writes the folder
         return _train_and_measure(pipeline.prepare_training(
             family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
@@ -177,7 +179,7 @@ def run_train(args) -> int:
                 dataset_options=_dataset_options(args), run_dir=out)
             return _train_and_measure(trainer, args)
         finally:
-            _remove_if_unused(out)
+            _remove_if_unused(out, made)
 
 
 def _writes_the_run() -> bool:
@@ -227,16 +229,30 @@ def _train_and_measure(trainer, args) -> int:
     return status
 
 
-def _remove_if_unused(out: Path) -> None:
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None when it all exists)."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return missing
+        missing = folder
+    return missing
+
+
+def _remove_if_unused(out: Path, made: Path | None) -> None:
     """A run folder made for a run that never saved an epoch is removed again, with the lock file
-    this process holds (so only ever called while holding it)."""
+    this process holds (so only ever called while holding it) and the empty folders made for it."""
     from gen_core.checkpoints import CONFIG_FILE
     from gen_core.run_files import LOCK_FILE
 
     try:
-        if out.is_dir() and not (out / CONFIG_FILE).exists() and {p.name for p in out.iterdir()} <= {LOCK_FILE}:
-            (out / LOCK_FILE).unlink(missing_ok=True)
-            out.rmdir()
+        if not out.is_dir() or (out / CONFIG_FILE).exists() or {p.name for p in out.iterdir()} - {LOCK_FILE}:
+            return
+        (out / LOCK_FILE).unlink(missing_ok=True)
+        for folder in (out, *out.parents):
+            if made is None or (folder != made and made not in folder.parents):
+                break
+            folder.rmdir()  # only ever empty folders: rmdir refuses anything else
     except OSError:
         pass
 

@@ -50,7 +50,7 @@ def _fingerprint(run: Path) -> dict:
 @pytest.mark.parametrize("extra, message", [
     (["--device", "bogus"], "Unknown device 'bogus'"),
     (["--device", "cuda:7"], "CUDA"),
-    (["--latent-dim", "1000000000"], "this server allows at most 200,000,000"),
+    (["--hidden", "100000,100000"], "this server allows at most 200,000,000"),
     (["--dataset", "tiles", "--tile-size", "256", "--tiles-per-epoch", "200000", "--channels", "3"], "the limit is 2 GB"),
     (["--dataset", "folder", "--path", "/etc"], "outside the data folders"),
     (["--epochs", "0"], "epochs must be a whole number of at least 1"),
