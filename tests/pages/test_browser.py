@@ -82,6 +82,18 @@ _LAYOUT_PROBLEMS = """() => {
 }"""
 
 
+def wait_until_serving(url: str, timeout_s: float = 60) -> None:
+    """Poll the Streamlit server's health endpoint until it answers "ok"."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the Streamlit server did not start within {timeout_s:.0f} s")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -102,15 +114,7 @@ def server(trained_runs, runs_root):
         cwd=APP_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("the Streamlit server did not start within 60 s")
+        wait_until_serving(url)
         yield url
     finally:
         process.terminate()

@@ -13,15 +13,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ui.boundary import PAGE_FAILED
 
-from .test_browser import APP_DIR, CHROMIUM, CHROMIUM_FLAGS, _free_port
+from .test_browser import APP_DIR, CHROMIUM, CHROMIUM_FLAGS, _free_port, wait_until_serving
 
 pytestmark = pytest.mark.browser
 
@@ -71,15 +69,7 @@ def server(world):
         cwd=APP_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("the Streamlit server did not start within 60 s")
+        wait_until_serving(url)
         yield url, log
     finally:
         process.terminate()
