@@ -145,14 +145,15 @@ with presentation.settings("Frames"):
     frames = st.slider("Frames", 3, 16, key="interp_frames", persist_state="page")
 strips = {}
 with user_errors("Interpolation failed: "):
-    frame_px = presentation.scaled(min(100, 640 // frames))
+    frame_px = min(presentation.scaled(100), 640 // frames)  # a strip stays on one line at 1024 wide
     captions = [f"{round(100 * k / (frames - 1))}%" for k in range(frames)]
     for method in INTERPOLATION_METHODS:
         st.markdown(f"**{METHOD_LABELS[method]}**")
         for title, each, result in zip(titles, runs, found):
             strip = interpolate(each.model, result.latents[0], result.latents[1], frames, method)
             strips[(each.name, method)] = strip
-            pictures = [to_pil(frame, display_upscale(each.model.image_shape, frame_px)) for frame in strip]
+            upscale = max(1, frame_px // int(each.model.image_shape[-1]))  # rounded down: never wider
+            pictures = [to_pil(frame, upscale) for frame in strip]
             if title:
                 st.caption(title)
             st.image(pictures, caption=captions, width=pictures[0].width, output_format="PNG")

@@ -78,10 +78,12 @@ def _sliders(axes, start) -> list[float]:
         st.button("Randomise", icon=":material/casino:", key="sliders_randomise",
                   on_click=lambda: _set_sliders(axes, axes.random_coords(random.randrange(1_000_000))),
                   help="Random positions, about one standard deviation around the middle.")
-    slider_columns, coords = st.columns(SLIDER_COLUMNS), []
+    # on a projector a few long sliders are easier to follow (and to grab) than two narrow rows
+    count = 1 if presentation.is_on() and len(axes) <= 4 else SLIDER_COLUMNS
+    slider_columns, coords = st.columns(count), []
     for index, (key, label, (low, high)) in enumerate(zip(_slider_keys(axes), axes.labels, axes.ranges)):
         share = f"{axes.explained[index]:.0%} of the test codes' variance lies along it." if axes.explained else None
-        coords.append(slider_columns[index % SLIDER_COLUMNS].slider(
+        coords.append(slider_columns[index % count].slider(
             label, min_value=low, max_value=high, step=(high - low) / 200, format="%.2f", key=key, help=share))
     return coords
 

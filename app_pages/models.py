@@ -16,7 +16,7 @@ from gen_core import checkpoints, runs
 from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.images import decode_image
 from gen_core.jobs import current_job
-from gen_core.models import FAMILY_LABELS
+from gen_core.models import FAMILY_LABELS, family_class
 from ui import state
 from ui.boundary import public_message
 from ui.demos_panel import demos_section
@@ -117,7 +117,8 @@ def run_pictures(run, chart_col, samples_col) -> None:
     grid, epoch = last_samples(str(run.path), run.modified)
     with samples_col:
         if grid is not None:
-            st.image(grid, caption=f"samples, epoch {epoch}", width=170, output_format="PNG")
+            what = "samples" if family_class(run.family).has_prior else "test images over their reconstructions"
+            st.image(grid, caption=f"{what}, epoch {epoch}", width=170, output_format="PNG")
 
 
 def rename_action(run, is_active: bool, busy: bool) -> None:

@@ -75,6 +75,9 @@ def style_figure(figure):
     size = CHART_FONT[is_on()]
     figure.update_layout(font={"size": size}, legend={"font": {"size": size}},
                          hoverlabel={"font": {"size": size}})
+    # Streamlit's chart theme sets its own tick and axis-title sizes; these override it
+    figure.update_xaxes(tickfont={"size": size - 2}, title_font={"size": size})
+    figure.update_yaxes(tickfont={"size": size - 2}, title_font={"size": size})
     figure.update_annotations(font_size=size)
     return figure
 

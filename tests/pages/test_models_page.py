@@ -48,7 +48,8 @@ def test_lists_every_run_with_its_facts_curves_and_samples(own_root):
     assert "test loss" in text
     assert any("broken" in e.value and "cannot be read" in e.value for e in at.error)
     assert len(at.get("plotly_chart")) == 2, "one loss thumbnail per readable run"
-    assert [image.captions[0] for image in at.image] == ["samples, epoch 2"] * 2, "a sample grid per readable run"
+    assert sorted(image.captions[0] for image in at.image) == [  # a grid per readable run, saying what it shows
+        "samples, epoch 2", "test images over their reconstructions, epoch 2"]
     assert not at.exception
 
 
@@ -132,3 +133,33 @@ def test_a_run_with_stored_metrics_shows_its_headline_numbers(own_root):
     text = page_text(open_page("models"))
     assert "SSIM of reconstructions: **0.5 (prior)**" in text and "ELBO (beta = 1): **-150.2 (prior)**" in text
     assert "No metrics yet" in text, "the run without metrics says so"
+
+
+def test_the_demo_set_section_lists_the_set_and_starts_it_in_the_background(own_root, monkeypatch):
+    from gen_core import demos
+
+    started = []
+    monkeypatch.setattr(demos, "start_in_background", lambda root, quick=False: started.append((root, quick)))
+    at = open_page("models")
+    assert not at.exception
+    text = page_text(at)
+    assert all(f"**{demo.name}**" in text for demo in demos.DEMOS)
+    at.button(key="demos_quick").click().run()
+    assert not at.exception
+    assert started == [(own_root, True)]
+    assert "Starting" in page_text(at)
+
+
+def test_a_demo_set_training_elsewhere_shows_its_progress(own_root):
+    from filelock import FileLock
+
+    from gen_core import demos
+
+    first = demos.DEMOS[0]
+    with FileLock(str(own_root / demos.LOCK_FILE)):  # as a terminal's `python -m gen_core demos --quick` would
+        checkpoints.write_json_atomic(own_root / demos.PLAN_FILE, {"quick": True, "names": [first.name]})
+        at = open_page("models")
+        assert not at.exception
+        bars = [bar for bar in at.get("progress") if "demo set" in str(bar.proto.text)]
+        assert len(bars) == 1 and f"0 of {first.epochs(quick=True)} epochs" in str(bars[0].proto.text)
+        assert not [button for button in at.button if button.key in ("demos_full", "demos_quick")]
