@@ -8,7 +8,7 @@ from gen_core import checkpoints
 from gen_core.metrics import METRICS, evaluate_run, inception_unavailable_reason, store_final_metrics
 from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_TITLES
-from ui import presentation
+from ui import presentation, url_state
 from ui.views.comparison import (
     GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
     metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
@@ -78,6 +78,7 @@ st.caption("Score trained models side by side: reconstruction, likelihood, dista
            "sharpness and novelty. Every sample-based number depends on where the latent codes come from, so each "
            "run gets a column per sampler: the normal prior, or a Gaussian mixture fitted to the latent codes of "
            "each class.")
+url_state.publish()  # the address keeps the model and presentation mode (this page adds no settings)
 runs = [run for run in list_runs() if not run.error and (run.path / checkpoints.WEIGHTS_FILE).exists()]
 if not runs:
     st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")

@@ -11,8 +11,9 @@ from gen_core.data.tiles import load_tile_source
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.sampling import draw_images
-from ui import presentation, state
+from ui import presentation, state, url_state
 from ui.state import user_errors
+from ui.url_state import UrlParam
 from ui.views import tiles as tiles_view
 
 QUIZ = "tiles_quiz"  # session_state: the viewer's TileQuiz (its round and score)
@@ -76,7 +77,7 @@ def _real_and_generated(run, real_pool, tile_size: int) -> None:
     st.caption("Nearest-neighbour zoom, so every pixel of a tile shows as a square.")
     count_column, seed_column = st.columns(2)
     count = count_column.select_slider("Tiles in each panel", [4, 8, 16, 32], value=16, key="tiles_pair_count")
-    seed = seed_column.number_input("Seed", 0, 2**31 - 1, 0, key="tiles_pair_seed")
+    seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="tiles_pair_seed")
     zoom = tiles_view.zoom_factor(tile_size, 128)
     real_column, generated_column = st.columns(2)
     with real_column:
@@ -117,7 +118,9 @@ def _quiz(run, real_pool, real_from: str, tile_size: int) -> None:
     about_column, seed_column = st.columns([3, 1], vertical_alignment="bottom")
     about_column.caption("One tile is real, one was generated, in random order. Which one is real? "
                          "The same quiz seed gives the same rounds on every screen.")
-    seed = seed_column.number_input("Quiz seed", 0, 2**31 - 1, 0, key="tiles_quiz_seed")
+    seed = seed_column.number_input("Quiz seed", 0, 2**31 - 1, key="tiles_quiz_seed",
+                                    help="Give the room a link with this seed (Link to this view below): "
+                                         "everyone gets the same rounds.")
     quiz = _quiz_for(run, real_from, len(real_pool), seed)
     left, right = quiz.tiles(real_pool, _generated_for(run, QUIZ_GENERATED, seed))
     zoom = tiles_view.zoom_factor(tile_size, 320)
@@ -208,11 +211,18 @@ def _coverage_results(comparison, preview_png: bytes) -> None:
 
 # ---------------------------------------------------------------------------- the page
 
+URL_PARAMS = [UrlParam("seed", "tiles_pair_seed", "int", 0, 2**31 - 1),
+              UrlParam("quiz", "tiles_quiz_seed", "int", 0, 2**31 - 1),
+              UrlParam("real", "tiles_real_from", "choice", choices=tuple(REAL_FROM))]
+
 st.title("Tiles")
 st.caption("Models trained on tiles of large images (microscopy, textures): real tiles next to generated "
            "ones, a mosaic, a which-one-is-real quiz, and how evenly the tile placement sees an image.")
 
 run = _active_run_or_none()
+st.session_state.setdefault("tiles_pair_seed", 0)
+st.session_state.setdefault("tiles_quiz_seed", 0)
+url_state.restore(URL_PARAMS)
 dataset = None
 if run is not None and tiles_view.is_tile_run(run.config):
     with user_errors("The tiles this model was trained on could not be loaded: "):
@@ -241,3 +251,5 @@ else:
         _quiz(run, real_pool, real_from, tile_size)
     with coverage_tab:
         _coverage_section(run, dataset, tile_size)
+url_state.publish(URL_PARAMS)
+url_state.link_box()

@@ -7,8 +7,8 @@ of the window (a horizontal scroll) and without a button whose label is cut shor
 Slow (one server start, one page load per page and layout), so it is marked ``browser``. It needs
 Debian's ``chromium``; ``make test`` installs it when it can. Outside CI a machine without it skips
 the test; in CI (``CI=true``) a missing browser is a failure, not a skip.
-Set ``SCREENSHOT_DIR`` to keep a PNG of each page (the README's screenshots come from here): then
-the pages are also shot 1280 wide, and presentation mode 1024 wide.
+Set ``SCREENSHOT_DIR`` to keep a PNG of each page in each layout checked. (The README's screenshots
+show the demo models instead: docs/screenshots/take_screenshots.py.)
 """
 
 from __future__ import annotations
@@ -50,9 +50,8 @@ PAGES = {
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'
 PROJECTOR = {"width": 1024, "height": 768}
-# (name, viewport, query) of each layout checked; the screenshots for the README add a 1280-wide one
+# (name, viewport, query) of each layout checked
 LAYOUTS = [("1024x768", PROJECTOR, ""), ("1024x768 presentation", PROJECTOR, "&present=1")]
-SCREENSHOT_LAYOUTS = {"1280": ({"width": 1280, "height": 900}, ""), "present": (PROJECTOR, "&present=1")}
 
 # Elements that stick out past the right edge of the main area (the page scrolls sideways), and
 # buttons whose label is cut short ("R…"). Tables and charts scroll inside their own frame, so
@@ -179,17 +178,10 @@ def test_every_page_fits_a_projector_without_errors(server, trained_runs):
             for url_path, key_text in PAGES.items():
                 page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}{query}", wait_until="domcontentloaded")
                 failures += _check_page(page, url_path, key_text, layout)
+                if screenshot_dir:
+                    _screenshot(page, screenshot_dir, f"{url_path or 'train'}-{layout.replace(' ', '-')}")
                 if query and not page.locator(SIDEBAR).get_by_role("switch", name="Presentation mode").is_checked():
                     failures.append(f"/{url_path} ({layout}): ?present=1 did not turn presentation mode on")
             page.close()
-        if screenshot_dir:
-            for suffix, (viewport, query) in SCREENSHOT_LAYOUTS.items():
-                page = browser.new_page(viewport=viewport)
-                for url_path, key_text in PAGES.items():
-                    page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}{query}",
-                              wait_until="domcontentloaded")
-                    _wait_until_rendered(page, key_text)
-                    _screenshot(page, screenshot_dir, f"{url_path or 'train'}-{suffix}")
-                page.close()
         browser.close()
     assert not failures, "\n".join(failures)

@@ -1,0 +1,93 @@
+"""Retake the README's screenshots: the real app on the demo models, in headless Chromium (playwright).
+
+    python -m gen_core demos                       # the models the pictures show
+    python docs/screenshots/take_screenshots.py    # writes docs/screenshots/*.png
+
+Each page is shot 1280 wide with the model (and settings) a lesson would use for it, through the
+same links a lecturer would bookmark; ``presentation.png`` is the Samples page in presentation
+mode on a 1024x768 projector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+APP_DIR = Path(__file__).resolve().parents[2]
+# file name -> (page path, query, a text that appears once the page's main content rendered)
+SHOTS = {
+    "train": ("", "run=demo-vae-2d", "Layer summary"),
+    "models": ("models", "run=demo-vae-2d", "Demo models for a lesson"),
+    "samples": ("samples", "run=demo-vae-32d&vs=demo-dcgan&seed=3", "Progress over training"),
+    "latent_sliders": ("latent_sliders", "run=demo-beta-vae&axes=dim&sweep=0", "Move the code"),
+    "interpolate": ("interpolate", "run=demo-vae-2d&a=3&b=57&mix=30", "Paths in latent space"),
+    "latent_map": ("latent_map", "run=demo-vae-2d&classes=4,7,9&img=17", "Eigenvalue spectrum"),
+    "class_sampler": ("class_sampler", "run=demo-ae-32d&n=6", "encoded training images in"),
+    "evaluate": ("evaluate", "run=demo-vae-gan", "More settings"),
+    "tiles": ("tiles", "run=demo-tile-vae", "Coverage heat map"),
+}
+PRESENTATION = ("samples", "run=demo-vae-32d&vs=demo-dcgan&seed=3&present=1", "Random samples")
+
+
+def _serve(runs: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=APP_DIR, env={**os.environ, "GEN_CORE_CHECKPOINTS": str(runs)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("the app did not start")
+
+
+def _shoot(page, url: str, path: str, query: str, key_text: str, target: Path) -> None:
+    page.goto(f"{url}/{path}?{query}", wait_until="domcontentloaded")
+    page.locator('[data-testid="stMain"]').get_by_text(key_text, exact=False).first.wait_for(timeout=300_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=300_000)
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    page.wait_for_timeout(1500)  # charts draw after the script ends
+    page.screenshot(path=str(target))
+    print(f"wrote {target}")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path(os.environ.get("GEN_CORE_CHECKPOINTS", "checkpoints")))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args()
+    process, url = _serve(args.runs.resolve())
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            for name, (path, query, key_text) in SHOTS.items():
+                _shoot(page, url, path, query, key_text, args.out / f"{name}.png")
+            projector = browser.new_page(viewport={"width": 1024, "height": 768})
+            _shoot(projector, url, *PRESENTATION, args.out / "presentation.png")
+            browser.close()
+    finally:
+        process.terminate()
+
+
+if __name__ == "__main__":
+    main()
