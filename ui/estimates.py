@@ -1,0 +1,32 @@
+"""How long a run will take here and now, for the Train page: timed, not promised."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gen_core.errors import GenCoreError
+from gen_core.estimate import estimate_training_seconds
+from gen_core.pipeline import prepare_training, train_config_from_dict
+
+
+@st.cache_data(ttl=120, show_spinner="Timing a few training steps on this machine…", max_entries=8)
+def estimated_seconds(family: str, model: dict, dataset_name: str, training: dict) -> float | None:
+    """Seconds the run would take on this machine under its current load (cached for two minutes,
+    so a room opening the page at once times it once); None when it cannot be timed."""
+    from ui.train_widgets import cached_dataset
+
+    try:
+        trainer = prepare_training(family, model, cached_dataset(dataset_name, {}),
+                                   train_config_from_dict(training), save=False)
+        return estimate_training_seconds(trainer)
+    except GenCoreError:
+        return None
+
+
+def duration_text(seconds: float) -> str:
+    """"about 40 s", "about 3 min": an estimate, rounded as one."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
