@@ -15,11 +15,11 @@ from PIL import Image
 from gen_core import checkpoints, runs
 from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.images import decode_image
-from gen_core.jobs import current_job
 from gen_core.models import FAMILY_LABELS, family_class
-from ui import state
+from ui import classroom, state
 from ui.boundary import public_message
 from ui.demos_panel import demos_section
+from ui.live_runs import training_dirs
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
 from ui.views.comparison import headline_lines
 from ui.views.loss_charts import loss_thumbnail_figure
@@ -50,22 +50,31 @@ def last_samples(path: str, modified: float) -> tuple[Image.Image | None, int | 
         return None, None
 
 
-def training_dir() -> str | None:
-    job = current_job()
-    if job is not None and job.snapshot().is_active and job.snapshot().run_dir:
-        return str(Path(job.snapshot().run_dir).resolve())
-    return None
-
-
 def activate(path: str, name: str) -> None:
     make_active(path)
     st.session_state[FLASH] = ("success", f"**{name}** is now the active model.")
 
 
-def rename(path: str, name: str, was_active: bool) -> None:
+def refused(path: str, name: str, action: str) -> bool:
+    """Check again when the button is pressed: only the run's owner or the lecturer may change it,
+    and never while it trains."""
+    if not classroom.can_manage_run(Path(path)):
+        st.session_state[FLASH] = ("error", f"**{name}** belongs to someone else: only they or the lecturer can "
+                                            f"{action} it.")
+        return True
+    if str(Path(path).resolve()) in training_dirs():
+        st.session_state[FLASH] = ("error", f"**{name}** is training now; {action} it when it has ended.")
+        return True
+    return False
+
+
+def rename(path: str, name: str, was_active: bool, key: str) -> None:
+    if refused(path, name, "rename"):
+        return
     try:
-        new_path = runs.rename_run(Path(path), st.session_state[f"models_rename_{name}"], root=state.runs_root())
-    except CheckpointError as error:
+        new_path = runs.rename_run(Path(path), st.session_state[f"models_rename_{key}"],
+                                   root=classroom.space_of(Path(path)))
+    except GenCoreError as error:
         st.session_state[FLASH] = ("error", f"Could not rename **{name}**: {error}")
         return
     if was_active:
@@ -74,9 +83,11 @@ def rename(path: str, name: str, was_active: bool) -> None:
 
 
 def delete(path: str, name: str, was_active: bool) -> None:
+    if refused(path, name, "delete"):
+        return
     try:
-        runs.delete_run(Path(path), root=state.runs_root())
-    except CheckpointError as error:
+        runs.delete_run(Path(path), root=classroom.space_of(Path(path)))
+    except GenCoreError as error:
         st.session_state[FLASH] = ("error", f"Could not delete **{name}**: {error}")
         return
     if was_active:  # the newest remaining run takes over, as on a first visit
@@ -106,11 +117,11 @@ def run_summary(run, busy: bool) -> None:
         st.caption("No metrics yet: measure it on the Evaluate page.")
 
 
-def run_pictures(run, chart_col, samples_col) -> None:
+def run_pictures(run, chart_col, samples_col, key: str) -> None:
     epochs = epoch_history(str(run.path), run.modified)
     with chart_col:
         if epochs:
-            st.plotly_chart(loss_thumbnail_figure(epochs), width="stretch", key=f"models_curve_{run.name}",
+            st.plotly_chart(loss_thumbnail_figure(epochs), width="stretch", key=f"models_curve_{key}",
                             config={"displayModeBar": False, "staticPlot": True})
         else:
             st.caption("No finished epoch yet.")
@@ -121,52 +132,64 @@ def run_pictures(run, chart_col, samples_col) -> None:
             st.image(grid, caption=f"{what}, epoch {epoch}", width=170, output_format="PNG")
 
 
-def rename_action(run, is_active: bool, busy: bool) -> None:
+def rename_action(run, is_active: bool, busy: bool, key: str) -> None:
     # keyed by run: after a rename the cards shift, and an unkeyed popover's open state would move
     # to whichever card now sits where the renamed one was
     with st.popover("Rename", icon=":material/edit:", disabled=busy, width="stretch",
-                    key=f"models_rename_popover_{run.name}"):
-        st.text_input("New name", run.name, key=f"models_rename_{run.name}")
-        st.button("Rename", key=f"models_rename_go_{run.name}", type="primary",
-                  on_click=rename, args=(str(run.path), run.name, is_active))
+                    key=f"models_rename_popover_{key}"):
+        st.text_input("New name", run.name, key=f"models_rename_{key}")
+        st.button("Rename", key=f"models_rename_go_{key}", type="primary",
+                  on_click=rename, args=(str(run.path), run.name, is_active, key))
 
 
-def delete_action(run, is_active: bool, busy: bool) -> None:
+def delete_action(run, is_active: bool, busy: bool, key: str) -> None:
     with st.popover("Delete", icon=":material/delete:", disabled=busy, width="stretch",
-                    key=f"models_delete_popover_{run.name}"):
+                    key=f"models_delete_popover_{key}"):
         st.markdown(f"Delete **{run.name}**: its weights, history and samples. This cannot be undone.")
-        sure = st.checkbox("I understand", key=f"models_delete_sure_{run.name}")
-        st.button("Delete for good", key=f"models_delete_{run.name}", type="primary", disabled=not sure,
+        sure = st.checkbox("I understand", key=f"models_delete_sure_{key}")
+        st.button("Delete for good", key=f"models_delete_{key}", type="primary", disabled=not sure,
                   on_click=delete, args=(str(run.path), run.name, is_active))
 
 
-def run_card(run, active_path: str | None, busy_path: str | None) -> None:
+def run_card(run, active_path: str | None, busy_paths: set[str], owner: str = "") -> None:
+    """A run with its curve, samples and actions; ``owner`` names whose it is in the class gallery,
+    where the curve is left out (many cards) and changing it is for the lecturer only."""
     is_active = active_path == str(run.path.resolve())
-    busy = busy_path == str(run.path.resolve())
+    busy = str(run.path.resolve()) in busy_paths
+    manage = classroom.can_manage_run(run.path)
+    key = f"{owner}_{run.name}" if owner else run.name  # two students may both have a "quick-start"
     with st.container(border=True):
         badge = " :green-badge[:material/check: active]" if is_active else ""
+        whose = f" · {owner}" if owner else ""
         if run.error:
-            st.markdown(f"#### {run.name}")
+            st.markdown(f"#### {run.name}{whose}")
             st.error(f"**{run.name}** cannot be read: {public_message(run.error)}. It can still be deleted.")
         else:
             info_col, chart_col, samples_col = st.columns([3, 3, 2])
             with info_col:
-                st.markdown(f"#### {run.name}{badge}")
+                st.markdown(f"#### {run.name}{badge}{whose}")
                 run_summary(run, busy)
-            run_pictures(run, chart_col, samples_col)
+            if owner and not manage:
+                grid, epoch = last_samples(str(run.path), run.modified)
+                if grid is not None:
+                    samples_col.image(grid, caption=f"samples, epoch {epoch}", width=170, output_format="PNG")
+            else:
+                run_pictures(run, chart_col, samples_col, key)
         use_col, rename_col, delete_col, download_col = st.columns(4)
         if not run.error:
-            use_col.button("Make active", key=f"models_activate_{run.name}", disabled=is_active,
+            use_col.button("Make active", key=f"models_activate_{key}", disabled=is_active,
                            icon=":material/radio_button_checked:", width="stretch",
                            on_click=activate, args=(str(run.path), run.name))
-            with rename_col:
-                rename_action(run, is_active, busy)
+            if manage:
+                with rename_col:
+                    rename_action(run, is_active, busy, key)
             download_col.download_button("Download zip", functools.partial(runs.export_zip, run.path),
                                          file_name=f"{run.name}.zip", mime="application/zip", on_click="ignore",
-                                         key=f"models_download_{run.name}", icon=":material/download:",
+                                         key=f"models_download_{key}", icon=":material/download:",
                                          width="stretch")
-        with delete_col:
-            delete_action(run, is_active, busy)
+        if manage:
+            with delete_col:
+                delete_action(run, is_active, busy, key)
         if busy:
             st.caption("This run is training now; rename and delete wait until it ends.")
 
@@ -182,6 +205,25 @@ def import_uploaded() -> None:
         st.session_state[FLASH] = ("success", f"Imported **{upload.name}** as **{path.name}**.")
     except CheckpointError as error:
         st.session_state[FLASH] = ("error", f"Could not import {upload.name}: {error}")
+
+
+def class_gallery(active_path: str | None, busy_paths: set[str]) -> None:
+    """Classroom mode: everyone else's runs, to open in the explore pages (the lecturer may manage them)."""
+    spaces = classroom.gallery_spaces()
+    if not spaces:
+        return
+    st.header("Class gallery")
+    st.caption("Other people's runs: make one active to explore it on the other pages, or download it. "
+               + ("As the lecturer you can rename and delete them too." if classroom.viewer().lecturer else
+                  "Only their owner or the lecturer can change them."))
+    counts = {owner: len(state.runs_in(folder)) for owner, folder in spaces.items()}
+    owner = st.selectbox("Whose runs", [o for o in spaces if counts[o]], key="models_gallery_owner",
+                         format_func=lambda o: f"{o} ({counts[o]} run{'s' if counts[o] != 1 else ''})")
+    if owner is None:
+        st.caption("Nobody else has a run yet.")
+        return
+    for run in state.runs_in(spaces[owner]):
+        run_card(run, active_path, busy_paths, owner=owner)
 
 
 def import_section() -> None:
@@ -200,20 +242,23 @@ flash = st.session_state.pop(FLASH, None)
 if flash:
     getattr(st, flash[0])(flash[1])
 
-import_section()
-demos_section()
+who = classroom.viewer()
+if who.student or who.lecturer or not who.classroom:  # a nameless classroom visitor has no space to import to
+    import_section()
+if who.lecturer or not who.classroom:  # in a class the demo set is the lecturer's to train
+    demos_section()
 
 all_runs = state.list_runs()
-if not all_runs:
-    st.info("No saved runs yet. Train one first: the quick start on the Train page takes seconds.")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
-
 active = state.active_run_path()
 active_path = str(active.resolve()) if active is not None else None
-busy_path = training_dir()
-readable = sum(1 for run in all_runs if not run.error)
-st.subheader(f"{readable} run{'s' if readable != 1 else ''}" +
-             (f", {len(all_runs) - readable} unreadable" if readable < len(all_runs) else ""))
-for run in all_runs:
-    run_card(run, active_path, busy_path)
+busy_paths = training_dirs()
+if all_runs:
+    readable = sum(1 for run in all_runs if not run.error)
+    st.subheader(f"{'Your ' if who.classroom else ''}{readable} run{'s' if readable != 1 else ''}" +
+                 (f", {len(all_runs) - readable} unreadable" if readable < len(all_runs) else ""))
+    for run in all_runs:
+        run_card(run, active_path, busy_paths)
+else:
+    st.info("No saved runs yet. Train one first: the quick start on the Train page takes seconds.")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+class_gallery(active_path, busy_paths)

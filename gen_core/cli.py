@@ -98,6 +98,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run folder to write (default: checkpoints/<family>-<dataset>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a saved run")
     p.add_argument("--no-eval", action="store_true", help="skip scoring the run when training ends")
+    p.add_argument("--settings", type=Path, metavar="FILE",
+                   help="a JSON file of family, model, dataset, dataset_options and training settings "
+                        "(what the app's job runner writes); replaces --model, --preset and the dataset flags")
     add_setting_flags(p.add_argument_group("model settings (those the chosen family has)"),
                       [setting for config_class, _model in FAMILIES.values() for setting in settings_of(config_class)])
     add_setting_flags(p.add_argument_group("dataset options"),
@@ -158,28 +161,40 @@ def run_train(args) -> int:
     from gen_core.checkpoints import CONFIG_FILE, default_root, writer_lock
     from gen_core.run_files import check_output_folder
     from gen_core.runs import new_run_dir
-    from gen_core.training import TrainConfig
 
-    preset, family = _preset_and_family(args)
+    family, model_settings, dataset, dataset_options, training = _new_run_settings(args)
     writes = _writes_the_run()
     made = _outermost_missing(args.out or default_root())  # folders made here are removed if no run is saved
-    out = args.out or new_run_dir(default_root(), family, args.dataset, create=writes)
+    out = args.out or new_run_dir(default_root(), family, dataset, create=writes)
     made = made or (out if not args.out else None)
+
+    def prepare():
+        return pipeline.prepare_training(family, model_settings, dataset, pipeline.train_config_from_dict(training),
+                                         dataset_options=dataset_options, run_dir=out)
+
     if not writes:  # another rank of a torchrun job; rank 0 checks, locks and writes the folder
-        return _train_and_measure(pipeline.prepare_training(
-            family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
-            dataset_options=_dataset_options(args), run_dir=out), args)
+        return _train_and_measure(prepare(), args)
     check_output_folder(out)
     with writer_lock(out):  # a second writer of this folder is refused here, before any work
         try:
             if (out / CONFIG_FILE).exists():
                 raise GenCoreError(f"{out} already holds a run; use --resume {out} or another --out")
-            trainer = pipeline.prepare_training(
-                family, _model_settings(args, preset), args.dataset, TrainConfig(**_train_settings(args, preset)),
-                dataset_options=_dataset_options(args), run_dir=out)
-            return _train_and_measure(trainer, args)
+            return _train_and_measure(prepare(), args)
         finally:
             _remove_if_unused(out, made)
+
+
+def _new_run_settings(args) -> tuple[str, dict, str, dict, dict]:
+    """What a new run trains (family, model settings, dataset, its options, training settings): from
+    ``--settings FILE`` when given (the app's job runner writes one), else from the flags."""
+    if args.settings:
+        from gen_core.worker import read_settings_file
+
+        settings = read_settings_file(args.settings)
+        training = {**settings["training"], **({"device": args.device} if args.device != "auto" else {})}
+        return settings["family"], settings["model"], settings["dataset"], settings["dataset_options"], training
+    preset, family = _preset_and_family(args)
+    return family, _model_settings(args, preset), args.dataset, _dataset_options(args), _train_settings(args, preset)
 
 
 def _writes_the_run() -> bool:
@@ -218,10 +233,14 @@ def _resume(args) -> int:
 
 
 def _train_and_measure(trainer, args) -> int:
-    status = _fit_with_progress(trainer)
-    if status == 0 and not args.no_eval and trainer.group.is_main:  # under torchrun, rank 0 scores
+    writer = _progress_writer(trainer)
+    status = _fit_with_progress(trainer, writer)
+    scoring = status == 0 and not args.no_eval and trainer.group.is_main  # under torchrun, rank 0 scores
+    if scoring and writer.should_stop():
+        writer.measured("skipped", "Scoring skipped: the run was stopped.")
+    elif scoring:
         try:
-            _measure_with_progress(trainer)
+            _measure_with_progress(trainer, writer)
         except Exception as error:  # scoring only adds numbers: the trained run is saved and stays usable
             print(f"warning: {trainer.run_dir} is trained and saved, but could not be scored "
                   f"({type(error).__name__}: {error}); score it later with "
@@ -244,11 +263,14 @@ def _remove_if_unused(out: Path, made: Path | None) -> None:
     this process holds (so only ever called while holding it) and the empty folders made for it."""
     from gen_core.checkpoints import CONFIG_FILE
     from gen_core.run_files import LOCK_FILE
+    from gen_core.run_progress import PROGRESS_FILE, STOP_FILE
 
+    leftovers = {LOCK_FILE, PROGRESS_FILE, STOP_FILE}  # the lock, and the live progress of a run that never saved
     try:
-        if not out.is_dir() or (out / CONFIG_FILE).exists() or {p.name for p in out.iterdir()} - {LOCK_FILE}:
+        if not out.is_dir() or (out / CONFIG_FILE).exists() or {p.name for p in out.iterdir()} - leftovers:
             return
-        (out / LOCK_FILE).unlink(missing_ok=True)
+        for name in (PROGRESS_FILE, STOP_FILE, LOCK_FILE):  # the lock last
+            (out / name).unlink(missing_ok=True)
         for folder in (out, *out.parents):
             if made is None or (folder != made and made not in folder.parents):
                 break
@@ -257,28 +279,48 @@ def _remove_if_unused(out: Path, made: Path | None) -> None:
         pass
 
 
-def _measure_with_progress(trainer) -> None:
+def _progress_writer(trainer):
+    """Live progress and stop requests through the run folder (see gen_core.run_progress), so the app
+    shows this run while it trains and can ask it to stop, wherever it was started."""
+    from gen_core.run_progress import ProgressWriter
+
+    if trainer.group.is_main:  # under torchrun, rank 0 writes the run folder; every rank answers stop
+        trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    return ProgressWriter(trainer.run_dir, enabled=trainer.group.is_main).attach(trainer)
+
+
+def _measure_with_progress(trainer, writer) -> None:
     from tqdm import tqdm
 
     from gen_core.metrics.final import measure_finished_run
+    from gen_core.run_progress import StopRequested
 
     bar = tqdm(total=100, desc="measuring", unit="%", file=sys.stderr, dynamic_ncols=True)
 
     def progress(fraction: float, message: str) -> None:
         bar.n = round(100 * fraction)
         bar.set_postfix_str(message[:60])
+        writer.measuring(fraction, message)
 
     try:
         stored = measure_finished_run(trainer.run_dir, device=str(trainer.device), progress=progress)
+    except StopRequested:
+        writer.measured("skipped", "Scoring skipped: the run was stopped.")
+        return
+    except Exception as error:  # a metric failing must not turn a trained run into a failure
+        writer.measured("failed", f"Metrics could not be computed: {type(error).__name__}: {error}")
+        raise
     finally:
         bar.close()
+    writer.measured("done", "Metrics stored with the run.")
     for sampler, entry in stored.items():
         shown = {k: entry["metrics"][k] for k in ("recon_mse", "ssim", "elbo", "frechet_feature", "sharpness_ratio")
                  if k in entry["metrics"]}
         print(f"metrics ({sampler}): " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
 
 
-def _fit_with_progress(trainer) -> int:
+def _fit_with_progress(trainer, writer) -> int:
+    """Train with a progress bar on the terminal and progress in the run folder (``writer``)."""
     from tqdm import tqdm
 
     group, quiet = trainer.group, not trainer.group.is_main  # under torchrun, rank 0 reports
@@ -288,6 +330,7 @@ def _fit_with_progress(trainer) -> int:
     bar = tqdm(total=0, unit="step", desc=trainer.run_dir.name, file=sys.stderr, dynamic_ncols=True, disable=quiet)
 
     def on_event(kind: str, payload: dict) -> None:
+        writer.on_event(kind, payload)
         bar.total = trainer.progress.total_steps
         bar.n = trainer.progress.step
         if kind == "epoch":
@@ -297,7 +340,10 @@ def _fit_with_progress(trainer) -> int:
         bar.refresh()
 
     try:
-        history = trainer.fit(on_event=on_event)
+        history = trainer.fit(on_event=on_event, should_stop=writer.should_stop)
+    except KeyboardInterrupt:
+        writer.finish("stopped", f"Interrupted after epoch {trainer.progress.epoch}; the saved epochs are kept.")
+        raise
     finally:
         bar.close()
     if not quiet:

@@ -1,171 +1,395 @@
-"""Training in a background thread, so the app stays responsive while a model trains.
+"""Training jobs for the app: a worker process per run, and a fair queue in front of them.
 
-A ``TrainingJob`` wraps a ``Trainer``; the thread appends history entries under a lock and a page
-polls ``snapshot()`` (a consistent copy) every second or so. Only one job trains at a time in a
-process: on a laptop CPU two runs would each go at half speed, and a second browser tab should
-see the first tab's run rather than silently start another.
+A job is ``python -m gen_core train ...`` in a process of its own (gen_core.worker): a crash, an
+out-of-memory kill or a hang there never takes the web server down, and page reruns do not compete
+with training for one interpreter. At most ``limit`` jobs train at once (default: one per GPU, one
+on a CPU-only machine); the others wait in the order they came, at most one waiting job per owner,
+so nobody can fill the queue. A supervisor thread starts waiting jobs as slots free and notices
+workers that end; one that died without saying why gets the reason written into its run folder.
+Progress, sample grids and stop requests go through the run folder (gen_core.run_progress).
+
+``default_queue()`` is the one queue of the server process, shared by every browser session.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
+import atexit
+import itertools
+import os
+import shutil
+import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from subprocess import Popen
 
-from gen_core import checkpoints
-from gen_core.errors import RunBusyError, TrainingError
-from gen_core.training import Trainer
+from gen_core import checkpoints, run_progress, worker
+from gen_core.errors import GenCoreError
+from gen_core.runs import new_run_dir
+
+QUEUED, STARTING, RUNNING, ENDED = "queued", "starting", "running", "ended"
+STOP_GRACE = 60.0  # seconds a worker has to honour a stop request before it is terminated
+KEEP_ENDED = 50  # ended jobs remembered, so a page can still say how its job ended
+JOBS_DIR = "_jobs"  # under the runs root: settings files and worker logs (not a run folder)
+
+
+class QueueError(GenCoreError):
+    """A job cannot be queued (its owner already has one waiting, its run folder is taken...)."""
 
 
 @dataclass
-class JobSnapshot:
-    run_name: str
-    run_dir: str | None
-    status: str  # "starting", "running", "stopped", "completed", "failed"
+class JobRequest:
+    """What to train and for whom. ``arguments`` follow ``python -m gen_core train``."""
+
+    run_dir: Path
+    arguments: list[str]
+    owner: str  # who may stop it: a student's name, or a browser session's token
+    owner_label: str = ""  # how others see the owner
+    epochs: int = 0  # epochs this job trains, for the wait estimate
+    processes: int = 1  # more than 1: torchrun, one process per GPU
+    uses_gpu: bool = True
+    settings_file: Path | None = None  # removed when the job ends
+
+
+@dataclass
+class Job:
+    id: int
+    request: JobRequest
+    submitted: float
+    state: str = QUEUED
+    started: float | None = None
+    ended: float | None = None
+    process: Popen | None = None
+    gpus: list[int] = field(default_factory=list)
+    stop_requested: float | None = None
+    status: str = ""  # once ended: completed, stopped, failed or cancelled
+    message: str = ""
+    log_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A copy of a job's state for a page; ``place`` is 0 while it trains, 1, 2... while it waits."""
+
+    id: int
+    run_dir: Path
+    owner: str
+    owner_label: str
+    state: str
+    place: int
+    processes: int
+    epochs: int
+    submitted: float
+    started: float | None
+    ended: float | None
+    estimated_start: float | None  # seconds from now, for a waiting job; None when unknown
+    stopping: bool
+    status: str
     message: str
-    fraction: float
-    eta_seconds: float | None
-    epoch: int
-    total_epochs: int
-    steps: list[dict] = field(default_factory=list)
-    epochs: list[dict] = field(default_factory=list)
-    latest_samples: object | None = None  # PIL image of the newest grid
-    latest_samples_epoch: int | None = None
-    metrics_state: str = ""  # "", "computing", "done" or "failed": scoring after training ends
-    metrics_message: str = ""
-    metrics_fraction: float = 0.0
+    pid: int | None
 
     @property
-    def is_active(self) -> bool:
-        return self.status in ("starting", "running")
+    def run_name(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state == QUEUED
+
+    @property
+    def is_training(self) -> bool:
+        return self.state in (STARTING, RUNNING)
 
 
-class TrainingJob:
-    def __init__(self, trainer: Trainer, run_name: str, measure_at_end: bool = False) -> None:
-        self.trainer = trainer
-        self.run_name = run_name
-        self.measure_at_end = measure_at_end and trainer.run_dir is not None
-        self._metrics_state, self._metrics_message, self._metrics_fraction = "", "", 0.0
-        self._lock = threading.Lock()
-        self._stop_requested = threading.Event()
-        self._status, self._message = "starting", ""
-        self._steps: list[dict] = []
-        self._epochs: list[dict] = list(trainer.history["epochs"])
-        self._samples, self._samples_epoch = None, None
-        self._thread = threading.Thread(target=self._run, name=f"train-{run_name}", daemon=True)
+def gpu_count() -> int:
+    try:
+        import torch
+        return torch.cuda.device_count()
+    except Exception:  # no usable CUDA build or driver: a CPU machine
+        return 0
 
-    def start(self) -> "TrainingJob":
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Ask the run to finish its current step, save and end."""
-        self._stop_requested.set()
+def default_limit() -> int:
+    """Jobs training at once: $LATENT_LAB_MAX_JOBS, else one per GPU, else one."""
+    configured = os.environ.get("LATENT_LAB_MAX_JOBS", "").strip()
+    if configured.isdigit() and int(configured) >= 1:
+        return int(configured)
+    return max(1, gpu_count())
 
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
-    def _on_event(self, kind: str, payload: dict) -> None:
-        with self._lock:
-            if kind == "step":
-                self._status = "running"
-                self._steps.append(payload)
-            elif kind == "epoch":
-                self._status = "running"
-                self._epochs.append(payload)
-            elif kind == "samples":
-                self._samples, self._samples_epoch = payload["image"], payload["epoch"]
-            elif kind == "end":
-                self._status, self._message = payload["status"], payload["message"]
-
-    def _run(self) -> None:
-        """Train (and score) holding the run folder's writer lock throughout: another process or
-        job writing the same folder is refused before any work (gen_core.run_files)."""
-        run_dir = self.trainer.run_dir
+def reserve_run_dir(root: Path, family: str, dataset: str, name: str | None = None) -> Path:
+    """Create a fresh, empty run folder now, so two jobs queued with one name get two folders."""
+    for _ in range(1000):
+        candidate = new_run_dir(Path(root), family, dataset, name)
         try:
-            with checkpoints.writer_lock(run_dir) if run_dir else contextlib.nullcontext():
-                self._train_and_measure()
-        except RunBusyError as error:
-            with self._lock:
-                self._status, self._message = "failed", str(error)
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise QueueError("Could not find a free run folder name; choose another run name")
 
-    def _train_and_measure(self) -> None:
+
+class JobQueue:
+    def __init__(self, limit: int | None = None, work_dir: Path | None = None, nice: int = 10,
+                 threads: int | None = None, gpus: list[int] | None = None, poll: float = 0.25) -> None:
+        self.limit = max(1, limit or default_limit())
+        self.nice, self.threads, self.poll = nice, threads, poll
+        self._work_dir = work_dir
+        self._free_gpus = list(range(gpu_count())) if gpus is None else list(gpus)
+        self._jobs: list[Job] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._epoch_seconds: deque[float] = deque(maxlen=20)  # recent jobs' seconds per epoch
+
+    # -- asking ----------------------------------------------------------------------------------
+    def submit(self, request: JobRequest) -> JobView:
+        """Queue a job; it starts at once when a slot is free (within a fraction of a second)."""
+        run_dir = Path(request.run_dir).resolve()
+        with self._lock:
+            if self._closed:
+                raise QueueError("The job runner is shutting down")
+            for job in self._jobs:
+                if job.state != ENDED and Path(job.request.run_dir).resolve() == run_dir:
+                    raise QueueError(f"{run_dir.name} already has a job {'waiting' if job.state == QUEUED else 'training'}")
+                if job.state == QUEUED and job.request.owner == request.owner:
+                    raise QueueError(f"You already have a job waiting ({job.request.run_dir.name}, place "
+                                     f"{self._place(job)}); cancel it or wait until it starts")
+            if run_progress.is_training(run_dir):
+                raise QueueError(f"{run_dir.name} is being trained by another process")
+            work_dir = Path(self._work_dir or checkpoints.default_root() / JOBS_DIR)
+            job = Job(next(self._ids), replace(request, run_dir=run_dir), time.time())
+            job.log_path = work_dir / f"{run_dir.name}-{job.id}.log"
+            self._jobs.append(job)
+            self._ensure_supervisor()
+        self._wake.set()
+        return self.view(job.id)
+
+    def stop(self, job_id: int) -> str:
+        """Cancel a waiting job at once ("cancelled"), or ask a training one to stop after its current
+        step ("stopping"); "" when the job has already ended."""
+        with self._lock:
+            job = self._job(job_id)
+            if job is None or job.state == ENDED:
+                return ""
+            if job.state == QUEUED:
+                self._end(job, "cancelled", "Cancelled before it started.")
+                return "cancelled"
+            if job.stop_requested is None:
+                job.stop_requested = time.time()
+                if self._writer_attached(job):
+                    run_progress.request_stop(job.request.run_dir)
+                else:  # still starting up: nothing trained yet, so end it now
+                    worker.signal_group(job.process, signal.SIGTERM)
+        self._wake.set()
+        return "stopping"
+
+    def jobs(self, include_ended: bool = True) -> list[JobView]:
+        """Training jobs first, then waiting ones in order, then recently ended ones (newest first)."""
+        with self._lock:
+            order = ([j for j in self._jobs if j.state in (STARTING, RUNNING)] +
+                     [j for j in self._jobs if j.state == QUEUED] +
+                     (sorted((j for j in self._jobs if j.state == ENDED), key=lambda j: -(j.ended or 0))
+                      if include_ended else []))
+            estimates = self._estimated_starts()
+            return [self._view(job, estimates) for job in order]
+
+    def view(self, job_id: int) -> JobView | None:
+        with self._lock:
+            job = self._job(job_id)
+            return None if job is None else self._view(job, self._estimated_starts())
+
+    def wait(self, job_id: int, timeout: float = 600.0) -> JobView:
+        """Block until the job has ended (for scripts and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            view = self.view(job_id)
+            if view is None or view.state == ENDED:
+                return view
+            time.sleep(0.05)
+        raise TimeoutError(f"job {job_id} still running after {timeout} s")
+
+    def close(self, stop_running: bool = True, timeout: float = 0.0) -> None:
+        """Cancel waiting jobs, ask training ones to stop, and end the supervisor (waiting up to
+        ``timeout`` seconds for workers to finish)."""
+        with self._lock:
+            for job in list(self._jobs):
+                if job.state != ENDED and (stop_running or job.state == QUEUED):
+                    self.stop(job.id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(j.state != ENDED for j in self._jobs):
+            self._wake.set()
+            time.sleep(0.05)
+        self._closed = True
+        self._wake.set()
+
+    # -- the supervisor ----------------------------------------------------------------------------
+    def _ensure_supervisor(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._supervise, name="job-supervisor", daemon=True)
+            self._thread.start()
+
+    def _supervise(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            try:
+                self._tick()
+            except Exception:  # the supervisor must outlive any one job's surprise
+                traceback.print_exc()
+
+    def _tick(self) -> None:
+        with self._lock:
+            now = time.time()
+            for job in [j for j in self._jobs if j.state in (STARTING, RUNNING)]:
+                return_code = job.process.poll()
+                if return_code is not None:
+                    self._reap(job, return_code)
+                    continue
+                if job.state == STARTING and self._writer_attached(job):
+                    job.state = RUNNING
+                if job.stop_requested is not None and now - job.stop_requested > STOP_GRACE:
+                    hard = now - job.stop_requested > STOP_GRACE + 10
+                    worker.signal_group(job.process, signal.SIGKILL if hard else signal.SIGTERM)
+            self._start_waiting()
+            ended = [j for j in self._jobs if j.state == ENDED]
+            for job in ended[:-KEEP_ENDED]:
+                self._jobs.remove(job)
+
+    def _start_waiting(self) -> None:
+        for job in [j for j in self._jobs if j.state == QUEUED]:
+            if self._slots_needed(job) > self.limit - self._slots_used():
+                return  # first come, first served: nobody overtakes the job at the head
+            self._spawn(job)
+
+    def _spawn(self, job: Job) -> None:
+        request = job.request
+        if request.uses_gpu and self._free_gpus:
+            job.gpus = self._free_gpus[:request.processes]
+            del self._free_gpus[:len(job.gpus)]
+        run_progress.clear_stop(request.run_dir)
+        job.state, job.started = STARTING, time.time()
         try:
-            self.trainer.fit(on_event=self._on_event, should_stop=self._stop_requested.is_set)
-        except TrainingError:
-            return  # status and message were set by the "end" event; the last good save is kept
-        except Exception as error:  # anything else (out of memory, a bug) must not vanish silently
-            with self._lock:
-                self._status = "failed"
-                self._message = f"{type(error).__name__}: {error}"
-            traceback.print_exc()
-            return
-        if self.measure_at_end:
-            self._measure()
+            job.process = worker.start_worker(worker.train_command(request.arguments, request.processes),
+                                              job.log_path, worker.worker_environment(self.threads, job.gpus or None),
+                                              nice=self.nice)
+        except OSError as error:
+            self._end(job, "failed", f"The training process could not start: {error.strerror or error}")
 
-    def _measure(self) -> None:
-        """Score the saved run (the model is already usable; this only adds numbers)."""
-        from gen_core.metrics.final import measure_finished_run
+    def _reap(self, job: Job, return_code: int) -> None:
+        """A worker ended: take its own word for how, or write the reason it could not give."""
+        run_dir = job.request.run_dir
+        recorded = run_progress.read_progress(run_dir) if self._writer_attached(job) else None
+        status = recorded["status"] if recorded else ""
+        if status in run_progress.FINAL_STATUSES:
+            message = str(recorded.get("message", ""))
+            metrics = recorded.get("metrics") if isinstance(recorded.get("metrics"), dict) else {}
+            if status == "completed" and metrics.get("state") == "computing":
+                run_progress.record_scoring_failed(run_dir, worker.exit_reason(return_code, job.log_path))
+            self._learn_epoch_time(recorded)
+        elif job.stop_requested is not None:
+            status, message = "stopped", "Stopped before the end of its first epoch." if not \
+                (run_dir / checkpoints.WEIGHTS_FILE).exists() else "Stopped; the saved epochs are kept."
+            run_progress.record_end(run_dir, status, message)
+        else:
+            status, message = "failed", worker.exit_reason(return_code, job.log_path)
+            run_progress.record_end(run_dir, status, message)
+        self._end(job, status, message)
 
-        def progress(fraction: float, message: str) -> None:
-            with self._lock:
-                self._metrics_fraction, self._metrics_message = fraction, message
+    def _end(self, job: Job, status: str, message: str) -> None:
+        job.state, job.ended, job.status, job.message = ENDED, time.time(), status, message
+        self._free_gpus = sorted(self._free_gpus + job.gpus)
+        if job.request.settings_file is not None:
+            Path(job.request.settings_file).unlink(missing_ok=True)
+        discard_reserved(job.request.run_dir)
 
-        with self._lock:
-            self._metrics_state = "computing"
-        try:
-            measure_finished_run(self.trainer.run_dir, device=str(self.trainer.device), progress=progress)
-            state, message = "done", "Metrics stored with the run."
-        except Exception as error:  # a metric failing must not turn a finished run into a failure
-            state, message = "failed", f"Metrics could not be computed: {type(error).__name__}: {error}"
-            traceback.print_exc()
-        with self._lock:
-            self._metrics_state, self._metrics_message, self._metrics_fraction = state, message, 1.0
+    # -- helpers -----------------------------------------------------------------------------------
+    def _job(self, job_id: int) -> Job | None:
+        return next((job for job in self._jobs if job.id == job_id), None)
 
-    def snapshot(self) -> JobSnapshot:
-        progress = self.trainer.progress
-        with self._lock:
-            return JobSnapshot(
-                run_name=self.run_name, run_dir=str(self.trainer.run_dir) if self.trainer.run_dir else None,
-                status=self._status, message=self._message, fraction=progress.fraction,
-                eta_seconds=progress.eta_seconds, epoch=progress.epoch, total_epochs=progress.total_epochs,
-                steps=copy.copy(self._steps), epochs=copy.copy(self._epochs),
-                latest_samples=self._samples, latest_samples_epoch=self._samples_epoch,
-                metrics_state=self._metrics_state, metrics_message=self._metrics_message,
-                metrics_fraction=self._metrics_fraction)
+    def _writer_attached(self, job: Job) -> bool:
+        """Has this job's worker (not an earlier process of the same run) written its progress file?"""
+        progress = run_progress.read_progress(job.request.run_dir)
+        writer = progress.get("writer") if progress and isinstance(progress.get("writer"), dict) else {}
+        started = writer.get("started")
+        return isinstance(started, (int, float)) and job.started is not None and started >= job.started - 1
+
+    def _slots_needed(self, job: Job) -> int:
+        return min(self.limit, max(1, job.request.processes))
+
+    def _slots_used(self) -> int:
+        return sum(self._slots_needed(j) for j in self._jobs if j.state in (STARTING, RUNNING))
+
+    def _place(self, job: Job) -> int:
+        waiting = [j for j in self._jobs if j.state == QUEUED]
+        return waiting.index(job) + 1 if job in waiting else 0
+
+    def _learn_epoch_time(self, progress: dict) -> None:
+        elapsed, step, per_epoch = (progress.get(k) for k in ("elapsed", "step", "steps_per_epoch"))
+        if all(isinstance(v, (int, float)) and v > 0 for v in (elapsed, step, per_epoch)):
+            self._epoch_seconds.append(elapsed / step * per_epoch)
+
+    def _duration(self, job: Job) -> float | None:
+        """Seconds a job will train: epochs times the recent jobs' time per epoch (None when unknown)."""
+        if not self._epoch_seconds or not job.request.epochs:
+            return None
+        return job.request.epochs * sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2]
+
+    def _estimated_starts(self) -> dict[int, float | None]:
+        """When each waiting job should start, playing the queue forward: a training job frees its slots
+        after its own time left (from its progress file), a waiting one after its estimated duration."""
+        free_at: list[float | None] = []
+        for job in (j for j in self._jobs if j.state in (STARTING, RUNNING)):
+            progress = run_progress.read_progress(job.request.run_dir) if job.state == RUNNING else None
+            left = progress.get("eta_seconds") if progress else None
+            left = left if isinstance(left, (int, float)) else self._duration(job)
+            free_at += [left] * self._slots_needed(job)
+        free_at += [0.0] * max(0, self.limit - len(free_at))
+        starts = {}
+        for job in (j for j in self._jobs if j.state == QUEUED):
+            need = self._slots_needed(job)
+            free_at.sort(key=lambda t: float("inf") if t is None else t)
+            slots = free_at[:need]
+            start = None if None in slots else max(slots)
+            duration = self._duration(job)
+            end = None if start is None or duration is None else start + duration
+            free_at[:need] = [end] * need
+            starts[job.id] = start
+        return starts
+
+    def _view(self, job: Job, estimates: dict[int, float | None]) -> JobView:
+        request = job.request
+        return JobView(job.id, request.run_dir, request.owner, request.owner_label or request.owner, job.state,
+                       self._place(job), request.processes, request.epochs, job.submitted, job.started, job.ended,
+                       estimates.get(job.id), job.stop_requested is not None, job.status, job.message,
+                       job.process.pid if job.process is not None else None)
 
 
-_jobs_lock = threading.Lock()
-_current_job: TrainingJob | None = None
+def discard_reserved(run_dir: Path) -> None:
+    """Remove a reserved run folder that never received a run (a job cancelled, refused, or failed
+    before its first save); a folder holding anything else is left alone."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or (run_dir / checkpoints.CONFIG_FILE).exists():
+        return
+    leftovers = {p.name for p in run_dir.iterdir()}
+    if leftovers <= {run_progress.PROGRESS_FILE, run_progress.STOP_FILE, checkpoints.SAMPLES_DIR}:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def current_job() -> TrainingJob | None:
-    """The job that is training now, or the last one that did (so a page can show its result)."""
-    return _current_job
+_default_queue: JobQueue | None = None
+_default_lock = threading.Lock()
 
 
-def start_job(trainer: Trainer, run_name: str, measure_at_end: bool = False) -> TrainingJob:
-    """Start a background run; refuse clearly if another one is still training.
-
-    With ``measure_at_end`` the finished run is scored (gen_core.metrics) in the same thread and
-    the metrics stored in its history.json; the snapshot's ``metrics_state`` follows that.
-    """
-    global _current_job
-    with _jobs_lock:
-        if _current_job is not None and _current_job.snapshot().is_active:
-            raise TrainingError(
-                f"Run {_current_job.run_name!r} is still training. Stop it or wait for it to finish first.")
-        _current_job = TrainingJob(trainer, run_name, measure_at_end).start()
-        return _current_job
-
-
-def wait_until_finished(job: TrainingJob, timeout: float = 600.0, poll: float = 0.05) -> JobSnapshot:
-    """Block until ``job`` ends (for scripts and tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not job.wait(poll):
-        pass
-    return job.snapshot()
+def default_queue() -> JobQueue:
+    """The server process's queue (created on first use; its workers are asked to stop at exit)."""
+    global _default_queue
+    with _default_lock:
+        if _default_queue is None or _default_queue._closed:
+            _default_queue = JobQueue()
+            atexit.register(_default_queue.close)
+        return _default_queue

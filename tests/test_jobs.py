@@ -1,144 +1,157 @@
-"""Background training jobs: stop saves cleanly, one job at a time, failures end with a message."""
+"""The job runner: each job trains in a process of its own, a fair queue in front, failures recorded.
+
+Tests that need real training start real workers (``python -m gen_core train``, a few seconds each
+to import torch); tests of the queue's order and bookkeeping use a worker that only sleeps.
+"""
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import sys
 import time
 
 import pytest
-import torch
 
-from gen_core import checkpoints, jobs
-from gen_core.errors import TrainingError
-from gen_core.training import TrainConfig, Trainer
+from gen_core import checkpoints, jobs, run_progress, worker
 
-TIMEOUT = 60  # seconds; a tiny model needs well under one, a busy machine a few
+TIMEOUT = 180  # seconds; a worker needs a few to start on a busy 2-core machine
 
 
-@pytest.fixture(autouse=True)
-def no_job_left_running():
-    yield
-    job = jobs.current_job()
-    if job is not None:
-        job.stop()
-        assert job.wait(TIMEOUT), "a training thread outlived its test"
+@pytest.fixture
+def queue(tmp_runs):
+    queue = jobs.JobQueue(limit=1, work_dir=tmp_runs / jobs.JOBS_DIR, nice=0, threads=1, gpus=[])
+    yield queue
+    queue.close(timeout=30)
+    for view in queue.jobs():  # never leave a process behind for the next test
+        if view.pid and view.state != jobs.ENDED:
+            os.killpg(view.pid, signal.SIGKILL)
 
 
-def _trainer(build_tiny, dataset, run_dir, case="ae-mlp", **config):
-    settings = {"epochs": 2, "batch_size": 64, "lr": 2e-3, "device": "cpu", "sample_count": 4, "log_every": 1,
-                **config}
-    return Trainer(build_tiny(case), dataset, TrainConfig(**settings), run_dir=run_dir, run_name=run_dir.name)
+@pytest.fixture
+def sleeping_worker(monkeypatch):
+    """Workers that only sleep: for the queue's order and bookkeeping, not for training."""
+    monkeypatch.setattr(worker, "train_command",
+                        lambda arguments, processes=1: [sys.executable, "-c", "import time; time.sleep(120)"])
 
 
-def _wait_for(condition, what: str):
-    deadline = time.monotonic() + TIMEOUT
+def _request(root, name, owner="ada", epochs=2, measure=False, **training):
+    run_dir = jobs.reserve_run_dir(root, "ae", "digits", name)
+    settings = worker.write_settings_file(
+        root / jobs.JOBS_DIR / f"{name}.json", "ae", {"hidden": [16], "latent_dim": 2}, "digits", {},
+        {"epochs": epochs, "batch_size": 64, "device": "cpu", "sample_count": 4, "log_every": 1, **training})
+    arguments = ["--settings", str(settings), "--out", str(run_dir), *([] if measure else ["--no-eval"])]
+    return jobs.JobRequest(run_dir, arguments, owner=owner, owner_label=owner, epochs=epochs,
+                           uses_gpu=False, settings_file=settings)
+
+
+def _wait_for(condition, what: str, timeout: float = TIMEOUT):
+    deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+        time.sleep(0.05)
 
 
-def _hold_at_first_step(model, monkeypatch) -> threading.Event:
-    """Make the model's first update wait for the returned event, so a job is surely mid-run."""
-    release, real_step = threading.Event(), model.train_step
-
-    def train_step(x, optimizers):
-        assert release.wait(TIMEOUT)
-        return real_step(x, optimizers)
-
-    monkeypatch.setattr(model, "train_step", train_step)
-    return release
-
-
-def test_a_job_runs_to_completion_and_reports_progress(build_tiny, mnist_small, tmp_runs):
-    job = jobs.start_job(_trainer(build_tiny, mnist_small, tmp_runs / "complete"), "complete")
-    snapshot = jobs.wait_until_finished(job, timeout=TIMEOUT)
-    assert (snapshot.status, snapshot.message) == ("completed", "Trained 2 epochs.")
-    assert not snapshot.is_active and snapshot.fraction == 1.0
-    assert (snapshot.epoch, snapshot.total_epochs) == (2, 2)
-    assert [entry["epoch"] for entry in snapshot.epochs] == [1, 2] and len(snapshot.steps) == 12
-    assert snapshot.latest_samples_epoch == 2 and snapshot.latest_samples.size[0] > 28
-    assert snapshot.run_dir == str(tmp_runs / "complete") and jobs.current_job() is job
-    assert checkpoints.load_run(tmp_runs / "complete").history["status"] == "completed"
+def test_a_job_trains_in_a_process_of_its_own_and_writes_its_run_folder(queue, tmp_runs):
+    view = queue.submit(_request(tmp_runs, "own-process", epochs=2))
+    _wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
+    pid = queue.view(view.id).pid
+    assert pid != os.getpid()
+    view = queue.wait(view.id, TIMEOUT)
+    assert (view.status, view.message) == ("completed", "Trained 2 epochs."), view.message
+    progress = run_progress.read_progress(view.run_dir)
+    assert progress["writer"]["pid"] == pid, "the run was written by the worker, not by this process"
+    run = checkpoints.load_run(view.run_dir)
+    assert len(run.history["epochs"]) == 2 and run.history["status"] == "completed"
+    assert not (tmp_runs / jobs.JOBS_DIR / "own-process.json").exists(), "the settings file is cleaned up"
 
 
-def test_stop_ends_a_job_cleanly_with_a_saved_checkpoint(build_tiny, mnist_small, tmp_runs):
-    run_dir = tmp_runs / "stop-me"
-    job = jobs.start_job(_trainer(build_tiny, mnist_small, run_dir, epochs=500), "stop-me")
-    _wait_for(lambda: len(job.snapshot().epochs) >= 1, "the first epoch")
-    job.stop()
-    snapshot = jobs.wait_until_finished(job, timeout=TIMEOUT)
-    assert snapshot.status == "stopped" and snapshot.message.startswith("Stopped after epoch")
-    assert 1 <= snapshot.epoch < 500 and not snapshot.is_active
+def test_killing_a_worker_fails_its_run_cleanly_keeps_the_saved_epochs_and_the_queue_goes_on(queue, tmp_runs):
+    doomed = queue.submit(_request(tmp_runs, "doomed", owner="ada", epochs=100_000))
+    follower = queue.submit(_request(tmp_runs, "follower", owner="bob", epochs=1))
+    _wait_for(lambda: len(run_progress.read_live(doomed.run_dir).epochs) >= 1, "the first saved epoch")
+    os.kill(queue.view(doomed.id).pid, signal.SIGKILL)  # what the kernel does when memory runs out
 
-    run = checkpoints.load_run(run_dir, with_optimizer_state=True)
-    assert run.history["status"] == "stopped"
-    assert len(run.history["epochs"]) == snapshot.epoch == len(snapshot.epochs)
-    assert run.optimizer_state["model"]["state"]
-    assert (run_dir / checkpoints.SAMPLES_DIR / f"epoch_{snapshot.epoch:03d}.png").exists()
-    assert all(torch.isfinite(t).all() for t in run.model.state_dict().values())
-    z = torch.zeros(2, run.model.latent_dim)
-    assert torch.equal(run.model.decode(z), job.trainer.model.eval().decode(z))  # the saved weights are the last
+    ended = queue.wait(doomed.id, TIMEOUT)
+    assert ended.status == "failed" and "killed (SIGKILL)" in ended.message and "out of memory" in ended.message
+    run = checkpoints.load_run(doomed.run_dir)
+    assert run.history["status"] == "failed" and run.history["message"] == ended.message
+    assert len(run.history["epochs"]) >= 1, "the last good epoch is kept"
+    assert run_progress.read_live(doomed.run_dir).status == "failed"
+    assert queue.wait(follower.id, TIMEOUT).status == "completed", "the next job still trains"
 
 
-def test_a_second_start_while_one_is_active_is_refused(build_tiny, mnist_small, tmp_runs, monkeypatch):
-    first = _trainer(build_tiny, mnist_small, tmp_runs / "first", epochs=500)
-    release = _hold_at_first_step(first.model, monkeypatch)
-    job = jobs.start_job(first, "first")
-    second = _trainer(build_tiny, mnist_small, tmp_runs / "second", epochs=1)
-    with pytest.raises(TrainingError, match="'first' is still training"):
-        jobs.start_job(second, "second")
-    assert jobs.current_job() is job and job.snapshot().is_active
-
-    job.stop()
-    release.set()
-    assert jobs.wait_until_finished(job, timeout=TIMEOUT).status == "stopped"
-    follow_up = jobs.start_job(second, "second")  # allowed once the first has ended
-    assert jobs.wait_until_finished(follow_up, timeout=TIMEOUT).status == "completed"
-    assert jobs.current_job() is follow_up
+def test_stop_is_honoured_at_the_next_step_and_the_epoch_is_saved(queue, tmp_runs):
+    view = queue.submit(_request(tmp_runs, "stoppable", epochs=100_000))
+    _wait_for(lambda: len(run_progress.read_live(view.run_dir).epochs) >= 1, "the first saved epoch")
+    assert queue.stop(view.id) == "stopping"
+    ended = queue.wait(view.id, TIMEOUT)
+    assert ended.status == "stopped" and ended.message.startswith("Stopped after epoch")
+    run = checkpoints.load_run(view.run_dir)
+    assert run.history["status"] == "stopped" and 1 <= len(run.history["epochs"]) < 100_000
+    assert not run_progress.stop_requested(view.run_dir)
 
 
-def test_a_nan_run_ends_the_job_as_failed_with_the_message(build_tiny, mnist_small, tmp_runs):
-    run_dir = tmp_runs / "explodes"
-    trainer = _trainer(build_tiny, mnist_small, run_dir, case="vae-mlp", lr=1e6, epochs=3)
-    snapshot = jobs.wait_until_finished(jobs.start_job(trainer, "explodes"), timeout=TIMEOUT)
-    assert snapshot.status == "failed" and not snapshot.is_active
-    assert "The loss became nan" in snapshot.message and "lower learning rate" in snapshot.message
-    assert trainer.history["status"] == "failed" and trainer.history["message"] == snapshot.message
+def test_a_nan_loss_fails_the_job_with_the_trainers_message(queue, tmp_runs):
+    view = queue.submit(_request(tmp_runs, "explodes", epochs=3, lr=1e9))
+    ended = queue.wait(view.id, TIMEOUT)
+    assert ended.status == "failed" and "The loss became" in ended.message and "lower learning rate" in ended.message
 
 
-def test_an_unexpected_error_in_the_thread_is_reported_not_lost(build_tiny, mnist_small, tmp_runs, monkeypatch,
-                                                               capsys):
-    trainer = _trainer(build_tiny, mnist_small, tmp_runs / "crashes")
+def test_jobs_wait_in_order_one_waiting_job_per_owner(queue, tmp_runs, sleeping_worker):
+    first = queue.submit(_request(tmp_runs, "first", owner="ada"))
+    second = queue.submit(_request(tmp_runs, "second", owner="bob"))
+    third = queue.submit(_request(tmp_runs, "third", owner="cyd"))
+    _wait_for(lambda: queue.view(first.id).is_training, "the first job to start")
+    assert [(v.run_name, v.place) for v in queue.jobs()] == [("first", 0), ("second", 1), ("third", 2)]
+    with pytest.raises(jobs.QueueError, match="already have a job waiting"):
+        queue.submit(_request(tmp_runs, "bobs-second", owner="bob"))
+    queue.submit(_request(tmp_runs, "adas-next", owner="ada"))  # ada's first one trains: she may queue one
 
-    def broken_step(x, optimizers):
-        raise RuntimeError("CUDA out of memory")
-
-    monkeypatch.setattr(trainer.model, "train_step", broken_step)
-    snapshot = jobs.wait_until_finished(jobs.start_job(trainer, "crashes"), timeout=TIMEOUT)
-    assert (snapshot.status, snapshot.message) == ("failed", "RuntimeError: CUDA out of memory")
-    assert "RuntimeError" in capsys.readouterr().err  # the traceback is printed for the log
-
-
-def test_a_snapshot_is_a_copy_the_page_can_keep(build_tiny, mnist_small, tmp_runs):
-    job = jobs.start_job(_trainer(build_tiny, mnist_small, tmp_runs / "copy"), "copy")
-    snapshot = jobs.wait_until_finished(job, timeout=TIMEOUT)
-    snapshot.epochs.clear()
-    snapshot.steps.append({"step": -1})
-    fresh = job.snapshot()
-    assert len(fresh.epochs) == 2 and fresh.steps[-1]["step"] != -1
+    assert queue.stop(second.id) == "cancelled"  # instant: it never had a process
+    assert queue.view(second.id).status == "cancelled" and not second.run_dir.exists()
+    assert [(v.run_name, v.place) for v in queue.jobs(include_ended=False)] == [
+        ("first", 0), ("third", 1), ("adas-next", 2)]
+    queue.stop(first.id)  # a worker that never wrote progress is ended at once
+    _wait_for(lambda: queue.view(third.id).is_training, "the next in line to start")
+    assert queue.view(first.id).status == "stopped"
 
 
-def test_measure_at_end_stores_prior_and_gmm_metrics_with_the_run(tmp_runs):
-    """A job started with measure_at_end scores the finished run and keeps the numbers in history.json."""
-    from gen_core.pipeline import prepare_training
+def test_the_wait_estimate_plays_the_queue_forward(queue, tmp_runs, sleeping_worker):
+    running = queue.submit(_request(tmp_runs, "running", owner="ada"))
+    waiting = queue.submit(_request(tmp_runs, "waiting", owner="bob"))
+    _wait_for(lambda: queue.view(running.id).is_training, "the first job to start")
+    assert queue.view(waiting.id).estimated_start is None, "nothing known yet: no estimate"
+    progress = {"status": "running", "eta_seconds": 90.0, "updated": time.time(),
+                "writer": {"host": "x", "pid": 1, "started": time.time()}}
+    checkpoints.write_json_atomic(running.run_dir / run_progress.PROGRESS_FILE, progress)
+    _wait_for(lambda: queue.view(running.id).state == jobs.RUNNING, "the progress file to be seen")
+    assert queue.view(waiting.id).estimated_start == pytest.approx(90.0)
+    (running.run_dir / run_progress.PROGRESS_FILE).unlink()  # so the sleeping worker is ended, not asked
 
-    trainer = prepare_training("ae", {"hidden": (32,), "latent_dim": 4}, "digits",
-                               TrainConfig(epochs=1, batch_size=128, device="cpu", sample_count=4), root=tmp_runs)
-    job = jobs.start_job(trainer, trainer.run_name, measure_at_end=True)
-    snapshot = jobs.wait_until_finished(job, timeout=300)
-    assert snapshot.status == "completed"
-    assert snapshot.metrics_state == "done", snapshot.metrics_message
-    stored = checkpoints.read_json(trainer.run_dir / checkpoints.HISTORY_FILE)["metrics"]
-    assert set(stored) == {"prior", "gmm"}
-    assert 0 < stored["prior"]["metrics"]["ssim"] <= 1
-    assert stored["gmm"]["epochs_trained"] == 1
+
+def test_a_run_folder_cannot_have_two_jobs(queue, tmp_runs, sleeping_worker):
+    request = _request(tmp_runs, "taken")
+    queue.submit(request)
+    with pytest.raises(jobs.QueueError, match="already has a job"):
+        queue.submit(jobs.JobRequest(request.run_dir, ["--resume", str(request.run_dir)], owner="bob"))
+
+
+def test_reserved_folders_get_fresh_names(tmp_runs):
+    first = jobs.reserve_run_dir(tmp_runs, "ae", "digits", "same")
+    second = jobs.reserve_run_dir(tmp_runs, "ae", "digits", "same")
+    assert (first.name, second.name) == ("same", "same-2") and first.is_dir() and second.is_dir()
+    jobs.discard_reserved(second)
+    assert not second.exists()
+
+
+def test_the_default_limit_is_one_per_gpu_or_the_operators_setting(monkeypatch):
+    monkeypatch.delenv("LATENT_LAB_MAX_JOBS", raising=False)
+    monkeypatch.setattr(jobs, "gpu_count", lambda: 0)
+    assert jobs.default_limit() == 1
+    monkeypatch.setattr(jobs, "gpu_count", lambda: 4)
+    assert jobs.default_limit() == 4
+    monkeypatch.setenv("LATENT_LAB_MAX_JOBS", "2")
+    assert jobs.default_limit() == 2
+    monkeypatch.setenv("LATENT_LAB_MAX_JOBS", "lots")
+    assert jobs.default_limit() == 4

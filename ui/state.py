@@ -23,7 +23,9 @@ _LINK_APPLIED = "_linked_run_applied"
 
 
 def runs_root() -> Path:
-    return checkpoints.default_root()
+    """This visitor's runs: the runs folder, or in classroom mode their own space in it (ui/classroom.py)."""
+    from ui.classroom import own_space
+    return own_space()
 
 
 def _folder_signature(root: Path) -> tuple:
@@ -46,10 +48,14 @@ def _list_runs(root: str, signature: tuple):
 
 
 def list_runs():
-    """The saved runs, newest first; re-read only when a run file changed (every page and the
-    sidebar ask on each rerun, and each history.json can be large)."""
-    root = runs_root()
-    return _list_runs(str(root), _folder_signature(root))
+    """This visitor's saved runs, newest first; re-read only when a run file changed (every page and
+    the sidebar ask on each rerun, and each history.json can be large)."""
+    return runs_in(runs_root())
+
+
+def runs_in(folder: Path):
+    """The runs in ``folder`` (a student's space in the class gallery), cached like ``list_runs``."""
+    return _list_runs(str(folder), _folder_signature(folder))
 
 
 def set_active_run(path) -> None:

@@ -1,19 +1,18 @@
-"""Train page: layer summary before training, starting and watching a run, refusals, quick start, resume."""
+"""Train page: layer summary before training, starting and watching a run, the queue, quick start, resume."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from gen_core import checkpoints, runs
-from gen_core.jobs import current_job, start_job, wait_until_finished
+from gen_core import checkpoints, jobs, run_progress, runs, worker
 from gen_core.models import build_model, layer_summary
-from gen_core.pipeline import prepare_training
 from gen_core.presets import PRESETS
-from gen_core.training import TrainConfig
 from .conftest import open_page, page_text
 
 SMALL_PRESET = "AE, 1 hidden layer"  # 64-32-64 on 8x8 digits: well under a second per epoch
@@ -26,17 +25,23 @@ def empty_root(runs_root, tmp_path, monkeypatch) -> Path:
     root = tmp_path / "checkpoints"
     root.mkdir()
     monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+    monkeypatch.setattr(jobs, "_default_queue", jobs.JobQueue(limit=1, nice=0, threads=1, gpus=[]))
     yield root
-    job = current_job()
-    if job is not None and job.snapshot().is_active:  # never leave a run going for the next test
-        job.stop()
-        wait_until_finished(job, timeout=60)
+    jobs.default_queue().close(timeout=60)  # never leave a run going for the next test
 
 
-def finish_current_job(timeout: float = 120):
-    job = current_job()
-    assert job is not None
-    return wait_until_finished(job, timeout=timeout)
+def finish_current_job(timeout: float = 180):
+    """Wait for the newest job of the server's queue to end; its view (status, message, run_dir)."""
+    views = jobs.default_queue().jobs()
+    assert views, "no job was started"
+    return jobs.default_queue().wait(max(v.id for v in views), timeout)
+
+
+def wait_for(condition, what: str, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def choose_small_run(at, epochs: int = 1, measure: bool = False):
@@ -103,6 +108,7 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert not at.exception and not at.error
     snapshot = finish_current_job()
     assert snapshot.status == "completed", snapshot.message
+    assert snapshot.pid != os.getpid(), "it trained in a process of its own"
     at.run()
     run_dir = empty_root / "from-the-page"
     assert (run_dir / checkpoints.WEIGHTS_FILE).exists()
@@ -110,54 +116,71 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert any("from-the-page" in s.value and "is trained" in s.value for s in at.success)
     assert at.session_state["active_run"] == str(run_dir)
     assert at.get("plotly_chart"), "the finished run's loss curves are shown"
-    assert snapshot.metrics_state == "done", snapshot.metrics_message
+    live = run_progress.read_live(run_dir)
+    assert live.metrics_state == "done", live.metrics_message
     assert set(checkpoints.read_json(run_dir / checkpoints.HISTORY_FILE)["metrics"]) == {"prior", "gmm"}
     assert "Metrics stored with the run" in page_text(at)
     assert not at.exception
 
 
-def test_a_second_start_while_a_run_trains_is_refused_and_the_run_can_be_stopped(empty_root):
-    trainer = prepare_training("ae", {"hidden": (), "latent_dim": 4}, "digits",
-                               TrainConfig(epochs=100_000, batch_size=64, device="cpu", sample_count=4),
-                               root=empty_root, name="long-run")
-    job = start_job(trainer, trainer.run_name)
-    at = choose_small_run(open_page("train"))
-    assert "Training long-run" in page_text(at)  # the live panel of the running job
+def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_place(empty_root):
+    first = choose_small_run(open_page("train"), epochs=100_000)
+    first.text_input(key="train_run_name").set_value("long-run")
+    first.button(key="train_start").click().run()
+    second = choose_small_run(open_page("train"), epochs=1)
+    second.text_input(key="train_run_name").set_value("next-run")
+    second.button(key="train_start").click().run()
+    assert not first.exception and not second.exception and not second.error
+    text = page_text(second)
+    assert "Your job next-run is waiting: place 1 of 1 in the queue" in text
+    assert "Training long-run" in text and "only they or the lecturer can stop it" in text
+    assert not [b for b in second.button if b.key.startswith("jobs_stop_")], "no Stop for another's job"
+    assert [(v.run_name, v.place) for v in jobs.default_queue().jobs()] == [("long-run", 0), ("next-run", 1)]
+
+    wait_for(lambda: run_progress.read_live(empty_root / "long-run").epochs, "the first epoch of long-run")
+    first.run()
+    assert "Training long-run" in page_text(first)
+    next(b for b in first.button if b.key.startswith("jobs_stop_")).click().run()
+    assert "Stopping" in page_text(first)
+    assert finish_current_job().status == "completed", "next-run trains once long-run has stopped"
+    first.run()
+    second.run()
+    assert any("long-run" in i.value and "saved epochs are kept" in i.value for i in first.info)
+    assert any("next-run" in s.value and "is trained" in s.value for s in second.success)
+    assert not first.exception and not second.exception
+
+
+def test_a_killed_worker_fails_its_run_and_the_page_says_what_was_kept(empty_root):
+    at = choose_small_run(open_page("train"), epochs=100_000)
+    at.text_input(key="train_run_name").set_value("doomed")
     at.button(key="train_start").click().run()
-    assert any("still training" in e.value for e in at.error)
-    assert job.snapshot().is_active, "the running job is untouched"
-    assert [p.name for p in empty_root.iterdir()] in ([], ["long-run"]), "the refused start made no folder"
-    at.button(key="train_stop").click().run()
-    snapshot = wait_until_finished(job, timeout=60)
-    assert snapshot.status == "stopped"
-    at.run()
-    assert any("long-run" in i.value and "saved epochs are kept" in i.value for i in at.info)
-    assert not at.exception
-
-
-@pytest.mark.parametrize("good_batches, saved_epochs, says", [
-    (6, 1, "last good checkpoint is kept"),  # 6 batches make one epoch of digits: epoch 2 fails
-    (0, 0, "Nothing was saved"),
-])
-def test_a_run_whose_loss_turns_nan_says_what_was_kept(empty_root, good_batches, saved_epochs, says):
-    trainer = prepare_training("ae", {"hidden": (), "latent_dim": 4}, "digits",
-                               TrainConfig(epochs=3, batch_size=256, device="cpu", sample_count=4, log_every=1),
-                               root=empty_root, name="nan-run")
-    real_step, calls = trainer.model.train_step, []
-
-    def step_that_diverges(batch, optimizers):
-        calls.append(1)
-        terms = real_step(batch, optimizers)
-        return {name: torch.tensor(float("nan")) for name in terms} if len(calls) > good_batches else terms
-
-    trainer.model.train_step = step_that_diverges
-    start_job(trainer, trainer.run_name)
+    wait_for(lambda: run_progress.read_live(empty_root / "doomed").epochs, "the first saved epoch")
+    view = jobs.default_queue().jobs()[0]
+    os.kill(view.pid, signal.SIGKILL)
     assert finish_current_job().status == "failed"
-    at = open_page("train")
+    at.run()
     message = " ".join(e.value for e in at.error)
-    assert "nan-run" in message and "nan" in message.lower() and says in message
-    assert sum(run.epochs_done for run in runs.list_runs(empty_root)) == saved_epochs
-    assert not at.exception
+    assert "doomed** failed" in message and "killed" in message and "saved epochs are kept" in message
+    assert runs.list_runs(empty_root)[0].status == "failed" and runs.list_runs(empty_root)[0].epochs_done >= 1
+    at.switch_page("app_pages/models.py").run()  # the app keeps serving
+    assert "doomed" in page_text(at) and not at.exception
+
+
+def test_a_run_that_fails_before_its_first_epoch_says_nothing_was_saved(empty_root):
+    at = open_page("train")
+    run_dir = jobs.reserve_run_dir(empty_root, "ae", "digits", "nan-run")
+    settings = worker.write_settings_file(empty_root / "nan.json", "ae", {"hidden": [16], "latent_dim": 2}, "digits",
+                                          {}, {"epochs": 3, "batch_size": 64, "lr": 1e9, "device": "cpu",
+                                               "sample_count": 4, "log_every": 1})
+    owner = f"session:{at.session_state['viewer_token']}"
+    view = jobs.default_queue().submit(jobs.JobRequest(run_dir, ["--settings", str(settings), "--out", str(run_dir)],
+                                                       owner=owner, epochs=3, uses_gpu=False))
+    at.session_state["jobs_my_job"] = view.id
+    assert finish_current_job().status == "failed"
+    at.run()
+    message = " ".join(e.value for e in at.error)
+    assert "nan-run** failed" in message and "nan" in message.lower() and "Nothing was saved" in message
+    assert not run_dir.exists() and not at.exception
 
 
 def test_resume_adds_epochs_to_a_saved_run(empty_root, trained_runs):

@@ -1,0 +1,313 @@
+"""Live progress in the run folder: what a training process writes and every viewer reads.
+
+The run folder is the contract between whoever trains (the app's job runner, a terminal, a job on
+another machine writing to a shared folder) and whoever looks. Beside the checkpoint files a
+training process keeps two small files:
+
+    <run>/progress.json   status, epoch and step counters, time left, the steps logged since the
+                          last saved epoch, the metrics phase, who writes (host, pid) and when;
+                          replaced atomically, at most a few times a second
+    <run>/stop.request    present when someone asked the run to stop: the process looks for it
+                          between steps, finishes the step, saves the epoch and ends
+
+history.json, written after every epoch, holds the rest. A reader needs nothing from the writer's
+process, so a run started anywhere shows the same, and a viewer never blocks a trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gen_core import checkpoints
+
+PROGRESS_FILE = "progress.json"
+STOP_FILE = "stop.request"
+ACTIVE_STATUSES = ("starting", "running")
+FINAL_STATUSES = ("completed", "stopped", "failed")
+STALE_AFTER = 600.0  # seconds without a word from a writer on another machine before it counts as gone
+_HEARTBEAT = 20.0  # the writer rewrites its file at least this often while it trains
+_MAX_RECENT_STEPS = 2000
+
+
+class StopRequested(Exception):
+    """Raised from a progress callback to end work a stop request interrupts (scoring a run)."""
+
+
+class ProgressWriter:
+    """Keep ``progress.json`` of ``run_dir`` up to date from a Trainer's events:
+    ``trainer.fit(on_event=writer.on_event, should_stop=writer.should_stop)``.
+
+    A writer on a rank other than 0 of a distributed run (``enabled=False``) only answers
+    ``should_stop``.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool = True, min_interval: float = 0.5) -> None:
+        self.run_dir, self.enabled, self.min_interval = Path(run_dir), enabled, min_interval
+        self.started = time.time()
+        self._written = self._checked = 0.0
+        self._stop = self._epoch_ended = False
+        self._trainer = None
+        self._state = {"status": "starting", "message": "", "epoch": 0, "total_epochs": 0, "step": 0,
+                       "total_steps": 0, "steps_per_epoch": None, "elapsed": 0.0, "eta_seconds": None,
+                       "recent_steps": [], "samples_epoch": None,
+                       "metrics": {"state": "", "message": "", "fraction": 0.0},
+                       "writer": {"host": socket.gethostname(), "pid": os.getpid(), "started": self.started}}
+        if enabled:
+            clear_stop(self.run_dir)  # a request left over from an earlier process
+            self._write(force=True)
+
+    def attach(self, trainer) -> "ProgressWriter":
+        """Read the step counters of ``trainer``; pass ``on_event`` and ``should_stop`` to its ``fit``."""
+        self._trainer = trainer
+        self._state["total_epochs"] = trainer.config.epochs
+        self._state["epoch"] = trainer.start_epoch
+        return self
+
+    # -- trainer events ----------------------------------------------------------------------------
+    def on_event(self, kind: str, payload: dict) -> None:
+        state = self._state
+        self._copy_counters()
+        if kind == "step":
+            if self._epoch_ended:  # the epoch's history.json is saved by now, with these steps
+                state["recent_steps"], self._epoch_ended = [], False
+            state["status"] = "running"
+            state["recent_steps"] = (state["recent_steps"] + [payload])[-_MAX_RECENT_STEPS:]
+            self._write()
+        elif kind == "epoch":
+            state["status"], state["epoch"], self._epoch_ended = "running", payload["epoch"], True
+            self._write(force=True)
+        elif kind == "samples":
+            state["samples_epoch"] = payload["epoch"]
+            self._write(force=True)
+        elif kind == "end":
+            self.finish(payload["status"], payload["message"])
+
+    def finish(self, status: str, message: str) -> None:
+        self._copy_counters()
+        if self._epoch_ended:
+            self._state["recent_steps"] = []
+        self._state["status"], self._state["message"] = status, message
+        if status == "stopped" and self.enabled:
+            clear_stop(self.run_dir)  # honoured
+        self._write(force=True)
+
+    def _copy_counters(self) -> None:
+        if self._trainer is None:
+            return
+        progress = self._trainer.progress
+        epochs_to_run = self._trainer.config.epochs - self._trainer.start_epoch
+        self._state.update(
+            step=progress.step, total_steps=progress.total_steps, elapsed=round(progress.elapsed, 3),
+            eta_seconds=progress.eta_seconds, total_epochs=progress.total_epochs,
+            steps_per_epoch=progress.total_steps / epochs_to_run if progress.total_steps and epochs_to_run > 0
+            else None)
+
+    def should_stop(self) -> bool:
+        """True once a stop request is in the run folder (checked at most every 0.2 s)."""
+        now = time.monotonic()
+        if not self._stop and now - self._checked >= 0.2:
+            self._checked = now
+            self._stop = (self.run_dir / STOP_FILE).exists()
+            if now - self._written >= _HEARTBEAT:
+                self._write()
+        return self._stop
+
+    # -- scoring after training ------------------------------------------------------------------
+    def measuring(self, fraction: float, message: str) -> None:
+        """Progress of scoring the finished run; raises StopRequested when a stop was asked for."""
+        self._state["metrics"] = {"state": "computing", "message": message, "fraction": round(fraction, 3)}
+        self._write()
+        if self.should_stop():
+            raise StopRequested()
+
+    def measured(self, state: str, message: str) -> None:
+        self._state["metrics"] = {"state": state, "message": message, "fraction": 1.0}
+        if state == "skipped":
+            clear_stop(self.run_dir)
+        self._write(force=True)
+
+    def _write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._written < self.min_interval):
+            return
+        self._written = now
+        self._state["updated"] = time.time()
+        checkpoints.write_json_atomic(self.run_dir / PROGRESS_FILE, self._state)
+
+
+def request_stop(run_dir: Path) -> None:
+    """Ask the process training ``run_dir`` to stop after its current step."""
+    checkpoints.write_bytes_atomic(Path(run_dir) / STOP_FILE, f"{time.time()}\n".encode())
+
+
+def stop_requested(run_dir: Path) -> bool:
+    return (Path(run_dir) / STOP_FILE).exists()
+
+
+def clear_stop(run_dir: Path) -> None:
+    (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@dataclass
+class LiveRun:
+    """A run as its folder shows it now, for a page to draw."""
+
+    run_dir: Path
+    status: str
+    message: str = ""
+    epoch: int = 0
+    total_epochs: int = 0
+    step: int = 0
+    total_steps: int = 0
+    steps_per_epoch: float | None = None
+    eta_seconds: float | None = None
+    updated: float = 0.0
+    writer_host: str = ""
+    writer_pid: int = 0
+    writer_started: float = 0.0
+    steps: list[dict] = field(default_factory=list)  # history's steps, then the ones logged since
+    epochs: list[dict] = field(default_factory=list)
+    samples_path: Path | None = None  # the newest sample grid
+    samples_epoch: int | None = None
+    metrics_state: str = ""  # "", "computing", "done", "failed" or "skipped"
+    metrics_message: str = ""
+    metrics_fraction: float = 0.0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def fraction(self) -> float:
+        if self.status == "completed":
+            return 1.0
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def has_weights(self) -> bool:
+        return (self.run_dir / checkpoints.WEIGHTS_FILE).exists()
+
+
+def read_progress(run_dir: Path) -> dict | None:
+    """The progress record of ``run_dir``, or None when there is none or it is not readable."""
+    try:
+        value = json.loads((Path(run_dir) / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("status"), str) else None
+
+
+def writer_alive(progress: dict, now: float | None = None) -> bool:
+    """Whether the process that writes ``progress`` still runs: asked of the OS on this machine, judged
+    by the time of its last word for a writer on another one."""
+    writer = progress.get("writer") if isinstance(progress.get("writer"), dict) else {}
+    pid, host = writer.get("pid"), writer.get("host")
+    if host == socket.gethostname() and isinstance(pid, int) and pid > 0:
+        return pid_alive(pid)
+    updated = progress.get("updated")
+    return isinstance(updated, (int, float)) and (now or time.time()) - updated < STALE_AFTER
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_training(run_dir: Path) -> bool:
+    """True while a live process trains ``run_dir`` (wherever it was started)."""
+    progress = read_progress(run_dir)
+    return progress is not None and progress["status"] in ACTIVE_STATUSES and writer_alive(progress)
+
+
+def read_live(run_dir: Path) -> LiveRun:
+    """Progress, history and newest grid of ``run_dir`` together. A run whose writer died while it
+    was active reads as failed; a folder with no progress file reads from its history alone."""
+    run_dir = Path(run_dir)
+    progress = read_progress(run_dir) or {}
+    history = _read_history(run_dir)
+    status = progress.get("status") or history.get("status") or "unknown"
+    message = progress.get("message") or history.get("message") or ""
+    if status in ACTIVE_STATUSES and progress and not writer_alive(progress):
+        status, message = "failed", "The training process ended without saying why; the saved epochs are kept."
+    epochs = [e for e in history.get("epochs", []) if isinstance(e, dict)]
+    steps = [s for s in history.get("steps", []) if isinstance(s, dict)]
+    last_step = steps[-1].get("step", 0) if steps else 0
+    steps += [s for s in _list(progress.get("recent_steps")) if isinstance(s, dict)
+              and _number(s.get("step")) > _number(last_step)]
+    samples_path, samples_epoch = newest_samples(run_dir)
+    writer = progress.get("writer") if isinstance(progress.get("writer"), dict) else {}
+    metrics = progress.get("metrics") if isinstance(progress.get("metrics"), dict) else {}
+    total_epochs = _number(progress.get("total_epochs")) or len(epochs)
+    return LiveRun(
+        run_dir=run_dir, status=status, message=str(message)[:500],
+        epoch=max(int(_number(progress.get("epoch"))), len(epochs)), total_epochs=int(total_epochs),
+        step=int(_number(progress.get("step"))), total_steps=int(_number(progress.get("total_steps"))),
+        steps_per_epoch=_number(progress.get("steps_per_epoch")) or None,
+        eta_seconds=_number(progress.get("eta_seconds")) if progress.get("eta_seconds") is not None else None,
+        updated=_number(progress.get("updated")), writer_host=str(writer.get("host", "")),
+        writer_pid=int(_number(writer.get("pid"))), writer_started=_number(writer.get("started")),
+        steps=steps, epochs=epochs, samples_path=samples_path, samples_epoch=samples_epoch,
+        metrics_state=str(metrics.get("state", "")), metrics_message=str(metrics.get("message", ""))[:300],
+        metrics_fraction=_number(metrics.get("fraction")))
+
+
+def newest_samples(run_dir: Path) -> tuple[Path | None, int | None]:
+    grids = sorted((Path(run_dir) / checkpoints.SAMPLES_DIR).glob("epoch_[0-9][0-9][0-9]*.png"))
+    for grid in reversed(grids):
+        try:
+            return grid, int(grid.stem.split("_", 1)[1])
+        except ValueError:
+            continue
+    return None, None
+
+
+def record_end(run_dir: Path, status: str, message: str) -> None:
+    """Write how a run ended, for a process that could not (killed, out of memory): in progress.json
+    and, when epochs were saved, in history.json. The weights of the last completed epoch stay."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return
+    progress = read_progress(run_dir) or {}
+    progress.update(status=status, message=message, updated=time.time())
+    checkpoints.write_json_atomic(run_dir / PROGRESS_FILE, progress)
+    history = _read_history(run_dir)
+    if history and (run_dir / checkpoints.WEIGHTS_FILE).exists():
+        history["status"], history["message"] = status, message
+        checkpoints.save_history(run_dir, history)
+
+
+def record_scoring_failed(run_dir: Path, message: str) -> None:
+    """The process died while scoring a trained run: the run is fine, its metrics are missing."""
+    progress = read_progress(run_dir)
+    if progress is not None:
+        progress["metrics"] = {"state": "failed", "message": message, "fraction": 1.0}
+        checkpoints.write_json_atomic(Path(run_dir) / PROGRESS_FILE, progress)
+
+
+def _read_history(run_dir: Path) -> dict:
+    try:
+        value = json.loads((run_dir / checkpoints.HISTORY_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,95 @@
+"""Runs as their folders show them now, read for every session at once.
+
+A page never talks to a training process: it reads the run folder (gen_core.run_progress). The
+reads are cached for all sessions, keyed by the files' modification times, so thirty students
+watching one run cost one read per change, not thirty.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from gen_core import checkpoints, jobs, run_progress
+from gen_core.classroom import student_spaces
+from gen_core.run_progress import LiveRun
+from ui.classroom import top_root
+
+_MAX_GRID_PIXELS = 4096 * 4096  # a grid is a few hundred pixels a side; anything bigger is not ours
+
+
+def queue() -> jobs.JobQueue:
+    """The server's one job queue, shared by every session."""
+    return jobs.default_queue()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def live_run(run_dir: Path | str) -> LiveRun:
+    """Progress, history and newest grid of a run (re-read when a file changes, and every few seconds
+    so a writer that died is noticed)."""
+    run_dir = Path(run_dir)
+    stamps = (_mtime(run_dir / run_progress.PROGRESS_FILE), _mtime(run_dir / checkpoints.HISTORY_FILE),
+              _mtime(run_dir / checkpoints.SAMPLES_DIR), int(time.time() // 5))
+    return _read_live(str(run_dir), stamps)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read_live(path: str, stamps: tuple) -> LiveRun:
+    return run_progress.read_live(Path(path))
+
+
+def grid_image(run: LiveRun) -> Image.Image | None:
+    """The run's newest sample grid, or None when it has none or the file is not a sensible image."""
+    if run.samples_path is None:
+        return None
+    return _grid_image(str(run.samples_path), _mtime(run.samples_path))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _grid_image(path: str, mtime: float) -> Image.Image | None:
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > _MAX_GRID_PIXELS:
+                return None
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def run_folders() -> list[Path]:
+    """Every folder that holds runs: the runs root and each student's space."""
+    root = top_root()
+    return [root, *student_spaces(root)]
+
+
+def training_runs() -> list[LiveRun]:
+    """Every run a live process trains now, wherever it was started (the app, a terminal, another
+    machine writing to this folder)."""
+    return _training_runs(tuple(str(folder) for folder in run_folders()), int(time.time()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=5)
+def _training_runs(folders: tuple[str, ...], second: int) -> list[LiveRun]:
+    found, recent = [], time.time() - run_progress.STALE_AFTER
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            continue
+        for run_dir in folder.iterdir():
+            progress_file = run_dir / run_progress.PROGRESS_FILE
+            if _mtime(progress_file) > recent and run_progress.is_training(run_dir):
+                found.append(run_progress.read_live(run_dir))
+    return sorted(found, key=lambda run: run.writer_started)
+
+
+def training_dirs() -> set[str]:
+    """Resolved folders of the runs training now (rename and delete wait for them)."""
+    return {str(run.run_dir.resolve()) for run in training_runs()}

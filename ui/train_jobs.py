@@ -1,0 +1,294 @@
+"""The job parts of the Train page: queue a run, watch it train, stop it, see everyone's jobs.
+
+A run trains in a worker process of its own (gen_core.jobs); this module only queues it and reads
+its run folder. Everything here is redrawn by a fragment every second while anything trains or
+waits, and shows the same to every session: the queue and its places, each job's owner, the live
+curves of the run being watched. Stop and cancel buttons appear only for jobs this viewer may
+control (ui/classroom.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import streamlit as st
+
+from gen_core import checkpoints, jobs, run_progress, worker
+from ui.views.loss_charts import loss_curves_figure
+from gen_core.classroom import ClassroomError, check_job_limits
+from gen_core.errors import GenCoreError
+from gen_core.runs import list_runs
+from ui import classroom, state
+from ui.live_runs import grid_image, live_run, queue, training_runs
+from ui.train_widgets import enlarged, format_duration, make_active
+
+WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
+JUST_ENDED = "jobs_just_ended"  # that run's folder, for the one rerun that announces the result
+MY_JOB = "jobs_my_job"  # id of this session's newest job
+FLASH = "jobs_flash"  # (kind, text) left by a button's callback
+
+
+# -- starting --------------------------------------------------------------------------------------
+def processes_note(processes: int, device: str) -> str:
+    where = "the CPU" if device == "cpu" or jobs.gpu_count() == 0 else \
+        ("one GPU" if processes == 1 else f"{processes} GPUs, one process each (torchrun)")
+    return f"The run trains in {processes} process{'es' if processes > 1 else ''} of its own, on {where}."
+
+
+def check_limits(epochs: int, image_shape, new_run: bool) -> None:
+    """A student's job must stay within the operator's limits (the lecturer's and a laptop's need not)."""
+    who = classroom.viewer()
+    if not who.classroom or who.lecturer:
+        return
+    if who.student is None:
+        raise ClassroomError("Give your name in the sidebar first: your runs are kept under it")
+    kept = len(list_runs(classroom.own_space(who)))
+    check_job_limits(classroom.settings(), epochs, image_shape, kept, new_run=new_run)
+
+
+def submit_new_run(family: str, model_settings: dict, dataset: str, dataset_options: dict, training: dict,
+                   image_shape, name: str | None = None, measure: bool = True, processes: int = 1) -> None:
+    """Queue a new run (its folder is reserved now); raise GenCoreError with the reason when it cannot be."""
+    check_limits(int(training["epochs"]), image_shape, new_run=True)
+    run_dir = jobs.reserve_run_dir(classroom.own_space(), family, dataset, name)
+    settings_file = classroom.top_root() / jobs.JOBS_DIR / f"{run_dir.name}-{secrets.token_hex(4)}.json"
+    worker.write_settings_file(settings_file, family, model_settings, dataset, dataset_options, training)
+    arguments = ["--settings", str(settings_file), "--out", str(run_dir), *([] if measure else ["--no-eval"])]
+    _submit(run_dir, arguments, int(training["epochs"]), processes, training.get("device") != "cpu", settings_file)
+
+
+def submit_resume(run_dir: Path, extra_epochs: int, device: str, measure: bool) -> None:
+    if not classroom.can_manage_run(run_dir):
+        raise ClassroomError("Only the owner of a run (or the lecturer) can train it further")
+    image_shape = checkpoints.read_config(run_dir).get("model", {}).get("image_shape") or ()
+    check_limits(int(extra_epochs), image_shape, new_run=False)
+    arguments = ["--resume", str(run_dir), "--epochs", str(int(extra_epochs)), "--device", device,
+                 *([] if measure else ["--no-eval"])]
+    _submit(Path(run_dir), arguments, int(extra_epochs), 1, device != "cpu", None)
+
+
+def _submit(run_dir: Path, arguments: list[str], epochs: int, processes: int, uses_gpu: bool,
+            settings_file: Path | None) -> None:
+    who = classroom.viewer()
+    request = jobs.JobRequest(run_dir, arguments, owner=who.owner, owner_label=who.label, epochs=epochs,
+                              processes=processes, uses_gpu=uses_gpu, settings_file=settings_file)
+    try:
+        view = queue().submit(request)
+    except GenCoreError:
+        if settings_file is not None:
+            settings_file.unlink(missing_ok=True)
+            jobs.discard_reserved(run_dir)
+        raise
+    st.session_state[MY_JOB], st.session_state[WATCHED] = view.id, str(view.run_dir)
+
+
+# -- actions (button callbacks, so the rerun that follows already shows their effect) --------------
+def stop_job(job_id: int, owner: str) -> None:
+    if not classroom.can_control_job(owner):
+        st.session_state[FLASH] = ("error", "Only the person who started this job (or the lecturer) can stop it.")
+        return
+    outcome = queue().stop(job_id)
+    st.session_state[FLASH] = ("info", "Cancelled: the job left the queue." if outcome == "cancelled" else
+                               "Stopping: the current step finishes, the epoch is saved, then the run ends.")
+
+
+def stop_outside_run(run_dir: str) -> None:
+    if not classroom.can_control_job(None):
+        st.session_state[FLASH] = ("error", "Only the lecturer can stop a run started outside the app.")
+        return
+    run_progress.request_stop(Path(run_dir))
+    st.session_state[FLASH] = ("info", "Stopping: the current step finishes, the epoch is saved, then the run ends.")
+
+
+# -- what the page shows -----------------------------------------------------------------------------
+def anything_active() -> bool:
+    return any(view.state != jobs.ENDED for view in queue().jobs(include_ended=False)) or bool(training_runs())
+
+
+def jobs_section() -> None:
+    """The live panel of the watched run, this viewer's place in the queue, and everyone's jobs."""
+    if anything_active():
+        st.fragment(run_every=1.0)(_jobs_panel)()
+    else:
+        _jobs_panel()
+
+
+def _jobs_panel() -> None:
+    who = classroom.viewer()
+    views = queue().jobs()
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    _settle_my_job()
+    finished_panel()
+    queued_dirs = {str(v.run_dir) for v in views if v.is_training}
+    outside = [run for run in training_runs() if str(run.run_dir.resolve()) not in queued_dirs]
+    training = [v for v in views if v.is_training and live_run(v.run_dir).status not in run_progress.FINAL_STATUSES]
+    watched = next((v for v in training if v.owner == who.owner), training[0] if training else None)
+    if watched is not None:
+        live_panel(live_run(watched.run_dir), watched.owner, watched.owner_label, watched)
+    elif outside:
+        live_panel(outside[0], None, "", None)
+    waiting = next((v for v in views if v.owner == who.owner and v.is_waiting), None)
+    if waiting is not None:
+        waiting_panel(waiting)
+    others = len(training) + len(outside) + sum(v.is_waiting for v in views)
+    if others > (1 if watched is not None or outside else 0) + (waiting is not None):
+        queue_table([v for v in views if v.state != jobs.ENDED], outside)
+
+
+def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: jobs.JobView | None) -> None:
+    with st.container(border=True):
+        title_col, stop_col = st.columns([5, 1])
+        whose = classroom.owner_label(owner, label)
+        title_col.subheader(f"Training {run.run_dir.name}")
+        starting = view is not None and view.state == jobs.STARTING
+        if classroom.can_control_job(owner):
+            key = f"jobs_stop_{view.id if view else run.run_dir.name}"
+            if view is not None:
+                stop_col.button("Stop", key=key, icon=":material/stop_circle:", width="stretch",
+                                disabled=view.stopping, on_click=stop_job, args=(view.id, owner),
+                                help="Finish the current batch, save the run and end.")
+            else:
+                stop_col.button("Stop", key=key, icon=":material/stop_circle:", width="stretch",
+                                on_click=stop_outside_run, args=(str(run.run_dir),),
+                                disabled=run_progress.stop_requested(run.run_dir),
+                                help="Ask the process to finish its current batch, save the run and end.")
+        else:
+            stop_col.caption(f"Started by {whose}; only they or the lecturer can stop it.")
+        stopping = " · stopping…" if (view is not None and view.stopping) or run_progress.stop_requested(
+            run.run_dir) else ""
+        if starting:
+            st.progress(0.0, text=f"Starting a training process for {whose}…{stopping}")
+        else:
+            current = min(run.epoch + 1, run.total_epochs) if run.total_epochs else run.epoch
+            eta = format_duration(run.eta_seconds) if run.eta_seconds else "estimating…"
+            processes = f" · {view.processes} processes" if view is not None and view.processes > 1 else ""
+            st.progress(run.fraction, text=f"Epoch {current} of {run.total_epochs} · {run.fraction:.0%} · "
+                                           f"time left: {eta} · started by {whose}{processes}{stopping}")
+        curves_and_samples(run, key="live")
+
+
+def curves_and_samples(run: run_progress.LiveRun, key: str) -> None:
+    chart_col, samples_col = st.columns([3, 2])
+    with chart_col:
+        if run.steps or run.epochs:
+            figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch)
+            st.plotly_chart(figure, width="stretch", key=f"jobs_curves_{key}", config={"displayModeBar": False})
+        else:
+            st.caption("The loss curves appear after the first logged batches.")
+    with samples_col:
+        grid = grid_image(run)
+        if grid is not None:
+            st.image(enlarged(grid, 480), output_format="PNG",
+                     caption=f"Samples after epoch {run.samples_epoch} (fixed noise, so epochs compare)")
+        else:
+            st.caption("A sample grid appears after the first epoch.")
+
+
+def waiting_panel(view: jobs.JobView) -> None:
+    with st.container(border=True):
+        text_col, cancel_col = st.columns([5, 1])
+        waiting_count = sum(v.is_waiting for v in queue().jobs(include_ended=False))
+        text_col.markdown(f"**Your job {view.run_name} is waiting: place {view.place} of {waiting_count} "
+                          f"in the queue** · {start_estimate(view)}")
+        text_col.caption(f"At most {queue().limit} job{'s' if queue().limit > 1 else ''} train at once on this "
+                         "server; each person may have one job waiting.")
+        cancel_col.button("Cancel", key=f"jobs_cancel_{view.id}", icon=":material/cancel:", width="stretch",
+                          on_click=stop_job, args=(view.id, view.owner))
+
+
+def start_estimate(view: jobs.JobView) -> str:
+    if view.estimated_start is None:
+        return "starts when the jobs ahead of it end"
+    if view.estimated_start < 5:
+        return "starts in a moment"
+    return f"estimated start in about {format_duration(view.estimated_start)}"
+
+
+def queue_table(views: list[jobs.JobView], outside: list[run_progress.LiveRun]) -> None:
+    """Everyone's jobs: training ones with their progress, then the waiting ones in order."""
+    st.markdown(f"**On this server** · at most {queue().limit} training at once")
+    for view in views:
+        whose = classroom.owner_label(view.owner, view.owner_label)
+        if view.is_training:
+            run = live_run(view.run_dir)
+            state = "starting" if view.state == jobs.STARTING else \
+                f"training · epoch {run.epoch}/{run.total_epochs} · {run.fraction:.0%}"
+        else:
+            state = f"waiting · place {view.place} · {start_estimate(view)}"
+        _queue_row(view.run_name, whose, state, view)
+    for run in outside:
+        _queue_row(run.run_dir.name, "started outside the app",
+                   f"training · epoch {run.epoch}/{run.total_epochs} · {run.fraction:.0%}", None)
+
+
+def _queue_row(name: str, whose: str, state: str, view: jobs.JobView | None) -> None:
+    text_col, button_col = st.columns([5, 1])
+    text_col.markdown(f"{name} · {whose} · {state}")
+    if view is not None and view.owner != classroom.viewer().owner and classroom.can_control_job(view.owner):
+        button_col.button("Cancel" if view.is_waiting else "Stop", key=f"jobs_queue_stop_{view.id}",
+                          disabled=view.stopping, on_click=stop_job, args=(view.id, view.owner))
+
+
+def _my_job() -> jobs.JobView | None:
+    return queue().view(st.session_state.get(MY_JOB, -1))
+
+
+def _training_done(view: jobs.JobView) -> bool:
+    """The job's training has ended (its process may still be scoring the run)."""
+    return view.state == jobs.ENDED or live_run(view.run_dir).status in run_progress.FINAL_STATUSES
+
+
+def _settle_my_job() -> None:
+    """Once this session's run has finished training, make it the active model (when it saved one)."""
+    watched, view = st.session_state.get(WATCHED), _my_job()
+    if not watched or view is None or not _training_done(view):
+        return
+    st.session_state.pop(WATCHED)
+    st.session_state[JUST_ENDED] = watched
+    if run_progress.read_live(Path(watched)).has_weights:
+        make_active(watched)
+    st.rerun(scope="app")  # the sidebar's picker and the page's lists follow
+
+
+def finished_panel() -> None:
+    """How this session's newest job ended (or that it is trained and being scored), with its curves."""
+    view = _my_job()
+    if view is None or view.status == "cancelled" or not _training_done(view):
+        return
+    run = live_run(view.run_dir) if (view.run_dir / run_progress.PROGRESS_FILE).exists() else None
+    if run is None and view.status != "failed":
+        return  # renamed or deleted since: old news
+    status = view.status or run.status
+    message = view.message or run.message
+    just_ended = st.session_state.pop(JUST_ENDED, None) == str(view.run_dir)
+    saved = run is not None and run.has_weights
+    is_active = saved and str(state.active_run_path()) == str(view.run_dir)
+    active_note = " It is now the active model: explore it with the pages in the sidebar." if is_active else ""
+    name = f"**{view.run_name}**"
+    if status == "completed":
+        st.success(f"{name} is trained: {message}{active_note}", icon=":material/check_circle:")
+    elif status == "stopped":
+        st.info(f"{name}: {message} The saved epochs are kept.{active_note}" if saved else f"{name}: {message}",
+                icon=":material/stop_circle:")
+    else:
+        kept = ("" if "kept" in message else " The last good checkpoint is kept.") if saved else \
+            " Nothing was saved: it failed before the first epoch ended."
+        st.error(f"{name} failed: {message}{kept}{active_note}", icon=":material/error:")
+    if run is not None:
+        metrics_note(run)
+        with st.expander("Loss curves and samples of this run", expanded=just_ended):
+            curves_and_samples(run, key="done")
+
+
+def metrics_note(run: run_progress.LiveRun) -> None:
+    """How the scoring after training is going (the model is usable meanwhile)."""
+    if run.metrics_state == "computing":
+        st.progress(run.metrics_fraction, text=f"Measuring the model: {run.metrics_message} "
+                                               "(you can explore it meanwhile)")
+    elif run.metrics_state == "done":
+        st.caption(f":material/analytics: {run.metrics_message} See them on the Models and Evaluate pages.")
+    elif run.metrics_state in ("failed", "skipped"):
+        st.warning(run.metrics_message)
