@@ -62,7 +62,7 @@ def _identity(who: classroom.Viewer) -> None:
         name = st.text_input("Your name for this class", max_chars=31, key="sidebar_name",
                              help="Letters, digits, - or _. Your runs are kept under it; others see them "
                                   "in the class gallery but cannot change them.")
-        if st.form_submit_button("Enter", type="primary"):
+        if st.form_submit_button("Enter", type="primary", key="sidebar_name_enter"):
             try:
                 classroom.claim_name(name)
                 st.rerun()
@@ -78,7 +78,7 @@ def _lecturer_login(who: classroom.Viewer) -> None:
             return
         with st.form("sidebar_lecturer_form", border=False):
             attempt = st.text_input("Passphrase", type="password", key="sidebar_passphrase")
-            if st.form_submit_button("Manage every run"):
+            if st.form_submit_button("Manage every run", key="sidebar_lecturer_enter"):
                 if classroom.log_in_as_lecturer(attempt):
                     st.rerun()
                 st.error("That passphrase is not right.")

@@ -143,6 +143,8 @@ def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: j
         title_col, stop_col = st.columns([5, 1])
         whose = classroom.owner_label(owner, label)
         title_col.subheader(f"Training {run.run_dir.name}")
+        title_col.caption("Started outside the app (a terminal, or another machine writing to this folder)"
+                          if owner is None else f"Started by {whose}")
         starting = view is not None and view.state == jobs.STARTING
         if classroom.can_control_job(owner):
             key = f"jobs_stop_{view.id if view else run.run_dir.name}"
@@ -156,7 +158,7 @@ def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: j
                                 disabled=run_progress.stop_requested(run.run_dir),
                                 help="Ask the process to finish its current batch, save the run and end.")
         else:
-            stop_col.caption(f"Started by {whose}; only they or the lecturer can stop it.")
+            stop_col.caption("Only the person who started it, or the lecturer, can stop it.")
         stopping = " · stopping…" if (view is not None and view.stopping) or run_progress.stop_requested(
             run.run_dir) else ""
         if starting:
@@ -166,7 +168,7 @@ def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: j
             eta = format_duration(run.eta_seconds) if run.eta_seconds else "estimating…"
             processes = f" · {view.processes} processes" if view is not None and view.processes > 1 else ""
             st.progress(run.fraction, text=f"Epoch {current} of {run.total_epochs} · {run.fraction:.0%} · "
-                                           f"time left: {eta} · started by {whose}{processes}{stopping}")
+                                           f"time left: {eta}{processes}{stopping}")
         curves_and_samples(run, key="live")
 
 

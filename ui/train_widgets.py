@@ -238,13 +238,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def steps_per_epoch(job) -> float | None:
-    """Batches per epoch of a job's run, from its progress counters (None before it starts)."""
-    progress, trainer = job.trainer.progress, job.trainer
-    epochs_to_run = trainer.config.epochs - trainer.start_epoch
-    return progress.total_steps / epochs_to_run if progress.total_steps and epochs_to_run > 0 else None
-
-
 def make_active(path) -> None:
     """Make ``path`` the active run; the sidebar's picker follows it on the next rerun."""
     state.set_active_run(path)

@@ -124,7 +124,7 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
 
 
 def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_place(empty_root):
-    first = choose_small_run(open_page("train"), epochs=100_000)
+    first = choose_small_run(open_page("train"), epochs=10_000)
     first.text_input(key="train_run_name").set_value("long-run")
     first.button(key="train_start").click().run()
     second = choose_small_run(open_page("train"), epochs=1)
@@ -133,7 +133,7 @@ def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_pl
     assert not first.exception and not second.exception and not second.error
     text = page_text(second)
     assert "Your job next-run is waiting: place 1 of 1 in the queue" in text
-    assert "Training long-run" in text and "only they or the lecturer can stop it" in text
+    assert "Training long-run" in text and "Only the person who started it, or the lecturer, can stop it" in text
     assert not [b for b in second.button if b.key.startswith("jobs_stop_")], "no Stop for another's job"
     assert [(v.run_name, v.place) for v in jobs.default_queue().jobs()] == [("long-run", 0), ("next-run", 1)]
 
@@ -151,7 +151,7 @@ def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_pl
 
 
 def test_a_killed_worker_fails_its_run_and_the_page_says_what_was_kept(empty_root):
-    at = choose_small_run(open_page("train"), epochs=100_000)
+    at = choose_small_run(open_page("train"), epochs=10_000)
     at.text_input(key="train_run_name").set_value("doomed")
     at.button(key="train_start").click().run()
     wait_for(lambda: run_progress.read_live(empty_root / "doomed").epochs, "the first saved epoch")
