@@ -19,7 +19,7 @@ from gen_core.pipeline import train_config_from_dict
 from gen_core.presets import PRESETS, QUICK_START
 from ui import classroom, state
 from ui.live_runs import queue
-from ui.train_jobs import anything_active, jobs_section, processes_note, submit_new_run, submit_resume
+from ui.train_jobs import has_own_job, jobs_section, processes_note, submit_new_run, submit_resume
 from ui.train_widgets import (cached_dataset, dataset_label, dataset_options_inputs, dataset_rows,
                               keep_form_across_pages, layer_table, model_settings_inputs, training_settings_inputs)
 
@@ -34,7 +34,7 @@ st.caption("Pick a dataset and a model, adjust its settings, and watch it learn.
            "when you switch pages; the result becomes the active model for the explore pages.")
 
 who = classroom.viewer()
-if not state.list_runs() and not anything_active():
+if not state.list_runs() and not has_own_job():
     with st.container(border=True):
         st.subheader("New here? Start with one click")
         hidden = "-".join(str(size) for size in QUICK_START.model["hidden"])

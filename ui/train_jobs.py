@@ -106,6 +106,12 @@ def anything_active() -> bool:
     return any(view.state != jobs.ENDED for view in queue().jobs(include_ended=False)) or bool(training_runs())
 
 
+def has_own_job() -> bool:
+    """Whether this viewer has a job training or waiting."""
+    owner = classroom.viewer().owner
+    return any(view.owner == owner for view in queue().jobs(include_ended=False))
+
+
 def jobs_section() -> None:
     """The live panel of the watched run, this viewer's place in the queue, and everyone's jobs."""
     if anything_active():

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,14 +100,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(trained_runs, runs_root):
+def require_chromium() -> None:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
+@contextmanager
+def serve_app(runs_root: Path, **environment: str):
+    """``streamlit run app.py`` on a free loopback port over ``runs_root``; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "GEN_CORE_CHECKPOINTS": str(runs_root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "GEN_CORE_CHECKPOINTS": str(runs_root), "PYTHONUNBUFFERED": "1", **environment}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
@@ -124,6 +129,13 @@ def server(trained_runs, runs_root):
             output, _ = process.communicate()
         if "Traceback" in (output or ""):
             print(output)
+
+
+@pytest.fixture(scope="module")
+def server(trained_runs, runs_root):
+    require_chromium()
+    with serve_app(runs_root) as url:
+        yield url
 
 
 def _wait_until_rendered(page, key_text: str, timeout_ms: int = 90_000) -> bool:

@@ -1,0 +1,276 @@
+"""Load: N browser sessions on the explore pages of the real server while a job trains.
+
+Starts ``streamlit run app.py`` on a free loopback port and one training job the way the app
+starts one (gen_core.jobs: a worker process, the app's priority and thread settings). Then, for
+each N, opens N Chromium contexts (N browser sessions) that each move between the explore pages
+and move a latent slider in a loop for a fixed time, and measures:
+
+  page rerun        a click on another page in the sidebar until that page's script has finished
+  slider round trip a key press on a latent slider until the new decoded image is on screen
+  errors            exception boxes, tracebacks, page errors, waits over 30 s
+  training          the job's images per second in the same window, against windows with no
+                    sessions before and after (the machine is shared, so alone is measured twice)
+
+Goal on a 2-core CPU with 8 sessions and one job: no error, slider round trip p95 < 500 ms,
+training at least 70% of its speed alone. Everything runs on 127.0.0.1; loops are bounded by
+time and by count.
+
+Usage: python bench/bench_load.py [--sessions 1 4 8] [--seconds 40] [--nice N] [--threads N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gen_core import jobs, run_progress, worker  # noqa: E402
+from gen_core.pipeline import prepare_training  # noqa: E402
+from gen_core.presets import PRESETS, QUICK_START  # noqa: E402
+from gen_core.training import TrainConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+EXPLORE_RUN = "load-ae5"
+# sidebar link -> text of that page's main area once it has drawn its content
+PAGES = {"Samples": "Random samples", "Latent map": "Eigenvalue", "Latent sliders": "Decoded image"}
+SLIDER_MOVES_PER_VISIT = 10
+MAX_CYCLES = 200  # per session and window, on top of the time limit
+WAIT_MS = 30_000  # a wait longer than this counts as an error
+IMAGES_JS = "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].map(i => i.src).join(' ')"
+
+
+@dataclass
+class Window:
+    sessions: int
+    seconds: float = 0.0
+    rerun_ms: list[float] = field(default_factory=list)
+    slider_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    train_images_per_sec: float = 0.0
+
+
+# -- setup -------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def train_explore_model(root: Path) -> None:
+    """The run the sessions explore: the 5-hidden-layer autoencoder with a 32-d code, briefly trained."""
+    preset = PRESETS["AE, 5 hidden layers"]
+    prepare_training(preset.family, preset.model, "mnist5k", TrainConfig(epochs=2, device="cpu"), root=root,
+                     name=EXPLORE_RUN).fit()
+
+
+def start_server(root: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "GEN_CORE_CHECKPOINTS": str(root), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the Streamlit server did not start within 90 s")
+
+
+def start_training(root: Path, queue: jobs.JobQueue) -> jobs.JobView:
+    """The quick-start VAE on mnist5k for far more epochs than the benchmark lasts (stopped at the end)."""
+    run_dir = jobs.reserve_run_dir(root, "vae", "mnist5k", "load-training")
+    settings = worker.write_settings_file(root / jobs.JOBS_DIR / "load-training.json", QUICK_START.family,
+                                          QUICK_START.model, "mnist5k", {},
+                                          {**QUICK_START.training, "epochs": 10_000, "device": "cpu"})
+    view = queue.submit(jobs.JobRequest(run_dir, ["--settings", str(settings), "--out", str(run_dir), "--no-eval"],
+                                        owner="bench", epochs=10_000, uses_gpu=False, settings_file=settings))
+    deadline = time.monotonic() + 180
+    while len(run_progress.read_live(run_dir).epochs) < 1:
+        if time.monotonic() > deadline or queue.view(view.id).state == jobs.ENDED:
+            raise RuntimeError(f"the training job did not get going: {queue.view(view.id).message}")
+        time.sleep(0.2)
+    return view
+
+
+def images_per_sec(run_dir: Path, seconds: float) -> float:
+    """The job's training speed over the next ``seconds`` (steps from its progress file, 128 per batch)."""
+    first, start = run_progress.read_progress(run_dir), time.monotonic()
+    time.sleep(seconds)
+    last, elapsed = run_progress.read_progress(run_dir), time.monotonic() - start
+    return _rate(first, last, elapsed)
+
+
+def _rate(first: dict, last: dict, elapsed: float) -> float:
+    # steps restart their count in each process but not within one: the difference is the work done
+    return (last["step"] - first["step"]) * QUICK_START.training["batch_size"] / elapsed
+
+
+# -- one browser session -----------------------------------------------------------------------------
+async def wait_rendered(page, text: str) -> None:
+    await page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=WAIT_MS)
+    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=WAIT_MS)
+
+
+async def check_page(page, window: Window, where: str) -> None:
+    if await page.locator('[data-testid="stException"]').count():
+        window.errors.append(f"{where}: exception box")
+    if "Traceback (most recent call last)" in await page.inner_text("body"):
+        window.errors.append(f"{where}: traceback on screen")
+
+
+async def open_page(page, link: str, window: Window, measure: bool = True) -> None:
+    started = time.perf_counter()
+    await page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
+    await wait_rendered(page, PAGES[link])
+    if measure:
+        window.rerun_ms.append((time.perf_counter() - started) * 1000)
+    await check_page(page, window, link)
+
+
+async def move_slider(page, window: Window, forward: bool) -> None:
+    slider = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    before = await page.evaluate(IMAGES_JS)
+    started = time.perf_counter()
+    await slider.focus()
+    await page.keyboard.press("ArrowRight" if forward else "ArrowLeft")
+    await page.wait_for_function(f"before => ({IMAGES_JS})() !== before && "
+                                 "[...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)",
+                                 arg=before, timeout=WAIT_MS)
+    window.slider_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def session(browser, url: str, window: Window, opened: list[int], go: asyncio.Event,
+                  deadline: list[float]) -> None:
+    context = await browser.new_context(viewport={"width": 1024, "height": 768})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: window.errors.append(f"page error: {error}"))
+    try:
+        await page.goto(f"{url}/latent_sliders?run={EXPLORE_RUN}", wait_until="domcontentloaded")
+        await wait_rendered(page, PAGES["Latent sliders"])
+        opened[0] += 1
+        await go.wait()  # every session is open before the clock starts
+        for cycle in range(MAX_CYCLES):
+            for link in ("Samples", "Latent map", "Latent sliders"):
+                if time.monotonic() > deadline[0]:
+                    return
+                await open_page(page, link, window)
+            for move in range(SLIDER_MOVES_PER_VISIT):
+                if time.monotonic() > deadline[0]:
+                    return
+                await move_slider(page, window, forward=(cycle + move) % 4 < 2)
+    except Exception as error:  # a timeout or a lost page: counted, and this session ends its window
+        window.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+
+
+async def measure_window(url: str, sessions: int, seconds: float, run_dir: Path) -> Window:
+    from playwright.async_api import async_playwright
+
+    window = Window(sessions)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        opened, go, deadline = [0], asyncio.Event(), [float("inf")]
+        tasks = [asyncio.create_task(session(browser, url, window, opened, go, deadline)) for _ in range(sessions)]
+        give_up = time.monotonic() + 120
+        while opened[0] + sum(t.done() for t in tasks) < sessions and time.monotonic() < give_up:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3)  # the first loads settle
+        first, started = run_progress.read_progress(run_dir), time.monotonic()
+        deadline[0] = started + seconds
+        go.set()
+        await asyncio.gather(*tasks)
+        last, window.seconds = run_progress.read_progress(run_dir), time.monotonic() - started
+        window.train_images_per_sec = _rate(first, last, window.seconds)
+        await browser.close()
+    return window
+
+
+# -- report ------------------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def table(windows: list[Window], alone: list[float]) -> str:
+    baseline = statistics.mean(alone)
+    lines = ["| sessions | page rerun median / p95 | slider round trip median / p95 | slider moves | errors "
+             "| training, images/s | vs. alone |", "|---|---|---|---|---|---|---|",
+             f"| 0 (job alone) | | | | | {baseline:,.0f} (windows: {', '.join(f'{a:,.0f}' for a in alone)}) | 1.00 |"]
+    for w in windows:
+        lines.append(f"| {w.sessions} | {statistics.median(w.rerun_ms) if w.rerun_ms else float('nan'):.0f} / "
+                     f"{percentile(w.rerun_ms, 0.95):.0f} ms | {statistics.median(w.slider_ms) if w.slider_ms else float('nan'):.0f}"
+                     f" / {percentile(w.slider_ms, 0.95):.0f} ms | {len(w.slider_ms)} | {len(w.errors)} | "
+                     f"{w.train_images_per_sec:,.0f} | {w.train_images_per_sec / baseline:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--seconds", type=float, default=40.0, help="length of each measured window")
+    parser.add_argument("--nice", type=int, help="the worker's niceness (default: the app's)")
+    parser.add_argument("--threads", type=int, help="the worker's torch threads (default: the app's)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if CHROMIUM is None:
+        sys.exit("chromium is not installed (apt-get install chromium)")
+    root = Path(tempfile.mkdtemp(prefix="latent-lab-load-"))
+    port, server, queue = free_port(), None, None
+    try:
+        train_explore_model(root)
+        server = start_server(root, port)
+        settings = {k: v for k, v in (("nice", args.nice), ("threads", args.threads)) if v is not None}
+        queue = jobs.JobQueue(**settings)
+        job = start_training(root, queue)
+        url = f"http://127.0.0.1:{port}"
+        alone, windows = [images_per_sec(job.run_dir, args.seconds)], []
+        for sessions in args.sessions:
+            windows.append(asyncio.run(measure_window(url, sessions, args.seconds, job.run_dir)))
+            alone.append(images_per_sec(job.run_dir, args.seconds))
+            print(f"{sessions} sessions: {len(windows[-1].slider_ms)} slider moves, "
+                  f"{len(windows[-1].errors)} errors", flush=True)
+        print(f"\nworker: nice {queue.nice}, torch threads {queue.threads or 'default'}; {args.seconds:.0f} s windows\n")
+        print(table(windows, alone))
+        for window in windows:
+            for error in window.errors[:5]:
+                print(f"  {window.sessions} sessions: {error}")
+        if args.json:
+            args.json.write_text(json.dumps({"alone": alone, "windows": [asdict(w) for w in windows],
+                                             "nice": queue.nice, "threads": queue.threads}, indent=1))
+    finally:
+        if queue is not None:
+            queue.close(timeout=30)
+        if server is not None:
+            server.terminate()
+            output, _ = server.communicate(timeout=20)
+            if "Traceback" in (output or ""):
+                print("server log had a traceback:\n" + output[-3000:])
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
