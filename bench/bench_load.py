@@ -99,7 +99,7 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
 
 def start_training(root: Path, queue: jobs.JobQueue) -> jobs.JobView:
     """The quick-start VAE on mnist5k for far more epochs than the benchmark lasts (stopped at the end)."""
-    run_dir = jobs.reserve_run_dir(root, "vae", "mnist5k", "load-training")
+    run_dir = worker.reserve_run_dir(root, "vae", "mnist5k", "load-training")
     settings = worker.write_settings_file(root / jobs.JOBS_DIR / "load-training.json", QUICK_START.family,
                                           QUICK_START.model, "mnist5k", {},
                                           {**QUICK_START.training, "epochs": 10_000, "device": "cpu"})

@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
-import shutil
 import signal
 import threading
 import time
@@ -28,11 +27,11 @@ from subprocess import Popen
 
 from gen_core import checkpoints, run_progress, worker
 from gen_core.errors import GenCoreError
-from gen_core.runs import new_run_dir
 
 QUEUED, STARTING, RUNNING, ENDED = "queued", "starting", "running", "ended"
 STOP_GRACE = 60.0  # seconds a worker has to honour a stop request before it is terminated
 KEEP_ENDED = 50  # ended jobs remembered, so a page can still say how its job ended
+KEEP_LOGS = 200  # worker logs kept in the jobs folder, newest first
 JOBS_DIR = "_jobs"  # under the runs root: settings files and worker logs (not a run folder)
 
 
@@ -118,18 +117,6 @@ def default_limit() -> int:
     if configured.isdigit() and int(configured) >= 1:
         return int(configured)
     return max(1, gpu_count())
-
-
-def reserve_run_dir(root: Path, family: str, dataset: str, name: str | None = None) -> Path:
-    """Create a fresh, empty run folder now, so two jobs queued with one name get two folders."""
-    for _ in range(1000):
-        candidate = new_run_dir(Path(root), family, dataset, name)
-        try:
-            candidate.mkdir(parents=True)
-            return candidate
-        except FileExistsError:
-            continue
-    raise QueueError("Could not find a free run folder name; choose another run name")
 
 
 class JobQueue:
@@ -306,7 +293,9 @@ class JobQueue:
         self._free_gpus = sorted(self._free_gpus + job.gpus)
         if job.request.settings_file is not None:
             Path(job.request.settings_file).unlink(missing_ok=True)
-        discard_reserved(job.request.run_dir)
+        worker.discard_reserved(job.request.run_dir)
+        if job.log_path is not None:
+            worker.prune_logs(job.log_path.parent, KEEP_LOGS)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _job(self, job_id: int) -> Job | None:
@@ -341,26 +330,13 @@ class JobQueue:
         return job.request.epochs * sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2]
 
     def _estimated_starts(self) -> dict[int, float | None]:
-        """When each waiting job should start, playing the queue forward: a training job frees its slots
-        after its own time left (from its progress file), a waiting one after its estimated duration."""
-        free_at: list[float | None] = []
+        training = []
         for job in (j for j in self._jobs if j.state in (STARTING, RUNNING)):
             progress = run_progress.read_progress(job.request.run_dir) if job.state == RUNNING else None
             left = progress.get("eta_seconds") if progress else None
-            left = left if isinstance(left, (int, float)) else self._duration(job)
-            free_at += [left] * self._slots_needed(job)
-        free_at += [0.0] * max(0, self.limit - len(free_at))
-        starts = {}
-        for job in (j for j in self._jobs if j.state == QUEUED):
-            need = self._slots_needed(job)
-            free_at.sort(key=lambda t: float("inf") if t is None else t)
-            slots = free_at[:need]
-            start = None if None in slots else max(slots)
-            duration = self._duration(job)
-            end = None if start is None or duration is None else start + duration
-            free_at[:need] = [end] * need
-            starts[job.id] = start
-        return starts
+            training.append((self._slots_needed(job), left if isinstance(left, (int, float)) else self._duration(job)))
+        waiting = [(job.id, self._slots_needed(job), self._duration(job)) for job in self._jobs if job.state == QUEUED]
+        return estimate_starts(training, waiting, self.limit)
 
     def _view(self, job: Job, estimates: dict[int, float | None]) -> JobView:
         request = job.request
@@ -370,15 +346,20 @@ class JobQueue:
                        job.process.pid if job.process is not None else None)
 
 
-def discard_reserved(run_dir: Path) -> None:
-    """Remove a reserved run folder that never received a run (a job cancelled, refused, or failed
-    before its first save); a folder holding anything else is left alone."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir() or (run_dir / checkpoints.CONFIG_FILE).exists():
-        return
-    leftovers = {p.name for p in run_dir.iterdir()}
-    if leftovers <= {run_progress.PROGRESS_FILE, run_progress.STOP_FILE, checkpoints.SAMPLES_DIR}:
-        shutil.rmtree(run_dir, ignore_errors=True)
+def estimate_starts(training: list[tuple[int, float | None]], waiting: list[tuple[int, int, float | None]],
+                    slots: int) -> dict[int, float | None]:
+    """When each waiting job should start, in seconds from now, playing the queue forward: a training
+    job (slots, seconds left) frees its slots when it ends, a waiting one (id, slots, duration) takes
+    the earliest free ones in turn. None where something ahead has no estimate."""
+    free_at: list[float | None] = [left for used, left in training for _ in range(used)]
+    free_at += [0.0] * max(0, slots - len(free_at))
+    starts = {}
+    for job_id, need, duration in waiting:
+        free_at.sort(key=lambda t: float("inf") if t is None else t)
+        start = None if None in free_at[:need] else max(free_at[:need])
+        free_at[:need] = [None if start is None or duration is None else start + duration] * need
+        starts[job_id] = start
+    return starts
 
 
 _default_queue: JobQueue | None = None

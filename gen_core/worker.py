@@ -9,6 +9,7 @@ priority than the web server. What the process does is then read from its run fo
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,3 +124,36 @@ def _last_error_line(log_path: Path) -> str:
                      for word in line[len("error: "):].split(" ")]
             return " ".join(words)[:300]
     return ""
+
+
+def reserve_run_dir(root: Path, family: str, dataset: str, name: str | None = None) -> Path:
+    """Create a fresh, empty run folder now, so two jobs queued with one name get two folders."""
+    from gen_core.runs import new_run_dir
+
+    for _ in range(1000):
+        candidate = new_run_dir(Path(root), family, dataset, name)
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise GenCoreError("Could not find a free run folder name; choose another run name")
+
+
+def discard_reserved(run_dir: Path) -> None:
+    """Remove a reserved run folder that never received a run (a job cancelled, refused, or failed
+    before its first save); a folder holding anything else is left alone."""
+    from gen_core.run_progress import PROGRESS_FILE, STOP_FILE
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or (run_dir / checkpoints.CONFIG_FILE).exists():
+        return
+    if {p.name for p in run_dir.iterdir()} <= {PROGRESS_FILE, STOP_FILE, checkpoints.SAMPLES_DIR}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def prune_logs(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` worker logs in ``folder``."""
+    logs = sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for log in logs[keep:]:
+        log.unlink(missing_ok=True)

@@ -36,7 +36,7 @@ def sleeping_worker(monkeypatch):
 
 
 def _request(root, name, owner="ada", epochs=2, measure=False, **training):
-    run_dir = jobs.reserve_run_dir(root, "ae", "digits", name)
+    run_dir = worker.reserve_run_dir(root, "ae", "digits", name)
     settings = worker.write_settings_file(
         root / jobs.JOBS_DIR / f"{name}.json", "ae", {"hidden": [16], "latent_dim": 2}, "digits", {},
         {"epochs": epochs, "batch_size": 64, "device": "cpu", "sample_count": 4, "log_every": 1, **training})
@@ -130,6 +130,14 @@ def test_the_wait_estimate_plays_the_queue_forward(queue, tmp_runs, sleeping_wor
     (running.run_dir / run_progress.PROGRESS_FILE).unlink()  # so the sleeping worker is ended, not asked
 
 
+def test_estimated_starts_play_slots_forward():
+    # two slots: one frees in 30 s, one in 100 s; the waiting jobs take them in turn
+    starts = jobs.estimate_starts([(1, 30.0), (1, 100.0)], [(7, 1, 50.0), (8, 1, 20.0), (9, 2, 10.0)], slots=2)
+    assert starts == {7: 30.0, 8: 80.0, 9: 100.0}
+    assert jobs.estimate_starts([(1, None)], [(1, 1, 5.0)], slots=1) == {1: None}, "unknown ahead: unknown"
+    assert jobs.estimate_starts([], [(1, 1, None), (2, 1, 5.0)], slots=1) == {1: 0.0, 2: None}
+
+
 def test_a_run_folder_cannot_have_two_jobs(queue, tmp_runs, sleeping_worker):
     request = _request(tmp_runs, "taken")
     queue.submit(request)
@@ -138,10 +146,10 @@ def test_a_run_folder_cannot_have_two_jobs(queue, tmp_runs, sleeping_worker):
 
 
 def test_reserved_folders_get_fresh_names(tmp_runs):
-    first = jobs.reserve_run_dir(tmp_runs, "ae", "digits", "same")
-    second = jobs.reserve_run_dir(tmp_runs, "ae", "digits", "same")
+    first = worker.reserve_run_dir(tmp_runs, "ae", "digits", "same")
+    second = worker.reserve_run_dir(tmp_runs, "ae", "digits", "same")
     assert (first.name, second.name) == ("same", "same-2") and first.is_dir() and second.is_dir()
-    jobs.discard_reserved(second)
+    worker.discard_reserved(second)
     assert not second.exists()
 
 

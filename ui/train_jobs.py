@@ -51,7 +51,7 @@ def submit_new_run(family: str, model_settings: dict, dataset: str, dataset_opti
                    image_shape, name: str | None = None, measure: bool = True, processes: int = 1) -> None:
     """Queue a new run (its folder is reserved now); raise GenCoreError with the reason when it cannot be."""
     check_limits(int(training["epochs"]), image_shape, new_run=True)
-    run_dir = jobs.reserve_run_dir(classroom.own_space(), family, dataset, name)
+    run_dir = worker.reserve_run_dir(classroom.own_space(), family, dataset, name)
     settings_file = classroom.top_root() / jobs.JOBS_DIR / f"{run_dir.name}-{secrets.token_hex(4)}.json"
     worker.write_settings_file(settings_file, family, model_settings, dataset, dataset_options, training)
     arguments = ["--settings", str(settings_file), "--out", str(run_dir), *([] if measure else ["--no-eval"])]
@@ -78,7 +78,7 @@ def _submit(run_dir: Path, arguments: list[str], epochs: int, processes: int, us
     except GenCoreError:
         if settings_file is not None:
             settings_file.unlink(missing_ok=True)
-            jobs.discard_reserved(run_dir)
+            worker.discard_reserved(run_dir)
         raise
     st.session_state[MY_JOB], st.session_state[WATCHED] = view.id, str(view.run_dir)
 

@@ -168,7 +168,7 @@ def test_a_killed_worker_fails_its_run_and_the_page_says_what_was_kept(empty_roo
 
 def test_a_run_that_fails_before_its_first_epoch_says_nothing_was_saved(empty_root):
     at = open_page("train")
-    run_dir = jobs.reserve_run_dir(empty_root, "ae", "digits", "nan-run")
+    run_dir = worker.reserve_run_dir(empty_root, "ae", "digits", "nan-run")
     settings = worker.write_settings_file(empty_root / "nan.json", "ae", {"hidden": [16], "latent_dim": 2}, "digits",
                                           {}, {"epochs": 3, "batch_size": 64, "lr": 1e9, "device": "cpu",
                                                "sample_count": 4, "log_every": 1})
