@@ -25,6 +25,7 @@ from gen_core.classroom import (STUDENTS_DIR, ClassroomError, ClassroomSettings,
                                 student_space, student_spaces)
 
 STUDENT_PARAM, KEY_PARAM = "student", "key"
+IDENTITY_PARAMS = (STUDENT_PARAM, KEY_PARAM)
 _TOKEN, _STUDENT, _KEY, _LECTURER = "viewer_token", "viewer_student", "viewer_key", "viewer_lecturer"
 _KEY_FILE = ".owner"  # in a student's space: the hash of the key that claimed the name
 _KEY_SHAPE = re.compile(r"^[0-9a-f]{32}$")
@@ -135,6 +136,12 @@ def current_student() -> str | None:
         st.query_params[STUDENT_PARAM] = student  # so a reload or a bookmark keeps the name
         st.query_params[KEY_PARAM] = st.session_state[_KEY]
     return student
+
+
+def identity_query() -> dict[str, str]:
+    """The URL parameters that keep this visitor's classroom name (empty when they gave none)."""
+    student, key = st.session_state.get(_STUDENT), st.session_state.get(_KEY)
+    return {STUDENT_PARAM: student, KEY_PARAM: key} if student and key else {}
 
 
 def claim_name(name: str, key: str = "") -> str:

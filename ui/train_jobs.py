@@ -103,7 +103,8 @@ def stop_outside_run(run_dir: str) -> None:
 
 # -- what the page shows -----------------------------------------------------------------------------
 def anything_active() -> bool:
-    return any(view.state != jobs.ENDED for view in queue().jobs(include_ended=False)) or bool(training_runs())
+    """Whether any job trains or waits, or any run trains outside the app."""
+    return bool(queue().jobs(include_ended=False)) or bool(training_runs())
 
 
 def has_own_job() -> bool:

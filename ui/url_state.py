@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from ui import state
+from ui import classroom, state
 
 MAX_VALUE_CHARS = 400  # longer query values are ignored unread
 _NOTICES = "_url_notices"
@@ -194,6 +194,7 @@ def publish(params: Iterable[UrlParam] = (), overrides: Mapping[str, Any] | None
     values[RUN.key] = active.name if active is not None else None
     values[PRESENT.key] = True if st.session_state.get(PRESENT.key) else None
     query = format_query([RUN, *params, PRESENT], values)
+    query.update(classroom.identity_query())  # a classroom name and its key stay in the address
     if query != _current_query():
         st.query_params.from_dict(query)
     st.session_state[_LAST_SEEN] = query
@@ -202,7 +203,7 @@ def publish(params: Iterable[UrlParam] = (), overrides: Mapping[str, Any] | None
 def view_link() -> str:
     """The full address of this view (for a "copy link" box); relative when the browser's is unknown."""
     base = st.context.url or ""
-    query = _current_query()
+    query = {k: v for k, v in _current_query().items() if k not in classroom.IDENTITY_PARAMS}  # never share a key
     return f"{base}?{urlencode(query)}" if query else base
 
 

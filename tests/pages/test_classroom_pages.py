@@ -67,13 +67,17 @@ def start_small_run(at: AppTest, name: str, epochs: int) -> AppTest:
     return at.button(key="train_start").click().run()
 
 
-def test_a_name_is_given_once_and_kept_in_the_url_with_its_key(class_root):
+def test_a_name_is_given_once_and_kept_in_the_url_with_its_key(class_root, trained_runs):
     at = visit("models")
     assert "Your name for this class" in [t.label for t in at.text_input]
     at.text_input(key="sidebar_name").input("Ada L")
     at.button(key="sidebar_name_enter").click().run()
     assert at.query_params["student"] == "ada-l" and len(at.query_params["key"]) == 32
     assert "You are **ada-l**" in page_text(at) and (class_root / "students" / "ada-l").is_dir()
+    shutil.copytree(trained_runs["vae2"], class_root / "students" / "ada-l" / "adas-vae")
+    at.switch_page("app_pages/samples.py").run()  # a page that writes its view into the address
+    assert at.query_params.get("run") == "adas-vae"
+    assert at.query_params["student"] == "ada-l" and at.query_params["key"], "the name stays in the URL"
     again = visit("models", "ada-l", at.query_params["key"])  # a reload or a bookmark
     assert "You are **ada-l**" in page_text(again)
     impostor = visit("models", "ada-l")  # the name without its key
