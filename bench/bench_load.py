@@ -127,9 +127,9 @@ def _rate(first: dict, last: dict, elapsed: float) -> float:
 
 
 # -- one browser session -----------------------------------------------------------------------------
-async def wait_rendered(page, text: str) -> None:
-    await page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=WAIT_MS)
-    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=WAIT_MS)
+async def wait_rendered(page, text: str, timeout_ms: int = WAIT_MS) -> None:
+    await page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
 
 
 async def check_page(page, window: Window, where: str) -> None:
@@ -149,7 +149,7 @@ async def open_page(page, link: str, window: Window, measure: bool = True) -> No
 
 
 async def move_slider(page, window: Window, forward: bool) -> None:
-    slider = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
     before = await page.evaluate(IMAGES_JS)
     started = time.perf_counter()
     await slider.focus()
@@ -167,7 +167,7 @@ async def session(browser, url: str, window: Window, opened: list[int], go: asyn
     page.on("pageerror", lambda error: window.errors.append(f"page error: {error}"))
     try:
         await page.goto(f"{url}/latent_sliders?run={EXPLORE_RUN}", wait_until="domcontentloaded")
-        await wait_rendered(page, PAGES["Latent sliders"])
+        await wait_rendered(page, PAGES["Latent sliders"], timeout_ms=180_000)  # a first visit loads the model
         opened[0] += 1
         await go.wait()  # every session is open before the clock starts
         for cycle in range(MAX_CYCLES):
@@ -180,7 +180,7 @@ async def session(browser, url: str, window: Window, opened: list[int], go: asyn
                     return
                 await move_slider(page, window, forward=(cycle + move) % 4 < 2)
     except Exception as error:  # a timeout or a lost page: counted, and this session ends its window
-        window.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+        window.errors.append(f"{type(error).__name__}: {' '.join(str(error).split())[:300]}")
     finally:
         await context.close()
 

@@ -111,6 +111,14 @@ def gpu_count() -> int:
         return 0
 
 
+def default_threads() -> int | None:
+    """Torch threads of a worker: on a machine without a GPU, all cores but one, which is left to the
+    web server (page reruns stay quick while a job trains); with a GPU, torch's own choice."""
+    if gpu_count():
+        return None
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def default_limit() -> int:
     """Jobs training at once: $LATENT_LAB_MAX_JOBS, else one per GPU, else one."""
     configured = os.environ.get("LATENT_LAB_MAX_JOBS", "").strip()
@@ -120,10 +128,13 @@ def default_limit() -> int:
 
 
 class JobQueue:
-    def __init__(self, limit: int | None = None, work_dir: Path | None = None, nice: int = 10,
-                 threads: int | None = None, gpus: list[int] | None = None, poll: float = 0.25) -> None:
+    def __init__(self, limit: int | None = None, work_dir: Path | None = None, nice: int = 5,
+                 threads: int | None = 0, gpus: list[int] | None = None, poll: float = 0.25) -> None:
+        """``nice``: how much lower a worker's CPU priority is than the server's; ``threads``: a
+        worker's torch threads (0: ``default_threads()``, None: torch's choice)."""
         self.limit = max(1, limit or default_limit())
-        self.nice, self.threads, self.poll = nice, threads, poll
+        self.nice, self.poll = nice, poll
+        self.threads = default_threads() if threads == 0 else threads
         self._work_dir = work_dir
         self._free_gpus = list(range(gpu_count())) if gpus is None else list(gpus)
         self._jobs: list[Job] = []

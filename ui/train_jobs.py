@@ -122,12 +122,12 @@ def jobs_section() -> None:
 
 
 def _jobs_panel() -> None:
+    _settle_my_job()  # may rerun the app: before the flash below is taken
     who = classroom.viewer()
     views = queue().jobs()
     flash = st.session_state.pop(FLASH, None)
     if flash:
         getattr(st, flash[0])(flash[1])
-    _settle_my_job()
     finished_panel()
     queued_dirs = {str(v.run_dir) for v in views if v.is_training}
     outside = [run for run in training_runs() if str(run.run_dir.resolve()) not in queued_dirs]
