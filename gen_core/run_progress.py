@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gen_core import checkpoints
+from gen_core.errors import GenCoreError
 
 PROGRESS_FILE = "progress.json"
 STOP_FILE = "stop.request"
@@ -283,10 +284,11 @@ def record_end(run_dir: Path, status: str, message: str) -> None:
     progress = read_progress(run_dir) or {}
     progress.update(status=status, message=message, updated=time.time())
     checkpoints.write_json_atomic(run_dir / PROGRESS_FILE, progress)
-    history = _read_history(run_dir)
-    if history and (run_dir / checkpoints.WEIGHTS_FILE).exists():
-        history["status"], history["message"] = status, message
-        checkpoints.save_history(run_dir, history)
+    if (run_dir / checkpoints.WEIGHTS_FILE).exists():
+        try:  # under the run's writer lock, which the dead process no longer holds
+            checkpoints.update_history(run_dir, lambda history: history.update(status=status, message=message))
+        except GenCoreError:  # another writer took the run over meanwhile, or its history is unreadable
+            pass
 
 
 def record_scoring_failed(run_dir: Path, message: str) -> None:

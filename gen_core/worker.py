@@ -143,12 +143,13 @@ def reserve_run_dir(root: Path, family: str, dataset: str, name: str | None = No
 def discard_reserved(run_dir: Path) -> None:
     """Remove a reserved run folder that never received a run (a job cancelled, refused, or failed
     before its first save); a folder holding anything else is left alone."""
+    from gen_core.run_files import LOCK_FILE
     from gen_core.run_progress import PROGRESS_FILE, STOP_FILE
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or (run_dir / checkpoints.CONFIG_FILE).exists():
         return
-    if {p.name for p in run_dir.iterdir()} <= {PROGRESS_FILE, STOP_FILE, checkpoints.SAMPLES_DIR}:
+    if {p.name for p in run_dir.iterdir()} <= {PROGRESS_FILE, STOP_FILE, LOCK_FILE, checkpoints.SAMPLES_DIR}:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core.classroom import ClassroomError
+from gen_core.classroom import ClassroomError, space_owner
 from gen_core.device import device_label
 from gen_core.jobs import ENDED
 from ui import classroom, state
@@ -40,7 +40,8 @@ def _active_model_picker() -> None:
     labels = {str(r.path): f"{r.name} · {r.family} · {r.epochs_done} ep" for r in runs}
     if active is not None and str(active) not in paths:  # a run from the class gallery
         paths.insert(0, str(active))
-        labels[str(active)] = f"{active.name} · {active.parent.name}'s"
+        owner = space_owner(classroom.top_root(), active) or "lecturer"
+        labels[str(active)] = f"{active.name} · {owner}'s"
     if not paths:
         st.caption("Active model: none yet")
         return

@@ -68,12 +68,21 @@ def loadable_run(name_or_path) -> Path | None:
     Every run a page is about to use passes through here (gen_core.runs.resolve_run), so a
     link's ``?run=../x`` or ``?run=/abs/path`` never reaches a folder outside the runs folder.
     """
-    try:
-        path = runs.resolve_run(name_or_path, runs_root())
-    except CheckpointError:
-        return None
-    readable = {info.path.resolve() for info in list_runs() if not info.error}  # cached listing, per rerun
-    return path if path in readable and (path / checkpoints.WEIGHTS_FILE).exists() else None
+    for folder in _folders_to_open():
+        try:
+            path = runs.resolve_run(name_or_path, folder)
+        except CheckpointError:
+            continue
+        readable = {info.path.resolve() for info in runs_in(folder) if not info.error}  # cached listing
+        if path in readable and (path / checkpoints.WEIGHTS_FILE).exists():
+            return path
+    return None
+
+
+def _folders_to_open() -> list[Path]:
+    """Where a run may be opened from: this visitor's runs, then in classroom mode the class gallery's."""
+    from ui.classroom import gallery_spaces
+    return [runs_root(), *gallery_spaces().values()]
 
 
 def active_run_path() -> Path | None:
