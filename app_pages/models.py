@@ -117,13 +117,14 @@ def run_summary(run, busy: bool) -> None:
         st.caption("No metrics yet: measure it on the Evaluate page.")
 
 
-def run_pictures(run, chart_col, samples_col, key: str) -> None:
-    epochs = epoch_history(str(run.path), run.modified)
+def run_pictures(run, chart_col, samples_col, key: str, curve: bool = True) -> None:
+    """The loss curve thumbnail (unless ``curve`` is False: the class gallery's many cards) and the grid."""
+    epochs = epoch_history(str(run.path), run.modified) if curve else []
     with chart_col:
         if epochs:
             st.plotly_chart(loss_thumbnail_figure(epochs), width="stretch", key=f"models_curve_{key}",
                             config={"displayModeBar": False, "staticPlot": True})
-        else:
+        elif curve:
             st.caption("No finished epoch yet.")
     grid, epoch = last_samples(str(run.path), run.modified)
     with samples_col:
@@ -169,12 +170,7 @@ def run_card(run, active_path: str | None, busy_paths: set[str], owner: str = ""
             with info_col:
                 st.markdown(f"#### {run.name}{badge}{whose}")
                 run_summary(run, busy)
-            if owner and not manage:
-                grid, epoch = last_samples(str(run.path), run.modified)
-                if grid is not None:
-                    samples_col.image(grid, caption=f"samples, epoch {epoch}", width=170, output_format="PNG")
-            else:
-                run_pictures(run, chart_col, samples_col, key)
+            run_pictures(run, chart_col, samples_col, key, curve=not owner or manage)
         use_col, rename_col, delete_col, download_col = st.columns(4)
         if not run.error:
             use_col.button("Make active", key=f"models_activate_{key}", disabled=is_active,
