@@ -15,6 +15,7 @@ from PIL import Image
 from gen_core import checkpoints, runs
 from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.images import decode_image
+from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.models import FAMILY_LABELS, family_class
 from ui import classroom, state
 from ui.boundary import public_message
@@ -43,7 +44,7 @@ def last_samples(path: str, modified: float) -> tuple[Image.Image | None, int | 
     if not grids:
         return None, None
     try:
-        with decode_image(grids[-1].read_bytes(), runs.MAX_GRID_PIXELS) as image:
+        with decode_image(grids[-1].read_bytes(), MAX_SAVED_GRID_PIXELS) as image:
             return enlarged(image.convert("RGB") if image.mode not in ("L", "RGB") else image, 340), \
                 int(grids[-1].stem.split("_")[1])
     except (OSError, GenCoreError):

@@ -17,6 +17,7 @@ from gen_core import checkpoints
 from gen_core.errors import ArchiveError, CheckpointError, GenCoreError, ImageInputError
 from gen_core.images.archive import SafeZip
 from gen_core.images.upload import decode_image
+from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.run_files import writing
 
 # Only these names may come in through an uploaded zip: data files, never code or pickles.
@@ -25,7 +26,6 @@ _ALLOWED_MEMBERS = re.compile(r"^(model\.safetensors|optimizer\.safetensors|opti
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 2_000  # a run holds 5 files and at most 1,000 sample grids
-MAX_GRID_PIXELS = 16_000_000  # a saved sample grid; 64 images of 256 px are 4.4 million
 _STAGING_PREFIX = ".import-"
 _log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def _unpack_run_zip(data: bytes, staging: Path) -> str:
 
 def _check_grid(name: str, content: bytes) -> None:
     try:
-        decode_image(content, MAX_GRID_PIXELS).close()
+        decode_image(content, MAX_SAVED_GRID_PIXELS).close()
     except ImageInputError as error:
         raise CheckpointError(f"{name} in the zip is not a usable sample grid: {error}") from None
 

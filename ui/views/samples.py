@@ -13,6 +13,7 @@ from PIL import Image
 
 from gen_core.checkpoints import SAMPLES_DIR
 from gen_core.images import decode_image
+from gen_core.limits import MAX_SAVED_GRID_PIXELS
 
 EPOCH_GRID_PATTERN = re.compile(r"^epoch_(\d+)\.png$")
 
@@ -51,7 +52,7 @@ def epoch_grid_image(grid: EpochGrid, width_px: int = 400) -> Image.Image:
     Browsers blur small images they stretch but shrink big ones cleanly, so erring large keeps
     28-pixel digits crisp in a narrow column.
     """
-    picture = decode_image(grid.path.read_bytes())
+    picture = decode_image(grid.path.read_bytes(), MAX_SAVED_GRID_PIXELS)
     factor = max(1, math.ceil(width_px / max(picture.width, 1)))
     if factor == 1:
         return picture
