@@ -86,9 +86,11 @@ class World:
 
     def leaks(self, text: str) -> str:
         for needle, what in ((str(self.base), "a server path"), (SECRET, "a private file name"),
-                             ("Traceback (most recent", "a traceback")):
+                             ("Traceback (most recent", "a traceback"), ("/etc/", "a server path")):
             if needle in text:
                 return what
+        if re.search(r"\d+ files could not be read", text):
+            return "what is in a server folder"
         return ""
 
 
@@ -106,8 +108,8 @@ def cli(args: list[str], timeout: float = 300, limit_file_bytes: int | None = No
 
 
 def cli_outcome(result: subprocess.CompletedProcess) -> tuple[str, str]:
-    errors = [line for line in result.stderr.splitlines() if line.strip() and "it/s]" not in line
-              and "s/it]" not in line and not line.lstrip().startswith(("0%", "measuring", "base"))]
+    progress = re.compile(r"\d+%\|")  # tqdm's bars, drawn while a run trains or is scored
+    errors = [line for line in result.stderr.splitlines() if line.strip() and not progress.search(line)]
     if result.returncode == 0:
         return "handled cleanly", "exit 0"
     if result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr:
@@ -197,7 +199,8 @@ def import_through_models_page(world: World, name: str, data: bytes) -> Result:
     if leak:
         return Result("run zip import", name, "reached outside", f"import message shows {leak}")
     refused = any("Could not import" in element.value for element in at.error)
-    worst, detail = every_page(world)
+    imported = sorted(p.name for p in world.runs.iterdir() if p.is_dir() and p.name not in ("base", "_uploads"))
+    worst, detail = every_page(world, query={"run": imported[0]} if imported else None)  # the import as active
     if worst != "handled cleanly":
         return Result("run zip import", name, worst, detail)
     if refused:
@@ -209,7 +212,7 @@ def import_through_models_page(world: World, name: str, data: bytes) -> Result:
 def run_folder_on_disk(world: World, name: str, files: dict[str, bytes]) -> Result:
     world.reset_runs()
     hostile.write_folder(files, world.runs / "dropped-in")
-    worst, detail = every_page(world)
+    worst, detail = every_page(world, query={"run": "dropped-in"})  # as the active model, when it can be
     if worst != "handled cleanly":
         return Result("run folder on disk", name, worst, detail)
     at = open_page("models")

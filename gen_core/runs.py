@@ -194,8 +194,9 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
         prefix = _unpack_run_zip(data, staging)
         try:
             run = checkpoints.load_run(staging)
-        except GenCoreError as error:
-            raise CheckpointError(f"The zip does not hold a loadable run: {error}") from None
+        except GenCoreError as error:  # (named without the staging folder, which means nothing to anyone)
+            raise CheckpointError("The zip does not hold a loadable run: "
+                                  + str(error).replace(f"{staging.name}: ", "")) from None
         wanted = name or (prefix.strip("/") or None) or run.config.get("name")
         destination = new_run_dir(root, run.family, str(run.config["data"].get("name") or "upload"), wanted,
                                   create=True)
