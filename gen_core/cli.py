@@ -159,12 +159,12 @@ def run_train(args) -> int:
         return _resume(args)
     from gen_core import pipeline
     from gen_core.checkpoints import CONFIG_FILE, default_root, writer_lock
-    from gen_core.run_files import check_output_folder
+    from gen_core.run_files import check_output_folder, outermost_missing, remove_if_unused
     from gen_core.runs import new_run_dir
 
     family, model_settings, dataset, dataset_options, training = _new_run_settings(args)
     writes = _writes_the_run()
-    made = _outermost_missing(args.out or default_root())  # folders made here are removed if no run is saved
+    made = outermost_missing(args.out or default_root())  # folders made here are removed if no run is saved
     out = args.out or new_run_dir(default_root(), family, dataset, create=writes)
     made = made or (out if not args.out else None)
 
@@ -181,7 +181,7 @@ def run_train(args) -> int:
                 raise GenCoreError(f"{out} already holds a run; use --resume {out} or another --out")
             return _train_and_measure(prepare(), args)
         finally:
-            _remove_if_unused(out, made)
+            remove_if_unused(out, made)
 
 
 def _new_run_settings(args) -> tuple[str, dict, str, dict, dict]:
@@ -246,37 +246,6 @@ def _train_and_measure(trainer, args) -> int:
                   f"({type(error).__name__}: {error}); score it later with "
                   f"`python -m gen_core eval {trainer.run_dir}`", file=sys.stderr)
     return status
-
-
-def _outermost_missing(path: Path) -> Path | None:
-    """The outermost folder of ``path`` that does not exist yet (None when it all exists)."""
-    missing = None
-    for folder in (path, *path.parents):
-        if folder.exists():
-            return missing
-        missing = folder
-    return missing
-
-
-def _remove_if_unused(out: Path, made: Path | None) -> None:
-    """A run folder made for a run that never saved an epoch is removed again, with the lock file
-    this process holds (so only ever called while holding it) and the empty folders made for it."""
-    from gen_core.checkpoints import CONFIG_FILE
-    from gen_core.run_files import LOCK_FILE
-    from gen_core.run_progress import PROGRESS_FILE, STOP_FILE
-
-    leftovers = {LOCK_FILE, PROGRESS_FILE, STOP_FILE}  # the lock, and the live progress of a run that never saved
-    try:
-        if not out.is_dir() or (out / CONFIG_FILE).exists() or {p.name for p in out.iterdir()} - leftovers:
-            return
-        for name in (PROGRESS_FILE, STOP_FILE, LOCK_FILE):  # the lock last
-            (out / name).unlink(missing_ok=True)
-        for folder in (out, *out.parents):
-            if made is None or (folder != made and made not in folder.parents):
-                break
-            folder.rmdir()  # only ever empty folders: rmdir refuses anything else
-    except OSError:
-        pass
 
 
 def _progress_writer(trainer):

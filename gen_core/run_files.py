@@ -212,3 +212,35 @@ def check_output_file(path: Path) -> Path:
         raise OutputPathError(f"{path} is a folder; give a file name")
     check_output_folder(path.parent)
     return path
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None when it all exists)."""
+    missing = None
+    for folder in (Path(path), *Path(path).parents):
+        if folder.exists():
+            return missing
+        missing = folder
+    return missing
+
+
+def remove_if_unused(run_dir: Path, made: Path | None) -> None:
+    """A run folder made for a run that never saved an epoch is removed again, with the lock file
+    this process holds (so call it only while holding it) and the empty folders made for it
+    (``made``: the outermost, from ``outermost_missing`` before they were made)."""
+    from gen_core.run_progress import PROGRESS_FILE, STOP_FILE
+
+    run_dir = Path(run_dir)
+    # the lock, and the live progress of a run that never saved (it has no config.json either)
+    leftovers = (PROGRESS_FILE, STOP_FILE, LOCK_FILE)  # the lock last
+    try:
+        if not run_dir.is_dir() or {entry.name for entry in os.scandir(run_dir)} - set(leftovers):
+            return
+        for name in leftovers:
+            (run_dir / name).unlink(missing_ok=True)
+        for folder in (run_dir, *run_dir.parents):
+            if made is None or (folder != made and made not in folder.parents):
+                break
+            folder.rmdir()  # only ever empty folders: rmdir refuses anything else
+    except OSError:
+        pass
