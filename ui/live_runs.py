@@ -14,11 +14,13 @@ import streamlit as st
 from PIL import Image
 
 from gen_core import checkpoints, jobs, run_progress
+from gen_core.errors import GenCoreError
+from gen_core.images import decode_image
+from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.classroom import student_spaces
 from gen_core.run_progress import LiveRun
 from ui.classroom import top_root
 
-_MAX_GRID_PIXELS = 4096 * 4096  # a grid is a few hundred pixels a side; anything bigger is not ours
 
 
 def queue() -> jobs.JobQueue:
@@ -57,11 +59,9 @@ def grid_image(run: LiveRun) -> Image.Image | None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _grid_image(path: str, mtime: float) -> Image.Image | None:
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > _MAX_GRID_PIXELS:
-                return None
+        with decode_image(Path(path).read_bytes(), MAX_SAVED_GRID_PIXELS) as image:
             return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, GenCoreError):  # gone since it was listed, or not a sensible image
         return None
 
 
