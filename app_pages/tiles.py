@@ -75,9 +75,10 @@ def _explain_no_tile_model(run) -> None:
 
 def _real_and_generated(run, real_pool, tile_size: int) -> None:
     st.caption("Nearest-neighbour zoom, so every pixel of a tile shows as a square.")
-    count_column, seed_column = st.columns(2)
-    count = count_column.select_slider("Tiles in each panel", [4, 8, 16, 32], value=16, key="tiles_pair_count")
-    seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="tiles_pair_seed")
+    with presentation.settings("How many tiles, seed"):
+        count_column, seed_column = st.columns(2)
+        count = count_column.select_slider("Tiles in each panel", [4, 8, 16, 32], value=16, key="tiles_pair_count")
+        seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="tiles_pair_seed")
     zoom = tiles_view.zoom_factor(tile_size, 128)
     real_column, generated_column = st.columns(2)
     with real_column:
@@ -93,11 +94,12 @@ def _grid(tiles, zoom: int):
 
 
 def _mosaic(run, tile_size: int) -> None:
-    side_column, seed_column, gaps_column = st.columns(3)
-    side = side_column.select_slider("Grid", [4, 6, 8, 12, 16], value=8, format_func=lambda n: f"{n} x {n}",
-                                     key="tiles_mosaic_side")
-    seed = seed_column.number_input("Seed", 0, 2**31 - 1, 0, key="tiles_mosaic_seed")
-    gaps = gaps_column.toggle("Gaps between tiles", value=False, key="tiles_mosaic_gaps")
+    with presentation.settings("Grid size, seed"):
+        side_column, seed_column, gaps_column = st.columns(3)
+        side = side_column.select_slider("Grid", [4, 6, 8, 12, 16], value=8, format_func=lambda n: f"{n} x {n}",
+                                         key="tiles_mosaic_side")
+        seed = seed_column.number_input("Seed", 0, 2**31 - 1, 0, key="tiles_mosaic_seed")
+        gaps = gaps_column.toggle("Gaps between tiles", value=False, key="tiles_mosaic_gaps")
     zoom = tiles_view.zoom_factor(tile_size * side, 640)
     mosaic = tiles_view.mosaic_image(_generated_for(run, side * side, seed), side, gaps=gaps, upscale=zoom)
     st.image(mosaic, caption=f"{side * side} generated {tile_size}x{tile_size} tiles, seed {seed}", output_format="PNG")
