@@ -18,7 +18,9 @@ from gen_core.models import FAMILY_LABELS, family_class
 from gen_core.pipeline import train_config_from_dict
 from gen_core.presets import PRESETS, QUICK_START
 from ui import classroom, state
+from ui.estimates import quick_start_estimate
 from ui.live_runs import queue
+from ui.run_name import forget_run_name, run_name_input
 from ui.train_jobs import has_own_job, jobs_section, processes_note, submit_new_run, submit_resume
 from ui.train_widgets import (cached_dataset, dataset_label, dataset_options_inputs, dataset_rows,
                               keep_form_across_pages, layer_table, model_settings_inputs, training_settings_inputs)
@@ -40,7 +42,7 @@ if not state.list_runs() and not has_own_job():
         hidden = "-".join(str(size) for size in QUICK_START.model["hidden"])
         st.markdown(f"Trains a small VAE (dense layers 784-{hidden}-{QUICK_START.model['latent_dim']} and back) on "
                     f"the 4,500 MNIST digits that ship with the app, for {QUICK_START.training['epochs']} epochs. "
-                    "It takes seconds on a laptop CPU, and its 2-d latent space can be drawn as a map afterwards.")
+                    f"{quick_start_estimate()} Its 2-d latent space can be drawn as a map afterwards.")
         if st.button("Train the quick-start model", type="primary", icon=":material/bolt:", key="train_quick_start"):
             with state.user_errors("Could not start the quick start: "):
                 submit_new_run(QUICK_START.family, QUICK_START.model, "mnist5k", {},
@@ -69,8 +71,7 @@ with settings_col:
 
     st.subheader("3 · Training")
     fit_settings = training_settings_inputs(preset)
-    run_name = st.text_input("Run name (optional)", key="train_run_name",
-                             placeholder="default: family-dataset-date-time").strip() or None
+    run_name, name_ok = run_name_input(classroom.own_space())
     measure = st.checkbox("Measure the model when training ends", value=True, key="train_measure",
                           help="Reconstruction, likelihood, MMD, Fréchet distance, sharpness... with the prior and "
                                "the per-class GMM sampler, stored with the run. About 30 s on a CPU (the first "
@@ -113,7 +114,7 @@ with settings_col:
     named = not who.classroom or who.lecturer or who.student is not None
     if not named:
         st.info("Give your name in the sidebar first: your runs are kept under it.")
-    ready = dataset_choice is not None and table is not None and named
+    ready = dataset_choice is not None and table is not None and named and name_ok
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
                  disabled=not ready, width="stretch"):
         options, shape = dataset_choice
@@ -122,6 +123,7 @@ with settings_col:
                 cached_dataset(dataset_name, options)  # a bad folder or zip is reported now, not by the worker
             submit_new_run(preset.family, model_settings, dataset_name, options, fit_settings, shape,
                            name=run_name, measure=measure, processes=processes)
+            forget_run_name()
             st.rerun()
 
 with st.expander("Resume a saved run", icon=":material/replay:"):

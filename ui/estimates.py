@@ -7,6 +7,7 @@ import streamlit as st
 from gen_core.errors import GenCoreError
 from gen_core.estimate import estimate_training_seconds
 from gen_core.pipeline import prepare_training, train_config_from_dict
+from gen_core.presets import QUICK_START
 
 
 @st.cache_data(ttl=120, show_spinner="Timing a few training steps on this machine…", max_entries=8)
@@ -30,3 +31,12 @@ def duration_text(seconds: float) -> str:
     if seconds < 3600:
         return f"about {round(seconds / 60)} min"
     return f"about {seconds / 3600:.1f} h"
+
+
+def quick_start_estimate() -> str:
+    """A sentence for the quick start: how long it takes on this machine now, as timed."""
+    seconds = estimated_seconds(QUICK_START.family, QUICK_START.model, "mnist5k", QUICK_START.training)
+    if seconds is None:
+        return ""
+    return (f"On this machine right now that takes {duration_text(seconds)} (timed from a few training steps; "
+            "longer while others train).")

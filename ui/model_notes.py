@@ -11,7 +11,10 @@ from gen_core.quality import class_mismatches, training_verdict
 
 def grid_content(family: str) -> str:
     """What the sample grids saved during training hold (an autoencoder has no prior to sample)."""
-    if not getattr(family_class(family), "has_prior", True):
+    model_class = family_class(family)
+    if model_class is None:  # settings not written yet, or a family this version does not know
+        return "what the run saved during training"
+    if not model_class.has_prior:
         return "test images (top half) and their reconstructions (bottom half)"
     return "the same fixed random codes, decoded (so the epochs compare)"
 

@@ -19,7 +19,8 @@ from ui.views.loss_charts import loss_curves_figure
 from gen_core.classroom import ClassroomError, check_job_limits
 from gen_core.errors import GenCoreError
 from gen_core.runs import list_runs
-from ui import classroom, state
+from ui import classroom, presentation, state
+from ui.model_notes import latest_grid_caption
 from ui.live_runs import grid_image, live_run, queue, training_runs
 from ui.train_widgets import enlarged, format_duration, make_active
 
@@ -184,14 +185,16 @@ def curves_and_samples(run: run_progress.LiveRun, key: str) -> None:
     with chart_col:
         if run.steps or run.epochs:
             figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch)
-            st.plotly_chart(figure, width="stretch", key=f"jobs_curves_{key}", config={"displayModeBar": False})
+            st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
+                            config={"displayModeBar": False})
         else:
             st.caption("The loss curves appear after the first logged batches.")
     with samples_col:
         grid = grid_image(run)
         if grid is not None:
+            current = min(run.epoch + 1, run.total_epochs) if run.is_active else None
             st.image(enlarged(grid, 480), output_format="PNG",
-                     caption=f"Samples after epoch {run.samples_epoch} (fixed noise, so epochs compare)")
+                     caption=latest_grid_caption(run.family, run.samples_epoch, current))
         else:
             st.caption("A sample grid appears after the first epoch.")
 

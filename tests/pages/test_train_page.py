@@ -93,6 +93,7 @@ def test_settings_that_make_no_model_are_explained_and_block_start(runs_root):
 def test_quick_start_is_offered_only_while_there_are_no_runs(empty_root, trained_runs, runs_root, monkeypatch):
     at = open_page("train")
     assert "Start with one click" in page_text(at)
+    assert "On this machine right now that takes about" in page_text(at)  # timed, not promised
     assert at.button(key="train_quick_start").label == "Train the quick-start model"
     monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(runs_root))  # the folder with the tiny runs
     at = open_page("train")
@@ -281,3 +282,20 @@ def test_each_described_setting_of_a_preset_gets_its_widget(empty_root):
         assert expected <= shown, expected - shown
         hidden_for_conv = f"train_model_{slug(name)}_hidden"
         assert (hidden_for_conv in shown) == (arch == "mlp")
+
+
+def test_a_taken_run_name_is_refused_before_start_and_the_field_empties_after_a_start(empty_root, trained_runs):
+    shutil.copytree(trained_runs["ae"], empty_root / "taken")
+    at = choose_small_run(open_page("train"))
+    at.text_input(key="train_run_name").set_value("taken").run()
+    assert any("A run called **taken** already exists" in error.value for error in at.error)
+    assert at.button(key="train_start").disabled  # no silent "taken-2"
+    at.text_input(key="train_run_name").set_value("my first run!").run()
+    assert not at.error and not at.button(key="train_start").disabled
+    assert "It will be saved as **my-first-run**" in page_text(at)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert finish_current_job().status == "completed"
+    at.run()
+    assert (empty_root / "my-first-run" / checkpoints.WEIGHTS_FILE).exists()
+    assert at.text_input(key="train_run_name").value == ""  # the next run does not inherit the name
