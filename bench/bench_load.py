@@ -10,6 +10,9 @@ and move a latent slider in a loop for a fixed time, and measures:
   errors            exception boxes, tracebacks, page errors, waits over 30 s
   training          the job's images per second in the same window, against windows with no
                     sessions before and after (the machine is shared, so alone is measured twice)
+  CPU               cores used by the web server, the training worker and the browsers in each
+                    window (from /proc): here the browsers share the server's cores, which the
+                    students' own laptops spare it in a lecture hall
 
 Goal on a 2-core CPU with 8 sessions and one job: no error, slider round trip p95 < 500 ms,
 training at least 70% of its speed alone. Everything runs on 127.0.0.1; loops are bounded by
@@ -63,6 +66,7 @@ class Window:
     slider_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     train_images_per_sec: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process group, over the window
 
 
 # -- setup -------------------------------------------------------------------------------------------
@@ -126,6 +130,33 @@ def _rate(first: dict, last: dict, elapsed: float) -> float:
     return (last["step"] - first["step"]) * QUICK_START.training["batch_size"] / elapsed
 
 
+# -- where the CPU goes ------------------------------------------------------------------------------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_by_group(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the web server, the training worker(s) and the browsers, read from
+    /proc (Linux): the browsers share this machine's cores here, which a lecture hall's do not."""
+    totals = {"server": 0.0, "training": 0.0, "browsers": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        if int(entry.name) == server_pid:
+            totals["server"] += seconds
+        elif "gen_core train" in command:
+            totals["training"] += seconds
+        elif "chrom" in command or "playwright" in command:  # the browsers and their driver
+            totals["browsers"] += seconds
+    return totals
+
+
 # -- one browser session -----------------------------------------------------------------------------
 async def wait_rendered(page, text: str, timeout_ms: int = WAIT_MS) -> None:
     await page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
@@ -185,7 +216,7 @@ async def session(browser, url: str, window: Window, opened: list[int], go: asyn
         await context.close()
 
 
-async def measure_window(url: str, sessions: int, seconds: float, run_dir: Path) -> Window:
+async def measure_window(url: str, sessions: int, seconds: float, run_dir: Path, server_pid: int) -> Window:
     from playwright.async_api import async_playwright
 
     window = Window(sessions)
@@ -197,11 +228,12 @@ async def measure_window(url: str, sessions: int, seconds: float, run_dir: Path)
         while opened[0] + sum(t.done() for t in tasks) < sessions and time.monotonic() < give_up:
             await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # the first loads settle
-        first, started = run_progress.read_progress(run_dir), time.monotonic()
+        first, started, cpu = run_progress.read_progress(run_dir), time.monotonic(), cpu_by_group(server_pid)
         deadline[0] = started + seconds
         go.set()
         await asyncio.gather(*tasks)
         last, window.seconds = run_progress.read_progress(run_dir), time.monotonic() - started
+        window.cpu_seconds = {group: used - cpu[group] for group, used in cpu_by_group(server_pid).items()}
         window.train_images_per_sec = _rate(first, last, window.seconds)
         await browser.close()
     return window
@@ -225,6 +257,15 @@ def table(windows: list[Window], alone: list[float]) -> str:
                      f"{percentile(w.rerun_ms, 0.95):.0f} ms | {statistics.median(w.slider_ms) if w.slider_ms else float('nan'):.0f}"
                      f" / {percentile(w.slider_ms, 0.95):.0f} ms | {len(w.slider_ms)} | {len(w.errors)} | "
                      f"{w.train_images_per_sec:,.0f} | {w.train_images_per_sec / baseline:.2f} |")
+    lines += ["", "CPU used in each window, in cores (2 here): who was busy", "",
+              "| sessions | web server | training | browsers | server CPU per page rerun or slider move |",
+              "|---|---|---|---|---|"]
+    for w in windows:
+        cores = {group: used / w.seconds for group, used in w.cpu_seconds.items()} if w.seconds else {}
+        actions = len(w.rerun_ms) + len(w.slider_ms)
+        per_action = f"{w.cpu_seconds.get('server', 0) / actions * 1000:.0f} ms" if actions else "n/a"
+        lines.append(f"| {w.sessions} | {cores.get('server', 0):.2f} | {cores.get('training', 0):.2f} | "
+                     f"{cores.get('browsers', 0):.2f} | {per_action} |")
     return "\n".join(lines)
 
 
@@ -249,7 +290,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         alone, windows = [images_per_sec(job.run_dir, args.seconds)], []
         for sessions in args.sessions:
-            windows.append(asyncio.run(measure_window(url, sessions, args.seconds, job.run_dir)))
+            windows.append(asyncio.run(measure_window(url, sessions, args.seconds, job.run_dir, server.pid)))
             alone.append(images_per_sec(job.run_dir, args.seconds))
             print(f"{sessions} sessions: {len(windows[-1].slider_ms)} slider moves, "
                   f"{len(windows[-1].errors)} errors", flush=True)
