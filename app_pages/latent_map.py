@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, to_pil
@@ -23,6 +25,33 @@ POINT_WIDTH_PX = 150
 @st.cache_data(show_spinner="Encoding the test set and fitting the PCA…", max_entries=4)
 def _latent_map(path: str, mtime: float, _model, _dataset):
     return build_latent_map(_model, _dataset.test_images, _dataset.test_labels, _dataset.class_names)
+
+
+# The decoded pictures below are the same for every visitor of a model with the same settings, so they
+# are made once and shared (a room opening one lesson's link costs the server one decode, not thirty).
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _basis_grid(path: str, mtime: float, scale: float, upscale: int, _model):
+    basis = decoded_basis_vectors(_model, scale=scale)
+    return make_grid_image(basis, nrow=min(16, len(basis)), upscale=upscale), len(basis)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _class_means_grid(path: str, mtime: float, upscale: int, _model, _latent_map):
+    _means, images = decoded_class_means(_model, _latent_map)
+    return make_grid_image(images, nrow=len(images), upscale=upscale)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _class_path_grid(path: str, mtime: float, class_a: int, class_b: int, steps: int, upscale: int, _model,
+                     _latent_map):
+    return make_grid_image(class_mean_path(_model, _latent_map, class_a, class_b, steps), nrow=steps,
+                           upscale=upscale)
+
+
+@st.cache_resource(show_spinner="Decoding the manifold…", max_entries=16)
+def _manifold_grid(path: str, mtime: float, size: int, _model, _latent_map):
+    return make_grid_image(manifold_images(_model, _latent_map, size), nrow=size, padding=0,
+                           upscale=max(1, round(640 / (size * _model.image_shape[-1]))))
 
 
 def _show_classes(classes) -> None:
@@ -57,7 +86,7 @@ def _picture(image, caption: str) -> None:
 
 
 def _download(label: str, image, file_name: str, key: str) -> None:
-    st.download_button(label, png_bytes(image), file_name=file_name, mime="image/png",
+    st.download_button(label, partial(png_bytes, image), file_name=file_name, mime="image/png",  # made on click
                        icon=":material/download:", key=key, on_click="ignore")
 
 
@@ -141,9 +170,8 @@ scale = st.slider("Length of each basis vector", -limit, limit, latent_map.basis
                        "times that, far enough out to show what each direction encodes. Length 1 is one unit of "
                        "the prior for a VAE.")
 with user_errors():
-    basis = decoded_basis_vectors(model, scale=scale)
-    basis_grid = make_grid_image(basis, nrow=min(16, len(basis)), upscale=upscale)
-    _picture(basis_grid, f"decode({scale:g} · e_i) for i = 1 … {len(basis)}, left to right, top to bottom. "
+    basis_grid, count = _basis_grid(*run_key(run), float(scale), upscale, model)
+    _picture(basis_grid, f"decode({scale:g} · e_i) for i = 1 … {count}, left to right, top to bottom. "
              "Recognisable shapes suggest the code clusters whole images rather than composing parts.")
     _download("Download basis vectors", basis_grid, "basis-vectors.png", "latent_map_basis_download")
 
@@ -152,8 +180,7 @@ if not classes:
     st.info("This dataset has no class labels, so there are no class means to show.")
 else:
     with user_errors():
-        _means, mean_images = decoded_class_means(model, latent_map)
-        _picture(make_grid_image(mean_images, nrow=len(mean_images), upscale=upscale),
+        _picture(_class_means_grid(*run_key(run), upscale, model, latent_map),
                  "Decoded mean code of each class: " + ", ".join(map(latent_map.class_name, classes)))
     _keep_valid("latent_map_mean_from", classes, classes[_position_of(latent_map, classes, "1", 0)])
     _keep_valid("latent_map_mean_to", classes, classes[_position_of(latent_map, classes, "7", -1)])
@@ -166,8 +193,8 @@ else:
                                           key="latent_map_mean_to")
         steps = steps_column.slider("Steps", 3, 20, key="latent_map_mean_steps")
     with user_errors():
-        path_grid = make_grid_image(class_mean_path(model, latent_map, class_a, class_b, steps), nrow=steps,
-                                    upscale=upscale)
+        path_grid = _class_path_grid(*run_key(run), int(class_a), int(class_b), int(steps), upscale, model,
+                                     latent_map)
         _picture(path_grid, f"(1 − t) · mean({latent_map.class_name(class_a)}) + t · "
                  f"mean({latent_map.class_name(class_b)}), t from 0 to 1: the decoder warps one class into the "
                  "other rather than cross-fading.")
@@ -177,8 +204,7 @@ if model.latent_dim == 2:
     st.subheader("Manifold of the 2-D latent space")
     size = st.slider("Images per side", 5, 30, 15, key="latent_map_manifold_size")
     with user_errors():
-        manifold = make_grid_image(manifold_images(model, latent_map, size), nrow=size, padding=0,
-                                   upscale=max(1, round(640 / (size * model.image_shape[-1]))))
+        manifold = _manifold_grid(*run_key(run), int(size), model, latent_map)
         _picture(manifold, "Images decoded on an even grid of the latent plane "
                  + ("(N(0, 1) quantiles, so each cell holds equal prior mass)." if model.is_variational
                     else "(three standard deviations of the codes either side of their mean)."))

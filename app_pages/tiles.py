@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -103,7 +104,7 @@ def _mosaic(run, tile_size: int) -> None:
     zoom = tiles_view.zoom_factor(tile_size * side, 640)
     mosaic = tiles_view.mosaic_image(_generated_for(run, side * side, seed), side, gaps=gaps, upscale=zoom)
     st.image(mosaic, caption=f"{side * side} generated {tile_size}x{tile_size} tiles, seed {seed}", output_format="PNG")
-    st.download_button("Download PNG", png_bytes(mosaic), file_name=f"{run.name}_mosaic_seed{seed}.png",
+    st.download_button("Download PNG", partial(png_bytes, mosaic), file_name=f"{run.name}_mosaic_seed{seed}.png",
                        mime="image/png", icon=":material/download:", key="tiles_mosaic_download")
 
 
