@@ -14,7 +14,7 @@ import streamlit as st
 
 from gen_core.errors import GenCoreError
 from gen_core.jobs import gpu_count
-from gen_core.models import FAMILY_LABELS, family_class
+from gen_core.models import FAMILY_LABELS
 from gen_core.pipeline import train_config_from_dict
 from gen_core.presets import PRESETS, QUICK_START
 from ui import classroom, state
@@ -92,10 +92,10 @@ with summary_col:
         trainable = "all trainable" if table["trainable"] == table["total"] else f"{table['trainable']:,} trainable"
         st.markdown(f"**{table['total']:,} parameters** ({trainable}) · {table['total'] * 4 / 2**20:.1f} MB "
                     f"of weights · for {image_shape[0]}×{image_shape[1]}×{image_shape[2]} images")
-        decoder_name = "decoder" if family_class(preset.family).has_encoder else "generator"
-        records = [{**row, "part": row["part"].replace("decoder/generator", decoder_name)} for row in table["records"]]
-        st.dataframe(records, hide_index=True, width="stretch", height=420, column_config={
-            "part": st.column_config.TextColumn("part", width="small"),
+        # no "part" column: each layer's name starts with its part (encoder, decoder, discriminator...),
+        # and three columns fit the half page without a sideways scroll
+        st.dataframe(table["records"], hide_index=True, width="stretch", height=420,
+                     column_order=("layer", "output shape", "parameters"), column_config={
             "layer": st.column_config.TextColumn("layer", width="medium"),
             "output shape": st.column_config.TextColumn("output", width="small"),
             "parameters": st.column_config.NumberColumn("parameters", format="localized", width="small")})
