@@ -108,7 +108,7 @@ def cli(args: list[str], timeout: float = 300, limit_file_bytes: int | None = No
 
 
 def cli_outcome(result: subprocess.CompletedProcess) -> tuple[str, str]:
-    progress = re.compile(r"\d+%\|")  # tqdm's bars, drawn while a run trains or is scored
+    progress = re.compile(r"\d+%\||step/s\]")  # tqdm's bars (and their first, empty one) while a run trains
     errors = [line for line in result.stderr.splitlines() if line.strip() and not progress.search(line)]
     if result.returncode == 0:
         return "handled cleanly", "exit 0"

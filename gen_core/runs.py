@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gen_core import checkpoints
+from gen_core.classroom import STUDENTS_DIR
 from gen_core.errors import ArchiveError, CheckpointError, GenCoreError, ImageInputError
 from gen_core.images.archive import SafeZip
 from gen_core.images.upload import decode_image
@@ -31,10 +32,18 @@ _log = logging.getLogger(__name__)
 
 
 def safe_run_name(name: str) -> str:
-    cleaned = _SAFE_NAME.sub("-", str(name).strip()).strip("-.")
+    """``name`` as a run folder's name: letters, digits, dots, dashes and underscores, at most 80.
+
+    The runs folder's own folders are never a run's: no name starts with "_" (``_jobs``,
+    ``_uploads``) or "." (import staging), and "students" is kept for classroom mode's spaces.
+    """
+    cleaned = _SAFE_NAME.sub("-", str(name).strip()).strip("-._")[:80].rstrip("-._")
     if not cleaned:
         raise CheckpointError("A run name needs at least one letter or digit")
-    return cleaned[:80]
+    if cleaned.lower() == STUDENTS_DIR:
+        raise CheckpointError(f"'{cleaned}' is kept for the students' folders of classroom mode; choose another "
+                              "run name")
+    return cleaned
 
 
 def new_run_dir(root: Path, family: str, dataset: str, name: str | None = None, create: bool = False) -> Path:

@@ -122,6 +122,19 @@ def test_rename_refuses_existing_names_outside_paths_and_non_runs(a_run, trained
         runs.rename_run(a_run, " ../ ", root=tmp_runs)
 
 
+@pytest.mark.parametrize("typed, folder", [("../../etc", "etc"), ("a/b c", "a-b-c"), ("_jobs", "jobs"),
+                                           ("__uploads__", "uploads"), (".hidden", "hidden"), ("-rf", "rf"),
+                                           ("x" * 79 + "-y", "x" * 79)])
+def test_run_names_become_folder_names_that_are_not_the_apps_own(typed, folder):
+    assert runs.safe_run_name(typed) == folder
+
+
+@pytest.mark.parametrize("typed", ["students", "Students", "..", "___", "é" * 10])
+def test_run_names_that_would_be_no_name_or_the_classroom_folder_are_refused(typed):
+    with pytest.raises(CheckpointError, match="at least one letter|kept for the students"):
+        runs.safe_run_name(typed)
+
+
 def test_delete_removes_a_run(a_run, tmp_runs):
     runs.delete_run(a_run, root=tmp_runs)
     assert not a_run.exists() and tmp_runs.is_dir()

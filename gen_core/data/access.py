@@ -124,4 +124,9 @@ def _within(path: Path, roots: list[Path]) -> bool:
 
 
 def _shown_text(text: str) -> str:
+    """What a visitor typed, for a message. A path from the root, or one that climbs out with "..",
+    is cut to its last part: the message then names no place on the server, whoever reads it."""
+    typed = Path(text)
+    if typed.is_absolute() or ".." in typed.parts:
+        text = typed.name or "that folder"
     return text if len(text) <= 80 else text[:79] + "…"
