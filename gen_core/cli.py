@@ -262,7 +262,7 @@ def _measure_with_progress(trainer, writer) -> None:
     from tqdm import tqdm
 
     from gen_core.metrics.final import measure_finished_run
-    from gen_core.run_progress import StopRequested
+    from gen_core.run_progress import METRICS_STORED, StopRequested
 
     bar = tqdm(total=100, desc="measuring", unit="%", file=sys.stderr, dynamic_ncols=True)
 
@@ -281,7 +281,7 @@ def _measure_with_progress(trainer, writer) -> None:
         raise
     finally:
         bar.close()
-    writer.measured("done", "Metrics stored with the run.")
+    writer.measured("done", METRICS_STORED)
     for sampler, entry in stored.items():
         shown = {k: entry["metrics"][k] for k in ("recon_mse", "ssim", "elbo", "frechet_feature", "sharpness_ratio")
                  if k in entry["metrics"]}

@@ -27,6 +27,7 @@ from gen_core import checkpoints
 from gen_core.errors import GenCoreError
 
 PROGRESS_FILE = "progress.json"
+METRICS_STORED = "Metrics stored with the run."  # how a finished scoring is reported
 STOP_FILE = "stop.request"
 ACTIVE_STATUSES = ("starting", "running")
 FINAL_STATUSES = ("completed", "stopped", "failed")
@@ -293,11 +294,16 @@ def record_end(run_dir: Path, status: str, message: str) -> None:
 
 
 def record_scoring_failed(run_dir: Path, message: str) -> None:
-    """The process died while scoring a trained run: the run is fine, its metrics are missing."""
+    """The process died while scoring a trained run: the run is fine, its metrics are missing (or,
+    when it died between storing them and saying so, they are there and are said to be)."""
     progress = read_progress(run_dir)
-    if progress is not None:
+    if progress is None:
+        return
+    if _read_history(Path(run_dir)).get("metrics"):
+        progress["metrics"] = {"state": "done", "message": METRICS_STORED, "fraction": 1.0}
+    else:
         progress["metrics"] = {"state": "failed", "message": message, "fraction": 1.0}
-        checkpoints.write_json_atomic(Path(run_dir) / PROGRESS_FILE, progress)
+    checkpoints.write_json_atomic(Path(run_dir) / PROGRESS_FILE, progress)
 
 
 def _read_history(run_dir: Path) -> dict:

@@ -81,6 +81,29 @@ def test_killing_a_worker_fails_its_run_cleanly_keeps_the_saved_epochs_and_the_q
     assert queue.wait(follower.id, TIMEOUT).status == "completed", "the next job still trains"
 
 
+def test_a_worker_killed_while_scoring_leaves_a_trained_run_whose_metrics_are_missing(queue, tmp_runs):
+    view = queue.submit(_request(tmp_runs, "scored", epochs=1, measure=True))
+
+    def scoring():
+        progress = run_progress.read_progress(view.run_dir) or {}
+        return isinstance(progress.get("metrics"), dict) and progress["metrics"].get("state") == "computing"
+
+    _wait_for(scoring, "the scoring after training")
+    os.kill(queue.view(view.id).pid, signal.SIGKILL)  # out of memory while scoring, say
+
+    ended = queue.wait(view.id, TIMEOUT)
+    assert ended.status == "completed", "the training itself had finished"
+    live = run_progress.read_live(view.run_dir)
+    run = checkpoints.load_run(view.run_dir)
+    assert live.status == "completed" and run.history["status"] == "completed" and len(run.history["epochs"]) == 1
+    # all metrics are stored at once at the end: killed before that, none are, and the
+    # page says why; killed in the instant after, they are there and are reported as stored
+    if run.history.get("metrics"):
+        assert live.metrics_state == "done", live.metrics_message
+    else:
+        assert live.metrics_state == "failed" and "killed (SIGKILL)" in live.metrics_message
+
+
 def test_stop_is_honoured_at_the_next_step_and_the_epoch_is_saved(queue, tmp_runs):
     view = queue.submit(_request(tmp_runs, "stoppable", epochs=100_000))
     _wait_for(lambda: len(run_progress.read_live(view.run_dir).epochs) >= 1, "the first saved epoch")
