@@ -206,9 +206,14 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
         except GenCoreError as error:  # (named without the staging folder, which means nothing to anyone)
             raise CheckpointError("The zip does not hold a loadable run: "
                                   + str(error).replace(f"{staging.name}: ", "")) from None
+        dataset = str(run.config["data"].get("name") or "upload")
         wanted = name or (prefix.strip("/") or None) or run.config.get("name")
-        destination = new_run_dir(root, run.family, str(run.config["data"].get("name") or "upload"), wanted,
-                                  create=True)
+        try:
+            destination = new_run_dir(root, run.family, dataset, wanted, create=True)
+        except CheckpointError:
+            if name:  # a name the visitor typed: say what is wrong with it
+                raise
+            destination = new_run_dir(root, run.family, dataset, create=True)  # the zip's own name is unusable
         try:
             config = checkpoints.read_json(staging / checkpoints.CONFIG_FILE)
             checkpoints.write_json_atomic(staging / checkpoints.CONFIG_FILE, {**config, "name": destination.name})

@@ -192,6 +192,16 @@ def test_import_accepts_a_zip_with_one_top_folder_and_an_explicit_name(a_run, tm
     assert runs.import_zip(_zip(members), root=tmp_runs, name="chosen name").name == "chosen-name"
 
 
+def test_an_imported_zip_whose_own_name_is_unusable_gets_a_fresh_name_and_a_typed_one_is_refused(a_run, tmp_runs):
+    members = {f"students/{name}": data for name, data in _run_files(a_run).items()}
+    imported = runs.import_zip(_zip(members), root=tmp_runs)
+    family = json.loads((a_run / checkpoints.CONFIG_FILE).read_text())["family"]
+    assert imported.name.startswith(f"{family}-") and (imported / checkpoints.WEIGHTS_FILE).exists()  # the default
+    assert not (tmp_runs / "students").exists(), "classroom mode's folder stays free"
+    with pytest.raises(CheckpointError, match="kept for the students"):
+        runs.import_zip(_zip(members), root=tmp_runs, name="Students")
+
+
 @pytest.mark.parametrize("extra_member", [
     "model.pkl", "../evil", "samples/../../evil.png", "/etc/cron.d/evil", "run.py", "samples/epoch_1.png",
     "model.safetensors.pt",
