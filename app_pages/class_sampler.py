@@ -6,7 +6,6 @@ import copy
 import statistics
 import time
 from collections import OrderedDict
-
 from functools import partial
 
 import streamlit as st
@@ -278,7 +277,7 @@ if row_matches:
                    "far closer are near-copies of training images (try a large K with few codes per class).")
 
 grid = side_by_side(rows, upscale=2)
-st.download_button("Download samples (PNG)", partial(png_bytes, grid), file_name="class-samples.png", mime="image/png",
-                   icon=":material/download:", key="class_sampler_download", on_click="ignore")
+st.download_button("Download samples (PNG)", partial(png_bytes, grid), file_name="class-samples.png",
+                   mime="image/png", icon=":material/download:", key="class_sampler_download", on_click="ignore")
 url_state.publish(URL_PARAMS)
 url_state.link_box()

@@ -127,8 +127,9 @@ def slider_panel(runs, axes, start, context, publish_args) -> None:
             with column:
                 st.markdown(f"**{each.name if len(runs) > 1 else 'Decoded image'}**")
                 show_image(image, f"Decoded in {elapsed_ms:.1f} ms")
-                st.download_button("Download PNG", partial(png_bytes, image), file_name=f"{each.name}-latent-sliders.png",
-                                   mime="image/png", icon=":material/download:", on_click="ignore",
+                st.download_button("Download PNG", partial(png_bytes, image),
+                                   file_name=f"{each.name}-latent-sliders.png", mime="image/png",
+                                   icon=":material/download:", on_click="ignore",
                                    key=f"sliders_download_{each.name}")
         _sweep(runs[0], axes, coords, start, str(context), width_px)
     params, overrides = publish_args

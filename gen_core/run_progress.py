@@ -163,7 +163,6 @@ class LiveRun:
     run_dir: Path
     status: str
     message: str = ""
-    family: str = ""  # from config.json; empty until the worker has written it
     epoch: int = 0
     total_epochs: int = 0
     step: int = 0
@@ -255,7 +254,7 @@ def read_live(run_dir: Path) -> LiveRun:
     metrics = progress.get("metrics") if isinstance(progress.get("metrics"), dict) else {}
     total_epochs = _number(progress.get("total_epochs")) or len(epochs)
     return LiveRun(
-        run_dir=run_dir, status=status, message=str(message)[:500], family=_config_family(run_dir),
+        run_dir=run_dir, status=status, message=str(message)[:500],
         epoch=max(int(_number(progress.get("epoch"))), len(epochs)), total_epochs=int(total_epochs),
         step=int(_number(progress.get("step"))), total_steps=int(_number(progress.get("total_steps"))),
         steps_per_epoch=_number(progress.get("steps_per_epoch")) or None,
@@ -312,13 +311,6 @@ def _read_history(run_dir: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _config_family(run_dir: Path) -> str:
-    try:
-        return checkpoints.read_config(run_dir)["family"]
-    except GenCoreError:  # not written yet, or hand-edited: the page says less, it does not fail
-        return ""
 
 
 def _number(value) -> float:

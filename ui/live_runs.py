@@ -14,13 +14,12 @@ import streamlit as st
 from PIL import Image
 
 from gen_core import checkpoints, jobs, run_progress
+from gen_core.classroom import student_spaces
 from gen_core.errors import GenCoreError
 from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
-from gen_core.classroom import student_spaces
 from gen_core.run_progress import LiveRun
 from ui.classroom import top_root
-
 
 
 def queue() -> jobs.JobQueue:
@@ -63,6 +62,20 @@ def _grid_image(path: str, mtime: float) -> Image.Image | None:
             return image.convert("RGB")
     except (OSError, GenCoreError):  # gone since it was listed, or not a sensible image
         return None
+
+
+def run_family(run: LiveRun) -> str:
+    """The run's model family from its settings ("" until the worker has written them, or when they
+    are unreadable): read once per settings file, not with every progress update."""
+    return _run_family(str(run.run_dir), _mtime(run.run_dir / checkpoints.CONFIG_FILE))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _run_family(path: str, mtime: float) -> str:
+    try:
+        return checkpoints.read_config(Path(path))["family"]
+    except (OSError, GenCoreError):
+        return ""
 
 
 def run_folders() -> list[Path]:

@@ -9,9 +9,9 @@ import streamlit as st
 
 from gen_core.errors import CheckpointError
 from gen_core.runs import safe_run_name
+from ui.train_widgets import KEPT_FORM  # where the Train form's values are kept across pages
 
 NAME_KEY = "train_run_name"
-KEPT_FORM = "train_kept_form"  # ui/train_widgets keeps the form's values across pages here
 
 
 def run_name_input(root: Path) -> tuple[str | None, bool]:

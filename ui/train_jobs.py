@@ -21,7 +21,7 @@ from gen_core.errors import GenCoreError
 from gen_core.runs import list_runs
 from ui import classroom, presentation, state
 from ui.model_notes import latest_grid_caption
-from ui.live_runs import grid_image, live_run, queue, training_runs
+from ui.live_runs import grid_image, live_run, queue, run_family, training_runs
 from ui.train_widgets import enlarged, format_duration, make_active
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
@@ -194,7 +194,7 @@ def curves_and_samples(run: run_progress.LiveRun, key: str) -> None:
         if grid is not None:
             current = min(run.epoch + 1, run.total_epochs) if run.is_active else None
             st.image(enlarged(grid, 480), output_format="PNG",
-                     caption=latest_grid_caption(run.family, run.samples_epoch, current))
+                     caption=latest_grid_caption(run_family(run), run.samples_epoch, current))
         else:
             st.caption("A sample grid appears after the first epoch.")
 
