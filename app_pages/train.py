@@ -92,13 +92,13 @@ with summary_col:
         trainable = "all trainable" if table["trainable"] == table["total"] else f"{table['trainable']:,} trainable"
         st.markdown(f"**{table['total']:,} parameters** ({trainable}) · {table['total'] * 4 / 2**20:.1f} MB "
                     f"of weights · for {image_shape[0]}×{image_shape[1]}×{image_shape[2]} images")
-        # no "part" column: each layer's name starts with its part (encoder, decoder, discriminator...),
-        # and three columns fit the half page without a sideways scroll
+        # no "part" column: each layer's name starts with its part (encoder, decoder, discriminator...);
+        # widths in pixels so the three columns fit half the page of a 1024-wide projector (about 305 px)
         st.dataframe(table["records"], hide_index=True, width="stretch", height=420,
                      column_order=("layer", "output shape", "parameters"), column_config={
-            "layer": st.column_config.TextColumn("layer", width="medium"),
-            "output shape": st.column_config.TextColumn("output", width="small"),
-            "parameters": st.column_config.NumberColumn("parameters", format="localized", width="small")})
+            "layer": st.column_config.TextColumn("layer", width=185),
+            "output shape": st.column_config.TextColumn("output", width=56),
+            "parameters": st.column_config.NumberColumn("params", format="localized", width=64)})
 
 with settings_col:
     processes = 1
