@@ -13,9 +13,9 @@ import streamlit as st
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import encode_dataset
-from gen_core.novelty import nearest_matches_by_row, novelty_baseline
-from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, TooManyComponentsError, component_limits,
-                               SAMPLER_TITLES, draw_class_rows, fit_sampler)
+from gen_core.metrics.novelty import nearest_matches_by_row, novelty_baseline
+from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, SAMPLER_TITLES, TooManyComponentsError,
+                               component_limits, draw_class_rows, fit_sampler)
 from ui import presentation, url_state
 from ui.explore_widgets import run_key
 from ui.model_notes import class_check_notes, training_note

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core import checkpoints
 from gen_core.metrics import METRICS, evaluate_run, inception_unavailable_reason, store_final_metrics
 from gen_core.metrics.final import SCORED_SAMPLERS
+from gen_core.run import layout
 from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_TITLES
 from ui import presentation, url_state
-from ui.views.comparison import (
-    GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
-    metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
-)
 from ui.state import active_run_path, list_runs, user_errors
+from ui.views.comparison import (GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
+                                 metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes,
+                                 reports_json)
 
 RUNS_KEY = "evaluate_runs"            # session key: the chosen run folders (str paths)
 FRESH_KEY = "evaluate_fresh_reports"  # session key: reports computed here, by (run path, sampler)
@@ -26,7 +25,7 @@ HEADER_CHAR_PX = 8  # about one character of a header at the default font
 
 
 def _weights_mtime(path) -> float:
-    weights = checkpoints.WEIGHTS_FILE
+    weights = layout.WEIGHTS_FILE
     return (path / weights).stat().st_mtime if (path / weights).exists() else 0.0
 
 
@@ -79,7 +78,7 @@ st.caption("Score trained models side by side: reconstruction, likelihood, dista
            "run gets a column per sampler: the normal prior, or a Gaussian mixture fitted to the latent codes of "
            "each class.")
 url_state.publish()  # the address keeps the model and presentation mode (this page adds no settings)
-runs = [run for run in list_runs() if not run.error and (run.path / checkpoints.WEIGHTS_FILE).exists()]
+runs = [run for run in list_runs() if not run.error and (run.path / layout.WEIGHTS_FILE).exists()]
 if not runs:
     st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")

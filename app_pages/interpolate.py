@@ -6,12 +6,11 @@ import streamlit as st
 
 from gen_core.images import FIT_MODES, gif_bytes, to_pil
 from gen_core.latent import INTERPOLATION_METHODS, decode_to_pil, interpolate, mix
+from gen_core.models import family_label, sentence_start
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
-from ui.explore_widgets import (
-    OPTIMISATION_NOTE, inversion_settings, remembered_latents, select_test_image, show_image, test_image_picker,
-    uploaded_image,
-)
+from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, remembered_latents, select_test_image,
+                                show_image, test_image_picker, uploaded_image)
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale, stack_images
@@ -114,7 +113,7 @@ publish_args = (params, {"_url_interp_a": index_a, "_url_interp_b": index_b})
 steps = 0
 if not model.has_encoder or (other is not None and not other.model.has_encoder):
     gan = run if not model.has_encoder else other
-    st.info(f"A {gan.family.upper()} {OPTIMISATION_NOTE}")
+    st.info(f"{sentence_start(family_label(gan.family, in_sentence=True))} {OPTIMISATION_NOTE}")
     steps = inversion_settings("interp_inversion_steps")
 if image_a is None or image_b is None:
     st.info("Choose two images to interpolate between.")

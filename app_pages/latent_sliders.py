@@ -10,13 +10,12 @@ import streamlit as st
 
 from gen_core.images import FIT_MODES, gif_bytes, make_grid_image, png_bytes
 from gen_core.latent import decode_latents, decode_to_pil
+from gen_core.models import family_label, sentence_start
 from gen_core.sampling import draw_codes
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
-from ui.explore_widgets import (
-    OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key, select_test_image, show_image,
-    slider_axes, test_image_picker, uploaded_image,
-)
+from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key,
+                                select_test_image, show_image, slider_axes, test_image_picker, uploaded_image)
 from ui.model_notes import training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
@@ -167,7 +166,7 @@ with presentation.settings("Starting code, second model"):
     source = st.radio("Start from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="sliders_source",
                       label_visibility="collapsed", persist_state="page")
     if not model.has_encoder and source != "random":
-        st.info(f"A {run.family.upper()} {OPTIMISATION_NOTE}")
+        st.info(f"{sentence_start(family_label(run.family, in_sentence=True))} {OPTIMISATION_NOTE}")
     if source == "random":
         seed = st.number_input("Seed", min_value=0, max_value=999_999, step=1, key="sliders_seed", width=200,
                                help="Each seed gives a different random starting code.")

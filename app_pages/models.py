@@ -12,11 +12,11 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from gen_core import checkpoints, runs
 from gen_core.errors import CheckpointError, GenCoreError
 from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.models import FAMILY_LABELS, family_class
+from gen_core.run import checkpoint, collection, layout
 from ui import classroom, state
 from ui.boundary import public_message
 from ui.demos_panel import demos_section
@@ -31,7 +31,7 @@ FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once 
 @st.cache_data(show_spinner=False, max_entries=256)
 def epoch_history(path: str, modified: float) -> list[dict]:
     try:
-        return checkpoints.read_history(Path(path))["epochs"]
+        return checkpoint.read_history(Path(path))["epochs"]
     except GenCoreError:  # the card already says why the run cannot be read
         return []
 
@@ -40,13 +40,13 @@ def epoch_history(path: str, modified: float) -> list[dict]:
 def last_samples(path: str, modified: float) -> tuple[Image.Image | None, int | None]:
     """The newest sample grid of a run, enlarged for a thumbnail, and its epoch (None for a grid
     that cannot be read safely, e.g. one of 30000x30000 pixels)."""
-    grids = sorted((Path(path) / checkpoints.SAMPLES_DIR).glob("epoch_[0-9][0-9][0-9].png"))
-    if not grids:
+    newest = layout.newest_grid(path)
+    if newest is None:
         return None, None
+    epoch, grid_path = newest
     try:
-        with decode_image(grids[-1].read_bytes(), MAX_SAVED_GRID_PIXELS) as image:
-            return enlarged(image.convert("RGB") if image.mode not in ("L", "RGB") else image, 340), \
-                int(grids[-1].stem.split("_")[1])
+        with decode_image(grid_path.read_bytes(), MAX_SAVED_GRID_PIXELS) as image:
+            return enlarged(image.convert("RGB") if image.mode not in ("L", "RGB") else image, 340), epoch
     except (OSError, GenCoreError):
         return None, None
 
@@ -73,7 +73,7 @@ def rename(path: str, name: str, was_active: bool, key: str) -> None:
     if refused(path, name, "rename"):
         return
     try:
-        new_path = runs.rename_run(Path(path), st.session_state[f"models_rename_{key}"],
+        new_path = collection.rename_run(Path(path), st.session_state[f"models_rename_{key}"],
                                    root=classroom.space_of(Path(path)))
     except GenCoreError as error:
         st.session_state[FLASH] = ("error", f"Could not rename **{name}**: {error}")
@@ -87,7 +87,7 @@ def delete(path: str, name: str, was_active: bool) -> None:
     if refused(path, name, "delete"):
         return
     try:
-        runs.delete_run(Path(path), root=classroom.space_of(Path(path)))
+        collection.delete_run(Path(path), root=classroom.space_of(Path(path)))
     except GenCoreError as error:
         st.session_state[FLASH] = ("error", f"Could not delete **{name}**: {error}")
         return
@@ -123,7 +123,8 @@ def run_pictures(run, chart_col, samples_col, key: str, curve: bool = True) -> N
     epochs = epoch_history(str(run.path), run.modified) if curve else []
     with chart_col:
         if epochs:
-            st.plotly_chart(loss_thumbnail_figure(epochs), width="stretch", key=f"models_curve_{key}",
+            titles = getattr(family_class(run.family), "loss_titles", None)
+            st.plotly_chart(loss_thumbnail_figure(epochs, titles=titles), width="stretch", key=f"models_curve_{key}",
                             config={"displayModeBar": False, "staticPlot": True})
         elif curve:
             st.caption("No finished epoch yet.")
@@ -180,7 +181,7 @@ def run_card(run, active_path: str | None, busy_paths: set[str], owner: str = ""
             if manage:
                 with rename_col:
                     rename_action(run, is_active, busy, key)
-            download_col.download_button("Download zip", functools.partial(runs.export_zip, run.path),
+            download_col.download_button("Download zip", functools.partial(collection.export_zip, run.path),
                                          file_name=f"{run.name}.zip", mime="application/zip", on_click="ignore",
                                          key=f"models_download_{key}", icon=":material/download:",
                                          width="stretch")
@@ -198,7 +199,7 @@ def import_uploaded() -> None:
     if upload is None:
         return
     try:
-        path = runs.import_zip(upload.getvalue(), root=state.runs_root())
+        path = collection.import_zip(upload.getvalue(), root=state.runs_root())
         st.session_state[FLASH] = ("success", f"Imported **{upload.name}** as **{path.name}**.")
     except CheckpointError as error:
         st.session_state[FLASH] = ("error", f"Could not import {upload.name}: {error}")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import per_image_mse, reconstructions
+from gen_core.models import family_label, sentence_start
 from gen_core.sampling import draw_images
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
@@ -62,7 +63,7 @@ st.title("Samples")
 run = require_active_run()
 model = run.model
 epochs_done = len(run.history.get("epochs", []))
-st.caption(f"**{run.name}** · {run.family.upper()} · {model.latent_dim}-d latent · "
+st.caption(f"**{run.name}** · {family_label(run.family)} · {model.latent_dim}-d latent · "
            f"{epochs_done} epoch{'s' if epochs_done != 1 else ''} trained")
 st.session_state.setdefault("samples_seed", 0)
 st.session_state.setdefault("samples_count", 36)
@@ -120,7 +121,7 @@ else:
 # -- reconstructions --------------------------------------------------------------------------
 st.subheader("Reconstructions")
 if not model.has_encoder:
-    st.info(f"A {run.family.upper()} has no encoder, so it cannot reconstruct a given image: it only maps random "
+    st.info(f"{sentence_start(family_label(run.family, in_sentence=True))} has no encoder, so it cannot reconstruct a given image: it only maps random "
             "codes to images. The **Interpolate** and **Latent sliders** pages can still place a real image in "
             "its latent space by optimisation.")
 elif dataset is not None:

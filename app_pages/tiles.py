@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints
 from gen_core.data.tiles import load_tile_source
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, to_pil
+from gen_core.run import layout
 from gen_core.sampling import draw_images
 from ui import presentation, state, url_state
 from ui.state import user_errors
@@ -46,7 +46,7 @@ def _preview_png(image_key: tuple, _image) -> bytes:
 
 
 def _weights_mtime(run) -> float:
-    weights = Path(run.path) / checkpoints.WEIGHTS_FILE
+    weights = Path(run.path) / layout.WEIGHTS_FILE
     return weights.stat().st_mtime if weights.exists() else 0.0
 
 

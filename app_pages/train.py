@@ -13,10 +13,10 @@ from pathlib import Path
 import streamlit as st
 
 from gen_core.errors import GenCoreError
-from gen_core.jobs import gpu_count
 from gen_core.models import FAMILY_LABELS
-from gen_core.pipeline import train_config_from_dict
-from gen_core.presets import PRESETS, QUICK_START
+from gen_core.models.presets import PRESETS, QUICK_START
+from gen_core.run.start import train_config_from_dict
+from gen_core.serve.jobs import gpu_count
 from ui import classroom, state
 from ui.estimates import quick_start_estimate
 from ui.live_runs import queue

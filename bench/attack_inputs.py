@@ -169,7 +169,7 @@ def normal_visit(world: World) -> Result:
 
 def current_job_or_none():
     try:
-        from gen_core.jobs import current_job
+        from gen_core.serve.jobs import current_job
         return current_job()
     except Exception:  # the job API is not what this script knows
         return None
@@ -177,7 +177,7 @@ def current_job_or_none():
 
 def stop_any_job() -> None:
     try:
-        from gen_core.jobs import current_job, wait_until_finished
+        from gen_core.serve.jobs import current_job, wait_until_finished
         job = current_job()
         if job is not None and job.snapshot().is_active:
             job.stop()
@@ -295,8 +295,8 @@ def optimizer_steps(run: Path) -> int:
 def consistent(run: Path, steps_per_epoch: int) -> bool:
     """History, optimiser state and weights agree on how many epochs were trained."""
     try:
-        from gen_core import checkpoints
-        checkpoints.load_run(run, with_optimizer_state=True)
+        from gen_core.run import checkpoint
+        checkpoint.load_run(run, with_optimizer_state=True)
     except Exception:
         return False
     return optimizer_steps(run) == history_epochs(run) * steps_per_epoch

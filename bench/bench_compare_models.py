@@ -1,6 +1,6 @@
 """The four model families on mnist5k under one training budget, scored by every metric.
 
-Each family trains from its CPU preset in gen_core.presets for the preset's epochs or
+Each family trains from its CPU preset in gen_core.models.presets for the preset's epochs or
 ``--seconds`` of wall time, whichever ends first (the Trainer's stop hook ends the run after
 the current step). Each is then evaluated twice with ``evaluate_run``: samples from the prior,
 and from a per-class Gaussian mixture fitted to the encoded training set (DCGAN has no encoder,
@@ -24,11 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen_core import checkpoints  # noqa: E402
 from gen_core.device import device_label, pick_device  # noqa: E402
 from gen_core.metrics import METRICS, better_value, evaluate_run  # noqa: E402
-from gen_core.pipeline import prepare_training  # noqa: E402
-from gen_core.presets import PRESETS  # noqa: E402
+from gen_core.models.presets import PRESETS  # noqa: E402
+from gen_core.places import default_root
+from gen_core.run.start import prepare_training  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
 
 MODELS = [("AE", "AE, 5 hidden layers"), ("VAE", "MLP VAE, latent 32"), ("DCGAN", "DCGAN"), ("VAE-GAN", "VAE-GAN")]
@@ -45,7 +45,7 @@ def train(preset_name: str, root: Path, seconds: float, device: str) -> tuple[Pa
     last = history["epochs"][-1]
     info = {"preset": preset_name, "family": preset.family, "epochs_planned": config.epochs,
             "epochs_done": len(history["epochs"]), "last_epoch_partial": bool(last.get("partial")),
-            "steps": trainer.progress.step, "train_seconds": round(time.perf_counter() - started, 1),
+            "steps": trainer.trainer.snapshot().step, "train_seconds": round(time.perf_counter() - started, 1),
             "parameters": sum(p.numel() for p in trainer.model.parameters()),
             "final_train_loss": last.get("train_loss"), "status": history["status"]}
     return trainer.run_dir, info
@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     machine = device_label(pick_device(args.device))
-    feature_root = checkpoints.default_root()  # the classifier is cached there between runs
+    feature_root = default_root()  # the classifier is cached there between runs
     results, started = [], time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as root:
         for label, preset_name in MODELS:

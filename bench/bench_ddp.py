@@ -30,21 +30,21 @@ MODEL = {"hidden": (512, 256), "latent_dim": 32}
 def worker(args) -> None:
     import torch
 
-    from gen_core import distributed, pipeline
     from gen_core.device import device_label
-    from gen_core.training import TrainConfig
+    from gen_core.run import start
+    from gen_core.training import TrainConfig, distributed
 
     torch.set_num_threads(args.threads)
     with distributed.process_group(args.device) as group:
         config = TrainConfig(epochs=args.epochs, batch_size=args.total_batch // group.world_size, lr=1e-3,
                              device=args.device, sample_epochs=(0,), log_every=50)
-        trainer = pipeline.prepare_training("vae", MODEL, "mnist5k", config, save=False)
+        trainer = start.prepare_training("vae", MODEL, "mnist5k", config, save=False)
         history = trainer.fit()
         if group.is_main:
             rates = [entry["images_per_sec"] for entry in history["epochs"][1:]]
             Path(args.worker).write_text(json.dumps({
                 "processes": group.world_size, "threads_per_process": args.threads,
-                "device": device_label(trainer.device), "batch_per_process": config.batch_size,
+                "device": device_label(trainer.trainer.device), "batch_per_process": config.batch_size,
                 "total_batch": args.total_batch, "images_per_sec": statistics.median(rates),
                 "final_test_loss": history["epochs"][-1]["test_loss"]}))
 

@@ -26,12 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from gen_core import checkpoints  # noqa: E402
 from gen_core.device import device_label  # noqa: E402
-from gen_core.latent import decode_to_pil  # noqa: E402
-from gen_core.latent import LatentPCA, encode_dataset  # noqa: E402
-from gen_core.pipeline import dataset_for_run, prepare_training  # noqa: E402
-from gen_core.presets import PRESETS  # noqa: E402
+from gen_core.latent import (  # noqa: E402
+    LatentPCA,
+    decode_to_pil,  # noqa: E402
+    encode_dataset,
+)
+from gen_core.models.presets import PRESETS  # noqa: E402
+from gen_core.run import checkpoint  # noqa: E402
+from gen_core.run.start import dataset_for_run, prepare_training  # noqa: E402
 from gen_core.sampling import ClassMixtureSampler  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
 
@@ -92,7 +95,7 @@ def main() -> None:
     torch.set_grad_enabled(True)
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run or train_model(Path(scratch))
-        run = checkpoints.load_run(run_dir)
+        run = checkpoint.load_run(run_dir)
         model = run.model
         dataset = dataset_for_run(run.config)
         z = torch.zeros(1, model.latent_dim)

@@ -1,7 +1,7 @@
 """Load: N browser sessions on the explore pages of the real server while a job trains.
 
 Starts ``streamlit run app.py`` on a free loopback port and one training job the way the app
-starts one (gen_core.jobs: a worker process, the app's priority and thread settings). Then, for
+starts one (gen_core.serve.jobs: a worker process, the app's priority and thread settings). Then, for
 each N, opens N Chromium contexts (N browser sessions) that each move between the explore pages
 and move a latent slider in a loop for a fixed time, and measures:
 
@@ -40,9 +40,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen_core import jobs, run_progress, worker  # noqa: E402
-from gen_core.pipeline import prepare_training  # noqa: E402
-from gen_core.presets import PRESETS, QUICK_START  # noqa: E402
+from gen_core.models.presets import PRESETS, QUICK_START  # noqa: E402
+from gen_core.run import live  # noqa: E402
+from gen_core.run.start import TrainingRequest, prepare_training, reserve_run_dir  # noqa: E402
+from gen_core.serve import jobs  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,14 +104,12 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
 
 def start_training(root: Path, queue: jobs.JobQueue) -> jobs.JobView:
     """The quick-start VAE on mnist5k for far more epochs than the benchmark lasts (stopped at the end)."""
-    run_dir = worker.reserve_run_dir(root, "vae", "mnist5k", "load-training")
-    settings = worker.write_settings_file(root / jobs.JOBS_DIR / "load-training.json", QUICK_START.family,
-                                          QUICK_START.model, "mnist5k", {},
-                                          {**QUICK_START.training, "epochs": 10_000, "device": "cpu"})
-    view = queue.submit(jobs.JobRequest(run_dir, ["--settings", str(settings), "--out", str(run_dir), "--no-eval"],
-                                        owner="bench", epochs=10_000, uses_gpu=False, settings_file=settings))
+    run_dir = reserve_run_dir(root, "vae", "mnist5k", "load-training")
+    request = TrainingRequest(run_dir, QUICK_START.family, QUICK_START.model, "mnist5k", {},
+                              {**QUICK_START.training, "epochs": 10_000, "device": "cpu"}, evaluate=False)
+    view = queue.submit(jobs.JobRequest(request, owner="bench"))
     deadline = time.monotonic() + 180
-    while len(run_progress.read_live(run_dir).epochs) < 1:
+    while len(live.read_live(run_dir).epochs) < 1:
         if time.monotonic() > deadline or queue.view(view.id).state == jobs.ENDED:
             raise RuntimeError(f"the training job did not get going: {queue.view(view.id).message}")
         time.sleep(0.2)
@@ -119,9 +118,9 @@ def start_training(root: Path, queue: jobs.JobQueue) -> jobs.JobView:
 
 def images_per_sec(run_dir: Path, seconds: float) -> float:
     """The job's training speed over the next ``seconds`` (steps from its progress file, 128 per batch)."""
-    first, start = run_progress.read_progress(run_dir), time.monotonic()
+    first, start = live.read_status(run_dir), time.monotonic()
     time.sleep(seconds)
-    last, elapsed = run_progress.read_progress(run_dir), time.monotonic() - start
+    last, elapsed = live.read_status(run_dir), time.monotonic() - start
     return _rate(first, last, elapsed)
 
 
@@ -236,11 +235,11 @@ async def measure_window(url: str, sessions: int, seconds: float, run_dir: Path,
         while opened[0] + sum(t.done() for t in tasks) < sessions and time.monotonic() < give_up:
             await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # the first loads settle
-        first, started, cpu = run_progress.read_progress(run_dir), time.monotonic(), cpu_by_group(server_pid)
+        first, started, cpu = live.read_status(run_dir), time.monotonic(), cpu_by_group(server_pid)
         deadline[0] = started + seconds
         go.set()
         await asyncio.gather(*tasks)
-        last, window.seconds = run_progress.read_progress(run_dir), time.monotonic() - started
+        last, window.seconds = live.read_status(run_dir), time.monotonic() - started
         window.cpu_seconds = {group: used - cpu[group] for group, used in cpu_by_group(server_pid).items()}
         window.train_images_per_sec = _rate(first, last, window.seconds)
         await browser.close()

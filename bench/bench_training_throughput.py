@@ -32,6 +32,7 @@ from gen_core.device import device_label, pick_device  # noqa: E402
 from gen_core.models import build_model  # noqa: E402
 from gen_core.models.blocks import kl_to_standard_normal, reparameterize  # noqa: E402
 from gen_core.models.losses import reconstruction_loss  # noqa: E402
+from gen_core.run.start import TrainingRun  # noqa: E402
 from gen_core.training import TrainConfig, Trainer  # noqa: E402
 
 MODEL = {"family": "vae", "hidden": (512, 256), "latent_dim": 32}
@@ -69,9 +70,9 @@ def trainer_run(dataset, epochs: int, batch_size: int, lr: float, device) -> tup
     model = fresh_model(dataset.image_shape, 0)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(model, dataset, TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
-                                                      device=str(device), sample_epochs=(epochs,)), run_dir=Path(run_dir))
+                                                      device=str(device), sample_epochs=(epochs,)))
         start = time.perf_counter()
-        history = trainer.fit()
+        history = TrainingRun(trainer, Path(run_dir)).fit()
         wall = time.perf_counter() - start
     seen = len(dataset.train_images) * epochs
     train_seconds = sum(seen / epochs / entry["images_per_sec"] for entry in history["epochs"])

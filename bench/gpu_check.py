@@ -31,8 +31,8 @@ from bench_training_throughput import bare_loop, trainer_run  # noqa: E402
 
 from gen_core.data import ImageDataset, load_dataset  # noqa: E402
 from gen_core.device import device_label, pick_device  # noqa: E402
-from gen_core.pipeline import prepare_training  # noqa: E402
-from gen_core.presets import PRESETS  # noqa: E402
+from gen_core.models.presets import PRESETS  # noqa: E402
+from gen_core.run.start import prepare_training  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
 
 FAMILY_PRESETS = ["AE, 5 hidden layers", "MLP VAE, latent 32", "Conv beta-VAE", "DCGAN", "VAE-GAN"]
@@ -87,7 +87,7 @@ def train_every_family(device: torch.device, dataset: ImageDataset, epochs: int)
             f"{'/'.join(sorted(dtypes))}, test loss {losses[0]:.4g} -> {losses[-1]:.4g}, "
             f"{max(rates):,.0f} images/s, {time.perf_counter() - started:.1f} s")
         if name == FAMILY_PRESETS[0]:
-            where = trainer.data_device
+            where = trainer.trainer.data_device
             row("data on the GPU", ("ok" if where.type == "cuda" else "FAILED") if device.type == "cuda" else "skipped",
                 f"data on {where}" + ("" if device.type == "cuda" else " (no CUDA GPU)"))
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from gen_core.data import ImageDataset, load_dataset
 from gen_core.models import build_model
+from gen_core.run import checkpoint, layout
+from gen_core.training import new_history
 
 # The engine tests train models with a few thousand parameters: splitting such small matrix
 # products over threads costs more than it saves, and on a busy 2-core machine extra threads
@@ -69,7 +72,7 @@ def trained_digits_ae(tmp_path_factory) -> Path:
     """The run folder of a small MLP autoencoder really trained on the 8x8 digits (20 epochs, a few
     seconds on a CPU): its reconstructions and its per-class mixture samples look like digits.
     Shared by the session, so tests read it and never write into it (copy it first)."""
-    from gen_core.pipeline import prepare_training
+    from gen_core.run.start import prepare_training
     from gen_core.training import TrainConfig
 
     torch.manual_seed(0)
@@ -151,3 +154,15 @@ def digits_ae_map(digits):
     torch.manual_seed(0)
     model = build_model("ae", hidden=(32,), latent_dim=6, image_shape=(1, 8, 8)).eval()
     return model, build_latent_map(model, digits.test_images, digits.test_labels, digits.class_names)
+
+
+def write_long_run(run_dir, model, epochs: int = 1001):
+    """A run whose history holds ``epochs`` epochs, with grids at 998 to ``epochs``: each grid a
+    flat image whose grey level says its epoch."""
+    history = {**new_history(), "status": "completed",
+               "epochs": [{"epoch": epoch, "train_loss": 1.0, "test_loss": 1.0} for epoch in range(1, epochs + 1)]}
+    checkpoint.save_run(run_dir, model, data={"name": "mnist5k"}, training={"epochs": epochs}, history=history)
+    for epoch in range(998, epochs + 1):
+        layout.grid_path(run_dir, epoch).parent.mkdir(exist_ok=True)
+        Image.new("L", (30, 30), color=epoch - 990).save(layout.grid_path(run_dir, epoch))
+    return run_dir

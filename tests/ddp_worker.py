@@ -1,4 +1,4 @@
-"""Started by tests/test_distributed.py under torchrun (2 processes, gloo on the CPU).
+"""Started by tests/training/test_distributed.py under torchrun (2 processes, gloo on the CPU).
 
 ``ddp_worker.py ROOT``: trains every tiny family data-parallel into ``ROOT/<case>``, then resumes
 ``ROOT/resume-me`` (which one process trained) for one more epoch with two processes.
@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from conftest import TINY_SETTINGS, small_mnist_subset  # noqa: E402
 
-from gen_core import distributed, pipeline  # noqa: E402
-from gen_core.training import TrainConfig  # noqa: E402
+from gen_core.run import start  # noqa: E402
+from gen_core.training import TrainConfig, distributed  # noqa: E402
 
 EPOCHS = 3
 BATCH_PER_PROCESS = 32
@@ -27,11 +27,11 @@ def train_config(batch_size: int = BATCH_PER_PROCESS) -> TrainConfig:
 
 def main(root: Path) -> None:
     data = small_mnist_subset()
-    pipeline.dataset_for_run = lambda config: data  # the runs record "mnist5k"; train on the same subset
+    start.dataset_for_run = lambda config: data  # the runs record "mnist5k"; train on the same subset
     with distributed.process_group("cpu"):
         for case, (family, settings) in TINY_SETTINGS.items():
-            pipeline.prepare_training(family, settings, data, train_config(), run_dir=root / case).fit()
-        pipeline.resume_training(root / "resume-me", 1, device="cpu").fit()
+            start.prepare_training(family, settings, data, train_config(), run_dir=root / case).fit()
+        start.resume_training(root / "resume-me", 1, device="cpu").fit()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import torch
 
 from gen_core.cli import main
 from gen_core.device import keeps_data_on_device, pick_device, uses_mixed_precision
-from gen_core.distributed import Group
 from gen_core.training import TrainConfig, Trainer
+from gen_core.training.distributed import Group
 
 GIB = 1024 ** 3
 
@@ -70,7 +70,7 @@ def test_data_stays_on_a_gpu_when_it_takes_under_a_quarter_of_its_free_memory(mo
 
 def test_the_trainer_places_data_by_that_rule(build_tiny, mnist_small, monkeypatch):
     decisions = []
-    monkeypatch.setattr("gen_core.training.keeps_data_on_device",
+    monkeypatch.setattr("gen_core.training.trainer.keeps_data_on_device",
                         lambda device, nbytes: decisions.append((device, nbytes)) or False)
     trainer = Trainer(build_tiny("ae-mlp"), mnist_small, TrainConfig(epochs=1, device="cpu"))
     images = len(mnist_small.train_images) + len(mnist_small.test_images)

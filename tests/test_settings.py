@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from gen_core.cli import _dataset_options, add_setting_flags, build_parser, given_settings
+from gen_core.cli.flags import add_setting_flags, given_settings
+from gen_core.cli.main import build_parser
+from gen_core.cli.train import _dataset_options
 from gen_core.data import dataset_names, dataset_options
 from gen_core.errors import GenCoreError, ModelConfigError
 from gen_core.models import FAMILIES, make_config

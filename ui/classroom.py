@@ -3,7 +3,7 @@
 Without classroom mode (a laptop) every run is shared and only running jobs are guarded: a job is
 controlled by the browser session that started it, and by any session once that one has gone
 (reloaded or closed), so a lone user never finds their own job locked. With classroom mode
-(gen_core.classroom) each visitor gives a name once, kept in the URL with a key that proves it is
+(gen_core.serve.classroom) each visitor gives a name once, kept in the URL with a key that proves it is
 theirs, and manages only the runs and jobs in their own space. The lecturer's passphrase (set by
 the operator) unlocks everything, in either mode.
 """
@@ -20,9 +20,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints
-from gen_core.classroom import (STUDENTS_DIR, ClassroomError, ClassroomSettings, space_owner, student_slug,
-                                student_space, student_spaces)
+from gen_core.atomic import write_bytes_atomic
+from gen_core.places import default_root
+from gen_core.serve.classroom import (STUDENTS_DIR, ClassroomError, ClassroomSettings, space_owner, student_slug,
+                                      student_space, student_spaces)
+from gen_core.serve.demos import DEMO_OWNER
 
 STUDENT_PARAM, KEY_PARAM = "student", "key"
 IDENTITY_PARAMS = (STUDENT_PARAM, KEY_PARAM)
@@ -53,7 +55,7 @@ def settings() -> ClassroomSettings:
 
 
 def top_root() -> Path:
-    return checkpoints.default_root()
+    return default_root()
 
 
 def viewer() -> Viewer:
@@ -105,13 +107,14 @@ def can_manage_run(run_dir: Path, who: Viewer | None = None) -> bool:
 
 
 def can_control_job(owner: str | None, who: Viewer | None = None) -> bool:
-    """Stop or cancel a job of ``owner`` (None: a run started outside the app, from a terminal)."""
+    """Stop or cancel a job of ``owner`` (None: a run started outside the app, from a terminal; the
+    demo set's jobs are treated the same)."""
     who = who or viewer()
     if who.lecturer or owner == who.owner:
         return True
     if who.classroom:
         return False
-    return owner is None or (owner.startswith("session:") and not _session_connected(owner.split(":", 1)[1]))
+    return owner is None or owner == DEMO_OWNER or (owner.startswith("session:") and not _session_connected(owner.split(":", 1)[1]))
 
 
 def owner_label(owner: str | None, label: str, who: Viewer | None = None) -> str:
@@ -156,7 +159,7 @@ def claim_name(name: str, key: str = "") -> str:
     else:
         key = secrets.token_hex(16)
         space.mkdir(parents=True, exist_ok=True)
-        checkpoints.write_bytes_atomic(key_file, _hash(key).encode())
+        write_bytes_atomic(key_file, _hash(key).encode())
     st.session_state[_STUDENT], st.session_state[_KEY] = slug, key
     st.query_params[STUDENT_PARAM], st.query_params[KEY_PARAM] = slug, key
     return slug

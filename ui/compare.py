@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core import checkpoints
 from gen_core.errors import GenCoreError
 from gen_core.models import family_class
+from gen_core.run import checkpoint, layout
 from ui import state
 from ui.url_state import UrlParam
 
@@ -21,7 +21,7 @@ COMPARE_PARAM = UrlParam("vs", COMPARE_KEY, "name")
 @st.cache_data(show_spinner=False, max_entries=256)
 def _latent_dim(path: str, modified: float) -> int | None:
     try:
-        return int(checkpoints.read_config(path)["model"]["latent_dim"])
+        return int(checkpoint.read_config(path)["model"]["latent_dim"])
     except (GenCoreError, KeyError, TypeError, ValueError):
         return None
 
@@ -29,7 +29,7 @@ def _latent_dim(path: str, modified: float) -> int | None:
 def _candidates(run, same_latent_dim: bool, need_encoder: bool) -> dict:
     found = {}
     for info in state.list_runs():
-        if info.error or info.path == run.path or not (info.path / checkpoints.WEIGHTS_FILE).is_file():
+        if info.error or info.path == run.path or not (info.path / layout.WEIGHTS_FILE).is_file():
             continue
         if need_encoder and not getattr(family_class(info.family), "has_encoder", True):
             continue

@@ -1,16 +1,16 @@
-"""The Models page's "Demo models for a lesson" section: what the set holds, a button to train it in a
-process of its own, and its progress (read from the run folders, so a set started from a terminal
-shows too)."""
+"""The Models page's "Demo models for a lesson" section: what the set holds, a button that puts the
+models that need training into the job queue (as ordinary jobs, shown on the Train page with Stop),
+and how far the set has come (read from the run folders, so a set trained from a terminal shows
+too)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from gen_core import demos
 from gen_core.errors import GenCoreError
-from ui import state
-
-STARTED = "demos_started"  # session key: a start was just requested (the lock may not be taken yet)
+from gen_core.serve import demos
+from ui import classroom, state
+from ui.live_runs import queue
 
 
 def _state_text(item: demos.DemoState) -> str:
@@ -20,44 +20,37 @@ def _state_text(item: demos.DemoState) -> str:
 
 
 def _start(quick: bool) -> None:
+    if not classroom.can_control_job(None):
+        st.session_state["demos_error"] = "Only the lecturer can train the demo set."
+        return
     try:
-        demos.start_in_background(state.runs_root(), quick=quick)
-        st.session_state[STARTED] = True
+        demos.submit_demos(queue(), state.runs_root(), quick=quick)
     except (GenCoreError, OSError) as error:
-        st.session_state[STARTED] = False
         st.session_state["demos_error"] = f"Could not start: {error}"
 
 
 @st.fragment(run_every=3.0)
 def _progress() -> None:
-    """Redrawn every 3 s while the set trains; a full rerun once it has finished."""
+    """Redrawn every 3 s while demo jobs train or wait; a full rerun once they have all ended."""
     root = state.runs_root()
-    plan = demos.running_plan(root)
-    if plan is None:
-        if st.session_state.pop(STARTED, None) is None:
-            st.rerun()  # finished: the cards below gain the new runs
-        st.caption("Starting…")
-        return
-    st.session_state.pop(STARTED, None)
-    items = [item for item in demos.demo_states(root, quick=bool(plan.get("quick")))
-             if item.demo.name in plan.get("names", [])]
-    done = sum(min(item.epochs_done, item.epochs_wanted) for item in items)
-    wanted = sum(item.epochs_wanted for item in items) or 1
-    current = next((item for item in items if item.state != "trained"), None)
-    what = f" · now {current.demo.name}, epoch {current.epochs_done + 1} of {current.epochs_wanted}" \
-        if current else ""
-    st.progress(done / wanted, text=f"Training the {'quick ' if plan.get('quick') else ''}demo set: "
-                                    f"{done} of {wanted} epochs{what}")
-    st.caption("It trains in a process of its own and goes on if you close this page. "
-               f"Output: `{demos.LOG_FILE}` in the runs folder.")
+    waiting = demos.demo_jobs(queue(), root)
+    if not waiting:
+        st.rerun()  # finished: the cards below gain the new runs
+    items = [item for item in demos.demo_states(root) if item.path.resolve() in {v.run_dir for v in waiting}]
+    training = next((view for view in waiting if view.is_training), None)
+    now = f" · now {training.run_name}" if training else ""
+    st.progress(sum(item.epochs_done for item in items) / max(1, sum(item.epochs_wanted for item in items)),
+                text=f"Training the demo set: {len(waiting)} model{'s' if len(waiting) != 1 else ''} left{now}")
+    st.caption("The models train one job at a time in the server's queue: the Train page shows each one live "
+               "and can stop it. They go on if you close this page.")
 
 
 def demos_section() -> None:
     root = state.runs_root()
-    running = demos.running_plan(root) is not None or st.session_state.get(STARTED)
+    running = bool(demos.demo_jobs(queue(), root))
     items = demos.demo_states(root)
     missing = [item for item in items if item.state != "trained"]
-    with st.expander("Demo models for a lesson", icon=":material/school:", expanded=bool(running)):
+    with st.expander("Demo models for a lesson", icon=":material/school:", expanded=running):
         st.caption("A curated set, trained once before class so every page has a good model to show: "
                    + "; ".join(f"**{item.demo.name}** ({item.demo.lesson})" for item in items) + ".")
         st.dataframe([{"model": item.demo.name, "what": item.demo.title, "state": _state_text(item)}
@@ -72,8 +65,8 @@ def demos_section() -> None:
             st.success("All demo models are trained.", icon=":material/check_circle:")
             return
         st.caption("Already trained models are skipped and interrupted ones continue where they stopped. "
-                   "The full set takes tens of minutes on a CPU (see the README for measured times); the quick "
-                   "version a few minutes, enough to rehearse, and the full set later continues from it.")
+                   "The full set takes minutes on a CPU (see the README for measured times); the quick "
+                   "version is enough to rehearse, and the full set later continues from it.")
         with st.container(horizontal=True):
             st.button("Train the demo set", type="primary", icon=":material/school:", key="demos_full",
                       on_click=_start, args=(False,))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from gen_core.errors import GenCoreError
-from gen_core.estimate import estimate_training_seconds
-from gen_core.pipeline import prepare_training, train_config_from_dict
-from gen_core.presets import QUICK_START
+from gen_core.models.presets import QUICK_START
+from gen_core.run.start import prepare_training, train_config_from_dict
+from gen_core.training.estimate import estimate_training_seconds
 
 
 @st.cache_data(ttl=120, show_spinner="Timing a few training steps on this machine…", max_entries=8)
@@ -17,9 +17,9 @@ def estimated_seconds(family: str, model: dict, dataset_name: str, training: dic
     from ui.train_widgets import cached_dataset
 
     try:
-        trainer = prepare_training(family, model, cached_dataset(dataset_name, {}),
+        run = prepare_training(family, model, cached_dataset(dataset_name, {}),
                                    train_config_from_dict(training), save=False)
-        return estimate_training_seconds(trainer)
+        return estimate_training_seconds(run.trainer)
     except GenCoreError:
         return None
 

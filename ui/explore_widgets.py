@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints
-from gen_core.errors import GenCoreError, ImageInputError
 from gen_core.data import indices_of_class
+from gen_core.errors import GenCoreError, ImageInputError
 from gen_core.images import load_upload, looks_dark_on_light, to_pil
 from gen_core.latent import find_latents, summarise_latents
+from gen_core.run import layout
 from ui.views.pictures import display_upscale, image_fingerprint
 from ui.views.slider_axes import dimension_axes, pca_axes
 
@@ -32,7 +32,7 @@ def show_image(picture, caption: str | None = None, container=None) -> None:
 
 def run_key(run) -> tuple[str, float]:
     """Identifies a run's weights: its folder and the weights' modification time."""
-    weights = Path(run.path) / checkpoints.WEIGHTS_FILE
+    weights = Path(run.path) / layout.WEIGHTS_FILE
     return str(run.path), weights.stat().st_mtime if weights.exists() else 0.0
 
 

@@ -1,6 +1,6 @@
 """Runs as their folders show them now, read for every session at once.
 
-A page never talks to a training process: it reads the run folder (gen_core.run_progress). The
+A page never talks to a training process: it reads the run folder (gen_core.run.live). The
 reads are cached for all sessions, keyed by the files' modification times, so thirty students
 watching one run cost one read per change, not thirty.
 """
@@ -13,12 +13,13 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from gen_core import checkpoints, jobs, run_progress
-from gen_core.classroom import student_spaces
 from gen_core.errors import GenCoreError
 from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
-from gen_core.run_progress import LiveRun
+from gen_core.run import checkpoint, layout, live
+from gen_core.run.live import LiveRun
+from gen_core.serve import jobs
+from gen_core.serve.classroom import student_spaces
 from ui.classroom import top_root
 
 
@@ -38,14 +39,14 @@ def live_run(run_dir: Path | str) -> LiveRun:
     """Progress, history and newest grid of a run (re-read when a file changes, and every few seconds
     so a writer that died is noticed)."""
     run_dir = Path(run_dir)
-    stamps = (_mtime(run_dir / run_progress.PROGRESS_FILE), _mtime(run_dir / checkpoints.HISTORY_FILE),
-              _mtime(run_dir / checkpoints.SAMPLES_DIR), int(time.time() // 5))
+    stamps = (_mtime(run_dir / layout.LIVE_FILE), _mtime(run_dir / layout.HISTORY_FILE),
+              _mtime(run_dir / layout.SAMPLES_DIR), int(time.time() // 5))
     return _read_live(str(run_dir), stamps)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _read_live(path: str, stamps: tuple) -> LiveRun:
-    return run_progress.read_live(Path(path))
+    return live.read_live(Path(path))
 
 
 def grid_image(run: LiveRun) -> Image.Image | None:
@@ -67,13 +68,13 @@ def _grid_image(path: str, mtime: float) -> Image.Image | None:
 def run_family(run: LiveRun) -> str:
     """The run's model family from its settings ("" until the worker has written them, or when they
     are unreadable): read once per settings file, not with every progress update."""
-    return _run_family(str(run.run_dir), _mtime(run.run_dir / checkpoints.CONFIG_FILE))
+    return _run_family(str(run.run_dir), _mtime(run.run_dir / layout.CONFIG_FILE))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _run_family(path: str, mtime: float) -> str:
     try:
-        return checkpoints.read_config(Path(path))["family"]
+        return checkpoint.read_config(Path(path))["family"]
     except (OSError, GenCoreError):
         return ""
 
@@ -92,14 +93,14 @@ def training_runs() -> list[LiveRun]:
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=5)
 def _training_runs(folders: tuple[str, ...], second: int) -> list[LiveRun]:
-    found, recent = [], time.time() - run_progress.STALE_AFTER
+    found, recent = [], time.time() - live.STALE_AFTER
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
         for run_dir in folder.iterdir():
-            progress_file = run_dir / run_progress.PROGRESS_FILE
-            if _mtime(progress_file) > recent and run_progress.is_training(run_dir):
-                found.append(run_progress.read_live(run_dir))
+            progress_file = run_dir / layout.LIVE_FILE
+            if _mtime(progress_file) > recent and live.is_training(run_dir):
+                found.append(live.read_live(run_dir))
     return sorted(found, key=lambda run: run.writer_started)
 
 

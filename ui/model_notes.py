@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gen_core.metrics.features import dataset_key, load_or_train_feature_net, predict_classes
+from gen_core.metrics.verdicts import class_mismatches, training_verdict
 from gen_core.models import family_class
-from gen_core.quality import class_mismatches, training_verdict
 
 
 def grid_content(family: str) -> str:

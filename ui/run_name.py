@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from gen_core.errors import CheckpointError
-from gen_core.runs import safe_run_name
+from gen_core.run.collection import safe_run_name
 from ui.train_widgets import KEPT_FORM  # where the Train form's values are kept across pages
 
 NAME_KEY = "train_run_name"

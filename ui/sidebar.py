@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gen_core.classroom import ClassroomError, space_owner
 from gen_core.device import device_label
-from gen_core.jobs import ENDED
+from gen_core.serve.classroom import ClassroomError, space_owner
+from gen_core.serve.jobs import ENDED
 from ui import classroom, state
 from ui.live_runs import live_run, queue, training_runs
 from ui.train_widgets import format_duration

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints, runs
 from gen_core.errors import CheckpointError, GenCoreError
-from gen_core.pipeline import dataset_for_run
+from gen_core.models import family_label
+from gen_core.run import checkpoint, collection, layout
+from gen_core.run.start import dataset_for_run
 from ui.boundary import public_message
 
 ACTIVE_RUN = "active_run"  # str path of the run the explore pages use
@@ -33,7 +34,7 @@ def _folder_signature(root: Path) -> tuple:
     stamps = []
     try:
         for path in root.iterdir():
-            for name in (checkpoints.CONFIG_FILE, checkpoints.HISTORY_FILE, checkpoints.WEIGHTS_FILE):
+            for name in (layout.CONFIG_FILE, layout.HISTORY_FILE, layout.WEIGHTS_FILE):
                 file = path / name
                 if file.exists():
                     stamps.append((path.name, name, file.stat().st_mtime_ns))
@@ -44,7 +45,7 @@ def _folder_signature(root: Path) -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _list_runs(root: str, signature: tuple):
-    return runs.list_runs(Path(root))
+    return collection.list_runs(Path(root))
 
 
 def list_runs():
@@ -65,16 +66,16 @@ def set_active_run(path) -> None:
 def loadable_run(name_or_path) -> Path | None:
     """The run folder in the runs folder that this names, when it has weights; else None.
 
-    Every run a page is about to use passes through here (gen_core.runs.resolve_run), so a
+    Every run a page is about to use passes through here (gen_core.run.collection.resolve_run), so a
     link's ``?run=../x`` or ``?run=/abs/path`` never reaches a folder outside the runs folder.
     """
     for folder in _folders_to_open():
         try:
-            path = runs.resolve_run(name_or_path, folder)
+            path = collection.resolve_run(name_or_path, folder)
         except CheckpointError:
             continue
         readable = {info.path.resolve() for info in runs_in(folder) if not info.error}  # cached listing
-        if path in readable and (path / checkpoints.WEIGHTS_FILE).exists():
+        if path in readable and (path / layout.WEIGHTS_FILE).exists():
             return path
     return None
 
@@ -102,25 +103,25 @@ def active_run_path() -> Path | None:
     if path is not None:
         return path
     for info in list_runs():
-        if not info.error and (info.path / checkpoints.WEIGHTS_FILE).exists():
+        if not info.error and (info.path / layout.WEIGHTS_FILE).exists():
             set_active_run(info.path)
             return info.path
     return None
 
 
 def _weights_mtime(path: Path) -> float:
-    weights = path / checkpoints.WEIGHTS_FILE
+    weights = path / layout.WEIGHTS_FILE
     return weights.stat().st_mtime if weights.exists() else 0.0
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def _load_run(path: str, mtime: float):
-    return checkpoints.load_run(Path(path))
+    return checkpoint.load_run(Path(path))
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=4)
 def _load_dataset(path: str, mtime: float):
-    return dataset_for_run(checkpoints.read_config(Path(path)))
+    return dataset_for_run(checkpoint.read_config(Path(path)))
 
 
 def run_at(path):
@@ -156,7 +157,7 @@ def require_active_run(need_encoder: bool = False):
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     if need_encoder and not run.model.has_encoder:
-        st.warning(f"**{run.name}** is a {run.family.upper()}, which has no encoder, and this page needs one. "
+        st.warning(f"**{run.name}** is {family_label(run.family, in_sentence=True)}, which has no encoder, and this page needs one. "
                    "Pick an autoencoder, VAE or VAE-GAN in the sidebar.")
         st.stop()
     return run

@@ -1,6 +1,6 @@
 """The job parts of the Train page: queue a run, watch it train, stop it, see everyone's jobs.
 
-A run trains in a worker process of its own (gen_core.jobs); this module only queues it and reads
+A run trains in a worker process of its own (gen_core.serve.jobs); this module only queues it and reads
 its run folder. Everything here is redrawn by a fragment every second while anything trains or
 waits, and shows the same to every session: the queue and its places, each job's owner, the live
 curves of the run being watched. Stop and cancel buttons appear only for jobs this viewer may
@@ -9,20 +9,23 @@ control (ui/classroom.py).
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import streamlit as st
 
-from gen_core import checkpoints, jobs, run_progress, worker
-from ui.views.loss_charts import loss_curves_figure
-from gen_core.classroom import ClassroomError, check_job_limits
 from gen_core.errors import GenCoreError
-from gen_core.runs import list_runs
+from gen_core.models import family_class
+from gen_core.run import checkpoint, layout, live
+from gen_core.run.collection import list_runs
+from gen_core.run.start import TrainingRequest, discard_unused, reserve_run_dir
+from gen_core.serve import jobs
+from gen_core.serve.classroom import ClassroomError, check_job_limits
+from gen_core.training.events import FINAL_STATUSES, RunStatus
 from ui import classroom, presentation, state
-from ui.model_notes import latest_grid_caption
 from ui.live_runs import grid_image, live_run, queue, run_family, training_runs
+from ui.model_notes import latest_grid_caption
 from ui.train_widgets import enlarged, format_duration, make_active
+from ui.views.loss_charts import loss_curves_figure
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
 JUST_ENDED = "jobs_just_ended"  # that run's folder, for the one rerun that announces the result
@@ -52,35 +55,27 @@ def submit_new_run(family: str, model_settings: dict, dataset: str, dataset_opti
                    image_shape, name: str | None = None, measure: bool = True, processes: int = 1) -> None:
     """Queue a new run (its folder is reserved now); raise GenCoreError with the reason when it cannot be."""
     check_limits(int(training["epochs"]), image_shape, new_run=True)
-    run_dir = worker.reserve_run_dir(classroom.own_space(), family, dataset, name)
-    settings_file = classroom.top_root() / jobs.JOBS_DIR / f"{run_dir.name}-{secrets.token_hex(4)}.json"
-    worker.write_settings_file(settings_file, family, model_settings, dataset, dataset_options, training)
-    arguments = ["--settings", str(settings_file), "--out", str(run_dir), *([] if measure else ["--no-eval"])]
-    _submit(run_dir, arguments, int(training["epochs"]), processes, training.get("device") != "cpu", settings_file)
+    run_dir = reserve_run_dir(classroom.own_space(), family, dataset, name)
+    try:
+        _submit(TrainingRequest(run_dir, family, model_settings, dataset, dataset_options, training,
+                                processes=processes, evaluate=measure))
+    except GenCoreError:
+        discard_unused(run_dir)
+        raise
 
 
 def submit_resume(run_dir: Path, extra_epochs: int, device: str, measure: bool) -> None:
     if not classroom.can_manage_run(run_dir):
         raise ClassroomError("Only the owner of a run (or the lecturer) can train it further")
-    image_shape = checkpoints.read_config(run_dir).get("model", {}).get("image_shape") or ()
+    image_shape = checkpoint.read_config(run_dir).get("model", {}).get("image_shape") or ()
     check_limits(int(extra_epochs), image_shape, new_run=False)
-    arguments = ["--resume", str(run_dir), "--epochs", str(int(extra_epochs)), "--device", device,
-                 *([] if measure else ["--no-eval"])]
-    _submit(Path(run_dir), arguments, int(extra_epochs), 1, device != "cpu", None)
+    _submit(TrainingRequest(Path(run_dir), resume=True, extra_epochs=int(extra_epochs), training={"device": device},
+                            evaluate=measure))
 
 
-def _submit(run_dir: Path, arguments: list[str], epochs: int, processes: int, uses_gpu: bool,
-            settings_file: Path | None) -> None:
+def _submit(training: TrainingRequest) -> None:
     who = classroom.viewer()
-    request = jobs.JobRequest(run_dir, arguments, owner=who.owner, owner_label=who.label, epochs=epochs,
-                              processes=processes, uses_gpu=uses_gpu, settings_file=settings_file)
-    try:
-        view = queue().submit(request)
-    except GenCoreError:
-        if settings_file is not None:
-            settings_file.unlink(missing_ok=True)
-            worker.discard_reserved(run_dir)
-        raise
+    view = queue().submit(jobs.JobRequest(training, owner=who.owner, owner_label=who.label))
     st.session_state[MY_JOB], st.session_state[WATCHED] = view.id, str(view.run_dir)
 
 
@@ -98,7 +93,7 @@ def stop_outside_run(run_dir: str) -> None:
     if not classroom.can_control_job(None):
         st.session_state[FLASH] = ("error", "Only the lecturer can stop a run started outside the app.")
         return
-    run_progress.request_stop(Path(run_dir))
+    live.request_stop(Path(run_dir))
     st.session_state[FLASH] = ("info", "Stopping: the current step finishes, the epoch is saved, then the run ends.")
 
 
@@ -132,7 +127,7 @@ def _jobs_panel() -> None:
     finished_panel()
     queued_dirs = {str(v.run_dir) for v in views if v.is_training}
     outside = [run for run in training_runs() if str(run.run_dir.resolve()) not in queued_dirs]
-    training = [v for v in views if v.is_training and live_run(v.run_dir).status not in run_progress.FINAL_STATUSES]
+    training = [v for v in views if v.is_training and live_run(v.run_dir).status not in FINAL_STATUSES]
     watched = next((v for v in training if v.owner == who.owner), training[0] if training else None)
     if watched is not None:
         live_panel(live_run(watched.run_dir), watched.owner, watched.owner_label, watched)
@@ -146,7 +141,7 @@ def _jobs_panel() -> None:
         queue_table([v for v in views if v.state != jobs.ENDED], outside)
 
 
-def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: jobs.JobView | None) -> None:
+def live_panel(run: live.LiveRun, owner: str | None, label: str, view: jobs.JobView | None) -> None:
     with st.container(border=True):
         title_col, stop_col = st.columns([5, 1])
         whose = classroom.owner_label(owner, label)
@@ -163,11 +158,11 @@ def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: j
             else:
                 stop_col.button("Stop", key=key, icon=":material/stop_circle:", width="stretch",
                                 on_click=stop_outside_run, args=(str(run.run_dir),),
-                                disabled=run_progress.stop_requested(run.run_dir),
+                                disabled=live.stop_requested(run.run_dir),
                                 help="Ask the process to finish its current batch, save the run and end.")
         else:
             stop_col.caption("Only the person who started it, or the lecturer, can stop it.")
-        stopping = " · stopping…" if (view is not None and view.stopping) or run_progress.stop_requested(
+        stopping = " · stopping…" if (view is not None and view.stopping) or live.stop_requested(
             run.run_dir) else ""
         if starting:
             st.progress(0.0, text=f"Starting a training process for {whose}…{stopping}")
@@ -180,11 +175,12 @@ def live_panel(run: run_progress.LiveRun, owner: str | None, label: str, view: j
         curves_and_samples(run, key="live")
 
 
-def curves_and_samples(run: run_progress.LiveRun, key: str) -> None:
+def curves_and_samples(run: live.LiveRun, key: str) -> None:
     chart_col, samples_col = st.columns([3, 2])
     with chart_col:
         if run.steps or run.epochs:
-            figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch)
+            figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch,
+                                        titles=getattr(family_class(run_family(run)), "loss_titles", None))
             st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
                             config={"displayModeBar": False})
         else:
@@ -219,7 +215,7 @@ def start_estimate(view: jobs.JobView) -> str:
     return f"estimated start in about {format_duration(view.estimated_start)}"
 
 
-def queue_table(views: list[jobs.JobView], outside: list[run_progress.LiveRun]) -> None:
+def queue_table(views: list[jobs.JobView], outside: list[live.LiveRun]) -> None:
     """Everyone's jobs: training ones with their progress, then the waiting ones in order."""
     st.markdown(f"**On this server** · at most {queue().limit} training at once")
     for view in views:
@@ -250,7 +246,7 @@ def _my_job() -> jobs.JobView | None:
 
 def _training_done(view: jobs.JobView) -> bool:
     """The job's training has ended (its process may still be scoring the run)."""
-    return view.state == jobs.ENDED or live_run(view.run_dir).status in run_progress.FINAL_STATUSES
+    return view.state == jobs.ENDED or live_run(view.run_dir).status in FINAL_STATUSES
 
 
 def _settle_my_job() -> None:
@@ -260,7 +256,7 @@ def _settle_my_job() -> None:
         return
     st.session_state.pop(WATCHED)
     st.session_state[JUST_ENDED] = watched
-    if run_progress.read_live(Path(watched)).has_weights:
+    if live.read_live(Path(watched)).has_weights:
         make_active(watched)
     st.rerun(scope="app")  # the sidebar's picker and the page's lists follow
 
@@ -268,9 +264,9 @@ def _settle_my_job() -> None:
 def finished_panel() -> None:
     """How this session's newest job ended (or that it is trained and being scored), with its curves."""
     view = _my_job()
-    if view is None or view.status == "cancelled" or not _training_done(view):
+    if view is None or view.status == jobs.CANCELLED or not _training_done(view):
         return
-    run = live_run(view.run_dir) if (view.run_dir / run_progress.PROGRESS_FILE).exists() else None
+    run = live_run(view.run_dir) if (view.run_dir / layout.LIVE_FILE).exists() else None
     if run is None and view.status != "failed":
         return  # renamed or deleted since: old news
     status = view.status or run.status
@@ -280,9 +276,9 @@ def finished_panel() -> None:
     is_active = saved and str(state.active_run_path()) == str(view.run_dir)
     active_note = " It is now the active model: explore it with the pages in the sidebar." if is_active else ""
     name = f"**{view.run_name}**"
-    if status == "completed":
+    if status == RunStatus.COMPLETED:
         st.success(f"{name} is trained: {message}{active_note}", icon=":material/check_circle:")
-    elif status == "stopped":
+    elif status == RunStatus.STOPPED:
         st.info(f"{name}: {message} The saved epochs are kept.{active_note}" if saved else f"{name}: {message}",
                 icon=":material/stop_circle:")
     else:
@@ -295,7 +291,7 @@ def finished_panel() -> None:
             curves_and_samples(run, key="done")
 
 
-def metrics_note(run: run_progress.LiveRun) -> None:
+def metrics_note(run: live.LiveRun) -> None:
     """How the scoring after training is going (the model is usable meanwhile)."""
     if run.metrics_state == "computing":
         st.progress(run.metrics_fraction, text=f"Measuring the model: {run.metrics_message} "

@@ -19,14 +19,13 @@ from gen_core.device import pick_device
 from gen_core.errors import DatasetError, GenCoreError
 from gen_core.limits import MAX_TILE_SET_BYTES, check_image_batch
 from gen_core.models import FAMILIES, build_model, layer_summary
-from gen_core.presets import Preset
+from gen_core.models.presets import Preset
 from gen_core.settings import Setting, settings_of
 from gen_core.training import TrainConfig
 from ui import state
 from ui.boundary import public_message
 
 SIDEBAR_PICKER = "sidebar_run"  # widget key of the active-model picker in ui/sidebar.py
-UPLOADS_DIR = access.UPLOADS_DIR  # under the checkpoints root; not a run folder, so never listed as one
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 
 KEPT_FORM = "train_kept_form"  # the form's last values, restored after a visit to another page

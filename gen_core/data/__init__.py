@@ -10,9 +10,9 @@ import functools
 import inspect
 
 from gen_core.data import embedded, folders, torchvision_sets
+from gen_core.data.base import (DatasetInfo, ImageDataset, dataset_info, dataset_names, indices_of_class, iter_batches,
+                                load_dataset, register_dataset)
 from gen_core.data.options import FOLDER_OPTIONS, TORCHVISION_OPTIONS
-from gen_core.data.base import (DatasetInfo, ImageDataset, dataset_info, dataset_names, indices_of_class,
-                                iter_batches, load_dataset, register_dataset)
 from gen_core.errors import DatasetError
 
 __all__ = ["DatasetInfo", "ImageDataset", "dataset_info", "dataset_names", "dataset_options", "indices_of_class",

@@ -23,11 +23,12 @@ import os
 import re
 from pathlib import Path
 
+from gen_core.atomic import write_bytes_atomic
 from gen_core.errors import DatasetError
+from gen_core.places import UPLOADS_DIR, default_root
 
 DATA_DIRS_ENV = "GEN_CORE_DATA_DIRS"
 DEFAULT_DATA_DIR = "data"
-UPLOADS_DIR = "_uploads"  # under the runs folder; not a run, so never listed as one
 MAX_PATH_CHARS = 1024
 
 
@@ -43,7 +44,6 @@ def data_folders() -> list[Path]:
 
 
 def uploads_folder() -> Path:
-    from gen_core.checkpoints import default_root  # late: checkpoints imports the model registry
     return (default_root() / UPLOADS_DIR).resolve()
 
 
@@ -114,7 +114,6 @@ def save_upload(name: str, data: bytes) -> Path:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(name)).stem).strip("-.")[:60] or "upload"
     target = uploads_folder() / f"{stem}-{digest}.zip"
     if not target.exists():
-        from gen_core.run_files import write_bytes_atomic
         write_bytes_atomic(target, data)
     return target
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from gen_core.data.base import ImageDataset
 
 DIGIT_CLASS_NAMES = [str(digit) for digit in range(10)]

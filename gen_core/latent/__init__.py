@@ -10,8 +10,8 @@ from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset
 from gen_core.latent.inversion import (FOUND_BY_ENCODER, FOUND_BY_OPTIMISATION, FoundLatents, find_latents,
                                        invert_generator, latents_for)
 from gen_core.latent.paths import INTERPOLATION_METHODS, convex_combinations, interpolate, lerp, mix, slerp
-from gen_core.latent.pca import LatentMap, LatentPCA, LatentSummary, build_latent_map, latent_from_pca_coords, \
-    summarise_latents
+from gen_core.latent.pca import (LatentMap, LatentPCA, LatentSummary, build_latent_map, latent_from_pca_coords,
+                                 summarise_latents)
 from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_points, decoded_basis_vectors,
                                       decoded_class_means, manifold_coordinates, manifold_grid, manifold_images)
 

@@ -8,10 +8,10 @@ functions are importable for use on any image tensors (N, C, H, W) in [0, 1].
 
 from gen_core.metrics.catalogue import METRICS, MetricInfo, better_value, describe
 from gen_core.metrics.classes import class_accuracy, class_histogram, mode_coverage
-from gen_core.metrics.distances import (frechet_distance, mean_pairwise_mse, median_heuristic_bandwidth,
-                                        mmd_squared, nearest_neighbour_mse)
-from gen_core.metrics.features import (FeatureClassifier, extract_features, load_or_train_feature_net,
-                                       predict_classes, train_feature_classifier)
+from gen_core.metrics.distances import (frechet_distance, mean_pairwise_mse, median_heuristic_bandwidth, mmd_squared,
+                                        nearest_neighbour_mse)
+from gen_core.metrics.features import (FeatureClassifier, extract_features, load_or_train_feature_net, predict_classes,
+                                       train_feature_classifier)
 from gen_core.metrics.image_quality import gradient_magnitude, laplacian_variance, ssim_per_image
 from gen_core.metrics.inception import inception_fid, inception_unavailable_reason, inception_weights_path
 from gen_core.metrics.likelihood import bits_per_dim, has_bernoulli_decoder, likelihood_scores, posterior_kl

@@ -13,7 +13,7 @@ import scipy.linalg
 import torch
 
 from gen_core.errors import DatasetError
-from gen_core.novelty import nearest_training_images
+from gen_core.metrics.novelty import nearest_training_images
 
 MAX_BANDWIDTH_POINTS = 2000  # the median of ~2 M pairwise distances is plenty stable
 

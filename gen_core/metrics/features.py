@@ -25,13 +25,14 @@ from safetensors.torch import load_file, save
 from torch import nn
 from torch.nn import functional as F
 
-from gen_core import checkpoints
+from gen_core.atomic import write_bytes_atomic, write_json_atomic
 from gen_core.data.base import ImageDataset, iter_batches
 from gen_core.errors import DatasetError
+from gen_core.places import default_root
 from gen_core.progress import ProgressCallback
 
 FEATURE_NETS_DIR = "_feature_nets"
-# The feature classifier's own files; a run's are checkpoints.WEIGHTS_FILE and checkpoints.FORMAT_VERSION.
+# The feature classifier's own files; a run's are layout.WEIGHTS_FILE and checkpoint.FORMAT_VERSION.
 FEATURE_NET_WEIGHTS_FILE = "classifier.safetensors"
 FEATURE_NET_INFO_FILE = "classifier.json"
 FEATURE_NET_FORMAT_VERSION = 1
@@ -194,7 +195,7 @@ def dataset_key(dataset: ImageDataset) -> str:
 
 
 def feature_net_dir(dataset: ImageDataset, root: Path | None = None) -> Path:
-    return Path(root or checkpoints.default_root()) / FEATURE_NETS_DIR / dataset_key(dataset)
+    return Path(root or default_root()) / FEATURE_NETS_DIR / dataset_key(dataset)
 
 
 def _load_cached(folder: Path, config: FeatureNetConfig, device) -> tuple[FeatureClassifier, dict] | None:
@@ -232,8 +233,8 @@ def load_or_train_feature_net(dataset: ImageDataset, root: Path | None = None, d
     net, seconds = train_feature_classifier(dataset, device, training, progress)
     test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
     weights = {name: tensor.detach().contiguous().cpu() for name, tensor in net.state_dict().items()}
-    checkpoints.write_bytes_atomic(folder / FEATURE_NET_WEIGHTS_FILE, save(weights))
-    checkpoints.write_json_atomic(folder / FEATURE_NET_INFO_FILE, {
+    write_bytes_atomic(folder / FEATURE_NET_WEIGHTS_FILE, save(weights))
+    write_json_atomic(folder / FEATURE_NET_INFO_FILE, {
         "format_version": FEATURE_NET_FORMAT_VERSION, "config": asdict(config), "class_names": class_names,
         "dataset": dataset.source, "training": asdict(training or FeatureTraining()),
         "test_accuracy": test_accuracy, "train_seconds": seconds})

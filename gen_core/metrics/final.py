@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gen_core.checkpoints import read_config
 from gen_core.metrics.report import evaluate_run
 from gen_core.metrics.storage import store_final_metrics
-from gen_core.models import family_class
 from gen_core.progress import ProgressCallback
-from gen_core.sampling import PRIOR
+from gen_core.run.checkpoint import read_config
+from gen_core.sampling import PRIOR, usable_samplers
 
 # What a run is scored with, here and as the Evaluate page's columns: the model's own codes, and one
 # Gaussian mixture per class fitted to the encoded training set (models with an encoder only).
@@ -18,8 +17,7 @@ SCORED_SAMPLERS = (PRIOR, "gmm")
 
 def scored_samplers(family: str) -> list[str]:
     """The samplers of ``SCORED_SAMPLERS`` a family can be scored with (a GAN has no encoder to fit to)."""
-    has_encoder = getattr(family_class(family), "has_encoder", True)
-    return [sampler for sampler in SCORED_SAMPLERS if sampler == PRIOR or has_encoder]
+    return usable_samplers(family, SCORED_SAMPLERS)
 
 
 def measure_finished_run(run_dir: Path, device: str = "auto", progress: ProgressCallback | None = None,

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import torch
 
-from gen_core import checkpoints
 from gen_core.device import pick_device
 from gen_core.errors import ModelConfigError, SamplerError
 from gen_core.latent import encode_dataset
 from gen_core.limits import check_evaluation_size, check_image_batch
-from gen_core.metrics import catalogue, likelihood, reconstruction
+from gen_core.metrics import catalogue, inception, likelihood, reconstruction
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.metrics.sample_scores import feature_scores, pixel_scores
 from gen_core.models import FAMILY_LABELS
-from gen_core.pipeline import dataset_for_run
 from gen_core.progress import ProgressCallback
-from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler, max_components
+from gen_core.run import checkpoint
+from gen_core.run.start import dataset_for_run
+from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler, max_components, sampler_unusable_reason
 
 
 def _label(model) -> str:
@@ -53,9 +53,9 @@ class _Stages:
 def _check_settings(model, sampler: str, n_samples: int, iwae_k: int, class_samples: int) -> None:
     if sampler not in SAMPLER_NAMES:
         raise SamplerError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLER_NAMES)}.")
-    if sampler != PRIOR and not model.has_encoder:
-        raise SamplerError(f"This {_label(model)} model has no encoder, so the {sampler!r} sampler cannot be fitted "
-                           "to its latent space; evaluate it with the prior sampler.")
+    unusable = sampler_unusable_reason(model.family, sampler)
+    if unusable:
+        raise SamplerError(unusable)
     if int(n_samples) < 10:
         raise SamplerError(f"Evaluation needs at least 10 samples; got {n_samples}.")
     if int(class_samples) < 1:
@@ -144,8 +144,6 @@ def _features(model, dataset, fitted, samples, real, settings: dict, stages: _St
 
 
 def _inception(samples, real, device, wanted: bool, stages: _Stages, report: dict) -> None:
-    from gen_core.metrics import inception
-
     reason = inception.inception_unavailable_reason() if wanted else "Not requested (inception=False)."
     if reason is not None:
         report["unavailable"]["fid_inception"] = reason
@@ -181,7 +179,7 @@ def evaluate_run(run_dir, n_samples: int = 500, iwae_k: int = 64, sampler: str =
     stages.begin(0.02, "Loading the run and its dataset")
     run_dir = Path(run_dir)
     torch_device = pick_device(device)
-    run = checkpoints.load_run(run_dir, device=torch_device)
+    run = checkpoint.load_run(run_dir, device=torch_device)
     model, dataset = run.model, dataset_for_run(run.config)
     _check_settings(model, sampler, n_samples, iwae_k, class_samples)
     settings = {"n_samples": int(n_samples), "iwae_k": int(iwae_k), "seed": int(seed), "device": str(torch_device),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gen_core import checkpoints
 from gen_core.errors import CheckpointError
 from gen_core.metrics.catalogue import RENAMED_METRICS
+from gen_core.run import checkpoint, layout
 
 _STORED_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds")
 
@@ -39,15 +39,15 @@ def store_final_metrics(run_dir, reports) -> dict:
         history["metrics"] = stored
 
     # Under the run's writer lock: refused while another process trains the run.
-    return checkpoints.update_history(Path(run_dir), add_reports)["metrics"]
+    return checkpoint.update_history(Path(run_dir), add_reports)["metrics"]
 
 
 def stored_metrics(run_dir) -> dict:
     """What ``store_final_metrics`` saved for a run ({} when nothing yet)."""
-    history_path = Path(run_dir) / checkpoints.HISTORY_FILE
+    history_path = Path(run_dir) / layout.HISTORY_FILE
     if not history_path.exists():
         return {}
-    stored = checkpoints.read_json(history_path).get("metrics")
+    stored = checkpoint.read_json(history_path).get("metrics")
     if not isinstance(stored, dict):
         return {}
     return {sampler: _current_names(entry) for sampler, entry in stored.items()}

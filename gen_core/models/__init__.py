@@ -22,7 +22,7 @@ FAMILIES: dict[str, tuple[type, type[GenerativeModel]]] = {
     "vaegan": (VAEGANConfig, VAEGAN),
 }
 
-FAMILY_LABELS = {"ae": "Autoencoder", "vae": "VAE / beta-VAE", "dcgan": "DCGAN", "vaegan": "VAE-GAN"}
+FAMILY_LABELS = {name: model_class.label for name, (_config, model_class) in FAMILIES.items()}
 
 
 def _family(name: str):
@@ -37,6 +37,20 @@ def family_class(family: str) -> type[GenerativeModel] | None:
     what it can do (``has_encoder``, ``has_prior``, ...) before any model is loaded."""
     entry = FAMILIES.get(family)
     return None if entry is None else entry[1]
+
+
+def family_label(family: str, in_sentence: bool = False) -> str:
+    """How the pages name a family: "VAE-GAN", or in a sentence "a VAE-GAN" (the name itself for
+    a family this version does not know)."""
+    model_class = family_class(family)
+    if model_class is None:
+        return str(family)
+    return model_class.a_label if in_sentence else model_class.label
+
+
+def sentence_start(text: str) -> str:
+    """``text`` with a capital first letter and the rest as it is ("a VAE-GAN" -> "A VAE-GAN")."""
+    return text[:1].upper() + text[1:]
 
 
 def make_config(family: str, **settings):
@@ -63,6 +77,6 @@ def config_to_dict(config) -> dict:
 
 __all__ = [
     "FAMILIES", "FAMILY_LABELS", "GenerativeModel", "AEConfig", "VAEConfig", "DCGANConfig", "VAEGANConfig",
-    "Autoencoder", "VAE", "DCGAN", "VAEGAN", "HIDDEN_PRESETS", "RECONSTRUCTION_LOSSES", "build_model", "family_class",
+    "Autoencoder", "VAE", "DCGAN", "VAEGAN", "HIDDEN_PRESETS", "RECONSTRUCTION_LOSSES", "build_model", "family_class", "family_label", "sentence_start",
     "make_config", "config_to_dict", "layer_summary", "LayerSummary",
 ]

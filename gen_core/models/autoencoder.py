@@ -31,6 +31,8 @@ class Autoencoder(GenerativeModel):
     """
 
     family = "ae"
+    label, a_label = "Autoencoder", "an autoencoder"
+    loss_titles = {"loss": "Total loss", "reconstruction": "Reconstruction"}
     has_prior = False
 
     def __init__(self, config: AEConfig) -> None:

@@ -19,7 +19,13 @@ from torch import nn
 
 
 class GenerativeModel(nn.Module):
+    # What a family says of itself, read before any model is built (``family_class(name).label``):
     family: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # how menus and tables name the family
+    a_label: ClassVar[str] = ""  # the same in a sentence, with its article: "a VAE", "an autoencoder"
+    min_epochs: ClassVar[int] = 5  # epochs before its pictures look right on a small dataset
+    # Titles of the loss terms its train_step reports, for charts ("loss" is always the headline).
+    loss_titles: ClassVar[dict[str, str]] = {"loss": "Total loss"}
     has_encoder: ClassVar[bool] = True
     # Trained towards (or sampling from) the prior N(0, I), so prior draws land where the decoder
     # has learnt: VAEs and GANs. A plain autoencoder never sees a prior (see Autoencoder.draw_codes).

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
 ARCHITECTURES = ("mlp", "conv")  # dense layers over flattened pixels, or stride-2 convolutions
 
 

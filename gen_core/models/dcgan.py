@@ -93,6 +93,10 @@ class Discriminator(nn.Module):
 
 class DCGAN(GenerativeModel):
     family = "dcgan"
+    label, a_label = "DCGAN", "a DCGAN"
+    min_epochs = 10
+    loss_titles = {"loss": "Generator loss", "generator": "Generator", "discriminator": "Discriminator",
+                   "d_real": "D(real)", "d_fake": "D(fake)"}
     has_encoder = False
     is_adversarial = True
 

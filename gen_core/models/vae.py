@@ -53,6 +53,8 @@ class VAE(GaussianEncoderDecoder):
     """
 
     family = "vae"
+    label, a_label = "VAE / beta-VAE", "a VAE"
+    loss_titles = {"loss": "Total loss", "reconstruction": "Reconstruction", "kl": "KL divergence"}
 
     @property
     def has_bernoulli_likelihood(self) -> bool:

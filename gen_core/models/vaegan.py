@@ -37,6 +37,11 @@ class VAEGANConfig(EncoderDecoderConfig):
 
 class VAEGAN(GaussianEncoderDecoder):
     family = "vaegan"
+    label, a_label = "VAE-GAN", "a VAE-GAN"
+    min_epochs = 10
+    loss_titles = {"loss": "Total loss", "pixel_reconstruction": "Pixel reconstruction",
+                   "feature_reconstruction": "Feature reconstruction", "kl": "KL divergence",
+                   "generator": "Generator", "discriminator": "Discriminator"}
     is_adversarial = True
     has_bernoulli_likelihood = True  # its pixel term is always the Bernoulli log-likelihood
 

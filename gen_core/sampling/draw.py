@@ -14,9 +14,11 @@ import torch
 
 from gen_core.errors import SamplerError
 from gen_core.latent import decode_latents
+from gen_core.models import family_class, family_label, sentence_start
 from gen_core.progress import ProgressCallback
-from gen_core.sampling.mixture import ClassMixtureSampler
+from gen_core.sampling.mixture import COVARIANCE_TYPES, MAX_COMPONENTS, ClassMixtureSampler
 from gen_core.sampling.samplers import ClassGaussianSampler, LatentSampler, PerturbSampler
+from gen_core.settings import Setting
 
 PRIOR = "prior"  # the model's own code distribution: nothing to fit
 FITTED_SAMPLERS: dict[str, type[LatentSampler]] = {
@@ -24,6 +26,40 @@ FITTED_SAMPLERS: dict[str, type[LatentSampler]] = {
 SAMPLER_NAMES = (PRIOR, *FITTED_SAMPLERS)
 SAMPLER_TITLES = {PRIOR: "Prior", "gaussian": "One Gaussian per class", "gmm": "Gaussian mixture per class",
                   "perturb": "Noisy real codes"}
+
+# The fitted samplers' settings, described once: the command line's flags come from these, and
+# each sampler takes the ones its constructor names (``sampler_settings``).
+SAMPLER_SETTINGS = (
+    Setting("Components per class (K)", "Gaussians in each class's mixture (gmm)", kind=int, name="n_components",
+            default=10, minimum=1, maximum=MAX_COMPONENTS, flag="--components"),
+    Setting("Covariance", "shape of each Gaussian of the mixture (gmm)", kind=str, name="covariance_type",
+            default="full", choices=COVARIANCE_TYPES, flag="--covariance"),
+    Setting("Covariance scale", "the class covariance is multiplied by this (gaussian)", kind=float,
+            name="covariance_scale", default=1.0, minimum=0.0),
+    Setting("Noise", "standard deviation of the noise added to real codes (perturb)", kind=float,
+            name="noise_std", default=0.5, minimum=0.0),
+)
+
+
+def sampler_settings(name: str, values: dict) -> dict:
+    """The entries of ``values`` that the sampler called ``name`` takes (the prior takes none)."""
+    sampler_class = FITTED_SAMPLERS.get(name)
+    accepted = set() if sampler_class is None else set(inspect.signature(sampler_class).parameters)
+    return {key: value for key, value in values.items() if key in accepted}
+
+
+def sampler_unusable_reason(family: str, sampler: str) -> str | None:
+    """Why a family cannot draw from ``sampler`` (None when it can): a fitted sampler is fitted to
+    the encoded training set, so it needs a model with an encoder; the prior needs nothing."""
+    if sampler == PRIOR or getattr(family_class(family), "has_encoder", True):
+        return None
+    return (f"{sentence_start(family_label(family, in_sentence=True))} has no encoder, so its training images cannot "
+            f"be encoded to fit the {SAMPLER_TITLES.get(sampler, sampler).lower()} sampler; use its prior.")
+
+
+def usable_samplers(family: str, names=SAMPLER_NAMES) -> list[str]:
+    """The samplers of ``names`` a family can draw from."""
+    return [name for name in names if sampler_unusable_reason(family, name) is None]
 
 
 def make_sampler(name: str, **params) -> LatentSampler | None:

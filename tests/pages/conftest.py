@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gen_core.pipeline import prepare_training
+from gen_core.run.start import prepare_training
 from gen_core.training import TrainConfig
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

@@ -27,7 +27,7 @@ CRASHING = "crash-here"
 START_WITH_A_BROKEN_LOADER = f"""
 import runpy, sys
 from pathlib import Path
-import gen_core.checkpoints as checkpoints
+import gen_core.run.checkpoint as checkpoints
 real_load_run = checkpoints.load_run
 def load_run(path, *args, **kwargs):
     if Path(path).name == {CRASHING!r}:

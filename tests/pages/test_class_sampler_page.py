@@ -85,8 +85,8 @@ def test_prior_has_no_classes_and_a_gan_is_turned_away(trained_runs):
 
 
 def test_a_row_of_samples_that_look_like_another_class_is_flagged(trained_runs, monkeypatch):
-    from gen_core.quality import ClassMismatch
     import ui.model_notes
+    from gen_core.metrics.verdicts import ClassMismatch
 
     monkeypatch.setattr(ui.model_notes, "class_mismatches",
                         lambda predictions: [ClassMismatch(3, 0.25, 5, 0.625)] if 3 in predictions else [])

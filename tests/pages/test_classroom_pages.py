@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gen_core import checkpoints, jobs, run_progress
-from gen_core.classroom import student_space
+from gen_core.run import checkpoint, layout, live
+from gen_core.serve import jobs
+from gen_core.serve.classroom import student_space
+
 from .conftest import APP, page_text
 
 PASSPHRASE = "chalk and talk"
@@ -105,7 +107,7 @@ def test_a_student_sees_the_gallery_read_only_and_can_explore_anothers_run(class
     ada.button(key="models_activate_bob_bobs-ae").click().run()
     ada.switch_page("app_pages/samples.py").run()  # the explore pages work on it
     assert "Random samples" in page_text(ada) and not ada.exception
-    assert (student_space(class_root, "bob") / "bobs-ae" / checkpoints.WEIGHTS_FILE).exists()
+    assert (student_space(class_root, "bob") / "bobs-ae" / layout.WEIGHTS_FILE).exists()
 
 
 def test_a_student_cannot_stop_anothers_job_and_the_lecturer_can_stop_and_delete(class_root, monkeypatch):
@@ -114,7 +116,7 @@ def test_a_student_cannot_stop_anothers_job_and_the_lecturer_can_stop_and_delete
     start_small_run(bob, "bobs-long-run", epochs=10_000)
     assert not bob.exception and not bob.error, [e.value for e in bob.error]
     run_dir = student_space(class_root, "bob") / "bobs-long-run"
-    wait_for(lambda: run_progress.read_live(run_dir).epochs, "the first epoch of bob's run")
+    wait_for(lambda: live.read_live(run_dir).epochs, "the first epoch of bob's run")
 
     ada = visit("train", "ada")
     text = page_text(ada)
@@ -134,7 +136,7 @@ def test_a_student_cannot_stop_anothers_job_and_the_lecturer_can_stop_and_delete
     assert stop, "the lecturer may stop anyone's job"
     lecturer.button(key=stop[0]).click().run()
     view = jobs.default_queue().wait(jobs.default_queue().jobs()[0].id, TIMEOUT)
-    assert view.status == "stopped" and checkpoints.load_run(run_dir).history["status"] == "stopped"
+    assert view.status == "stopped" and checkpoint.load_run(run_dir).history["status"] == "stopped"
 
     lecturer.switch_page("app_pages/models.py").run()
     lecturer.selectbox(key="models_gallery_owner").set_value("bob").run()
@@ -172,7 +174,7 @@ def test_a_run_written_by_the_cli_shows_live_in_the_app_and_can_be_stopped(tmp_p
         cwd=Path(APP).parent, env={**os.environ, "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: len(run_progress.read_live(run_dir).epochs) >= 1, "the terminal run's first epoch")
+        wait_for(lambda: len(live.read_live(run_dir).epochs) >= 1, "the terminal run's first epoch")
         at = visit("train")
         text = page_text(at)
         assert "Training from-a-terminal" in text and "Started outside the app" in text
@@ -188,6 +190,6 @@ def test_a_run_written_by_the_cli_shows_live_in_the_app_and_can_be_stopped(tmp_p
     finally:
         if terminal.poll() is None:
             terminal.kill()
-    history = checkpoints.load_run(run_dir).history
+    history = checkpoint.load_run(run_dir).history
     assert history["status"] == "stopped" and history["epochs"]
     assert not at.exception

@@ -15,11 +15,12 @@ import shutil
 import pytest
 
 import gen_core.metrics
-from gen_core import checkpoints
+from gen_core.atomic import write_json_atomic
 from gen_core.errors import SamplerError
 from gen_core.metrics import METRICS, load_or_train_feature_net, stored_metrics
 from gen_core.metrics.features import FeatureTraining
-from gen_core.pipeline import dataset_for_run
+from gen_core.run import checkpoint, layout
+from gen_core.run.start import dataset_for_run
 
 from .conftest import open_page, page_text
 
@@ -30,7 +31,7 @@ VALUE_COLUMNS = ["tiny-vae2 · prior", "tiny-vae2 · GMM K=4", "tiny-dcgan · pr
 def evaluate_root(trained_runs, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate-runs")
     copies = {key: shutil.copytree(trained_runs[key], root / trained_runs[key].name) for key in ("vae2", "dcgan")}
-    dataset = dataset_for_run(checkpoints.read_config(copies["vae2"]))
+    dataset = dataset_for_run(checkpoint.read_config(copies["vae2"]))
     load_or_train_feature_net(dataset, root, "cpu", training=FeatureTraining(epochs=1, min_steps=0))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GEN_CORE_CHECKPOINTS", str(root))
@@ -141,9 +142,9 @@ def resumed_copy(evaluate_root):
 
 def test_a_run_trained_further_gets_a_stale_note(computed, resumed_copy):
     resumed = resumed_copy
-    history = checkpoints.read_json(resumed / checkpoints.HISTORY_FILE)
+    history = checkpoint.read_json(resumed / layout.HISTORY_FILE)
     history["epochs"].append(dict(history["epochs"][-1], epoch=3))
-    checkpoints.write_json_atomic(resumed / checkpoints.HISTORY_FILE, history)
+    write_json_atomic(resumed / layout.HISTORY_FILE, history)
     at = open_page("evaluate", resumed)
     at.multiselect(key="evaluate_runs").set_value([str(resumed)]).run()
     assert not at.exception

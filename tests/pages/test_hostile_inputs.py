@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hostile_inputs import BAD_RUN_CONTENTS, BAD_RUN_ZIPS, run_files, write_folder, zip_of
 from streamlit.testing.v1 import AppTest
 
-from gen_core import checkpoints
-from hostile_inputs import BAD_RUN_CONTENTS, BAD_RUN_ZIPS, run_files, write_folder, zip_of
+from gen_core.run import checkpoint
 from ui.boundary import PAGE_FAILED
 
 from .conftest import APP, page_text
@@ -147,7 +147,7 @@ def test_an_unexpected_error_shows_one_short_sentence_and_logs_the_rest(own_root
     def broken_load(*args, **kwargs):
         raise RuntimeError(f"disk on fire at {own_root}/tiny-vae2/model.safetensors")
 
-    monkeypatch.setattr(checkpoints, "load_run", broken_load)
+    monkeypatch.setattr(checkpoint, "load_run", broken_load)
     at = _open("samples")
     assert [box.message for box in at.exception] == [PAGE_FAILED]
     assert str(own_root) not in _every_text(at) and "disk on fire" not in _every_text(at)

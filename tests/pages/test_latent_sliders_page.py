@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gen_core.pipeline import prepare_training
+from gen_core.run.start import prepare_training
 from gen_core.training import TrainConfig
+
 from .conftest import open_page, page_text
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from gen_core import checkpoints
+from gen_core.run import checkpoint, layout
+
+from conftest import write_long_run
 
 from .conftest import open_page, page_text
 
@@ -39,7 +41,7 @@ def deferred_downloads(monkeypatch) -> dict:
 
 def test_lists_every_run_with_its_facts_curves_and_samples(own_root):
     (own_root / "broken").mkdir()
-    (own_root / "broken" / checkpoints.CONFIG_FILE).write_text("{not json")
+    (own_root / "broken" / layout.CONFIG_FILE).write_text("{not json")
     at = open_page("models")
     text = page_text(at)
     assert "tiny-ae" in text and "tiny-vae2" in text and "2 runs, 1 unreadable" in text
@@ -68,7 +70,7 @@ def test_rename_moves_the_folder_and_keeps_it_active(own_root):
     at.button(key="models_rename_go_tiny-vae2").click().run()
     renamed = own_root / "my-digits-vae"
     assert renamed.is_dir() and not (own_root / "tiny-vae2").exists()
-    assert checkpoints.load_run(renamed).name == "my-digits-vae"
+    assert checkpoint.load_run(renamed).name == "my-digits-vae"
     assert at.session_state["active_run"] == str(renamed)
     assert "my-digits-vae" in page_text(at)
     assert not at.exception
@@ -103,7 +105,7 @@ def test_a_downloaded_zip_imports_back_as_a_new_run(own_root, deferred_downloads
     at.file_uploader(key="models_upload").upload("tiny-vae2.zip", data, "application/zip").run()
     assert any("Imported" in s.value for s in at.success), [e.value for e in at.error]
     imported = own_root / "tiny-vae2-2"
-    assert checkpoints.load_run(imported).family == "vae"
+    assert checkpoint.load_run(imported).family == "vae"
     assert "3 runs" in page_text(at)
     at.run()  # the same upload on a rerun is not imported a second time
     assert sorted(p.name for p in own_root.iterdir()) == ["tiny-ae", "tiny-vae2", "tiny-vae2-2"]
@@ -135,31 +137,40 @@ def test_a_run_with_stored_metrics_shows_its_headline_numbers(own_root):
     assert "No metrics yet" in text, "the run without metrics says so"
 
 
-def test_the_demo_set_section_lists_the_set_and_starts_it_in_the_background(own_root, monkeypatch):
-    from gen_core import demos
+def test_the_demo_set_goes_into_the_job_queue_and_the_train_page_lists_and_stops_it(own_root, monkeypatch):
+    import sys
 
-    started = []
-    monkeypatch.setattr(demos, "start_in_background", lambda root, quick=False: started.append((root, quick)))
-    at = open_page("models")
-    assert not at.exception
-    text = page_text(at)
-    assert all(f"**{demo.name}**" in text for demo in demos.DEMOS)
-    at.button(key="demos_quick").click().run()
-    assert not at.exception
-    assert started == [(own_root, True)]
-    assert "Starting" in page_text(at)
+    from gen_core.serve import demos, jobs, worker
 
-
-def test_a_demo_set_training_elsewhere_shows_its_progress(own_root):
-    from filelock import FileLock
-
-    from gen_core import demos
-
-    first = demos.DEMOS[0]
-    with FileLock(str(own_root / demos.LOCK_FILE)):  # as a terminal's `python -m gen_core demos --quick` would
-        checkpoints.write_json_atomic(own_root / demos.PLAN_FILE, {"quick": True, "names": [first.name]})
+    monkeypatch.setattr(worker, "train_command",  # workers that only sleep: this checks the queue, not training
+                        lambda arguments, processes=1: [sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
         at = open_page("models")
         assert not at.exception
-        bars = [bar for bar in at.get("progress") if "demo set" in str(bar.proto.text)]
-        assert len(bars) == 1 and f"0 of {first.epochs(quick=True)} epochs" in str(bars[0].proto.text)
+        assert all(f"**{demo.name}**" in page_text(at) for demo in demos.DEMOS)
+        at.button(key="demos_quick").click().run()
+        assert not at.exception
+        queued = demos.demo_jobs(jobs.default_queue(), own_root)
+        assert [view.run_name for view in queued] == [demo.name for demo in demos.DEMOS]
+        assert any("Training the demo set" in bar.proto.text for bar in at.get("progress"))
         assert not [button for button in at.button if button.key in ("demos_full", "demos_quick")]
+
+        train = open_page("train")
+        text = page_text(train)
+        assert all(demo.name in text for demo in demos.DEMOS), "the Train page lists every demo job"
+        waiting = queued[-1]
+        train.button(key=f"jobs_queue_stop_{waiting.id}").click().run()
+        assert not train.exception
+        assert jobs.default_queue().view(waiting.id).status == jobs.CANCELLED
+        assert len(demos.demo_jobs(jobs.default_queue(), own_root)) == len(demos.DEMOS) - 1
+    finally:
+        jobs.default_queue().close(timeout=10)
+
+
+def test_a_run_past_epoch_1000_shows_its_newest_grid_on_its_card(own_root, build_tiny):
+    write_long_run(own_root / "long-run", build_tiny("ae-mlp"))
+    at = open_page("models")
+    assert not at.exception
+    captions = [caption for image in at.image for caption in image.captions]
+    assert any("epoch 1001" in caption for caption in captions), captions
+    assert not any("epoch 999" in caption for caption in captions)

@@ -10,6 +10,7 @@ import torch
 import gen_core.sampling
 from gen_core.cli import main as cli_main
 from gen_core.metrics import report
+
 from .conftest import open_page
 
 SEED, COUNT = 4242, 16  # a seed no other page test uses, so the page's cache cannot answer for it

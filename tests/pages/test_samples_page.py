@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from gen_core.checkpoints import SAMPLES_DIR
-from gen_core.pipeline import resume_training
+from gen_core.run.layout import SAMPLES_DIR
+from gen_core.run.start import resume_training
 
 from .conftest import open_page, page_text
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gen_core import checkpoints
-from gen_core.pipeline import prepare_training
+from gen_core.run import checkpoint
+from gen_core.run.start import prepare_training
 from gen_core.training import TrainConfig
+
 from .conftest import open_page, page_text
 
 
@@ -21,10 +22,10 @@ def _metrics(at) -> dict[str, str]:
 
 
 def test_training_a_vae_on_embedded_tiles_records_a_reloadable_tile_run(tile_run):
-    config = checkpoints.read_config(tile_run)
+    config = checkpoint.read_config(tile_run)
     assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
     assert config["model"]["image_shape"] == [1, 16, 16]
-    epoch = checkpoints.load_run(tile_run).history["epochs"][-1]
+    epoch = checkpoint.load_run(tile_run).history["epochs"][-1]
     assert epoch["test_loss"] > 0 and "train_kl" in epoch
 
 

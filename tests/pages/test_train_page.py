@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from gen_core import checkpoints, jobs, run_progress, runs, worker
 from gen_core.models import build_model, layer_summary
-from gen_core.presets import PRESETS
+from gen_core.models.presets import PRESETS
+from gen_core.run import checkpoint, collection, layout, live
+from gen_core.run.start import TrainingRequest, reserve_run_dir
+from gen_core.serve import jobs
+
 from .conftest import open_page, page_text
 
 SMALL_PRESET = "AE, 1 hidden layer"  # 64-32-64 on 8x8 digits: well under a second per epoch
@@ -112,14 +115,14 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert snapshot.pid != os.getpid(), "it trained in a process of its own"
     at.run()
     run_dir = empty_root / "from-the-page"
-    assert (run_dir / checkpoints.WEIGHTS_FILE).exists()
-    assert runs.list_runs(empty_root)[0].epochs_done == 1
+    assert (run_dir / layout.WEIGHTS_FILE).exists()
+    assert collection.list_runs(empty_root)[0].epochs_done == 1
     assert any("from-the-page" in s.value and "is trained" in s.value for s in at.success)
     assert at.session_state["active_run"] == str(run_dir)
     assert at.get("plotly_chart"), "the finished run's loss curves are shown"
-    live = run_progress.read_live(run_dir)
-    assert live.metrics_state == "done", live.metrics_message
-    assert set(checkpoints.read_json(run_dir / checkpoints.HISTORY_FILE)["metrics"]) == {"prior", "gmm"}
+    seen = live.read_live(run_dir)
+    assert seen.metrics_state == "done", seen.metrics_message
+    assert set(checkpoint.read_json(run_dir / layout.HISTORY_FILE)["metrics"]) == {"prior", "gmm"}
     assert "Metrics stored with the run" in page_text(at)
     assert not at.exception
 
@@ -138,7 +141,7 @@ def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_pl
     assert not [b for b in second.button if b.key.startswith("jobs_stop_")], "no Stop for another's job"
     assert [(v.run_name, v.place) for v in jobs.default_queue().jobs()] == [("long-run", 0), ("next-run", 1)]
 
-    wait_for(lambda: run_progress.read_live(empty_root / "long-run").epochs, "the first epoch of long-run")
+    wait_for(lambda: live.read_live(empty_root / "long-run").epochs, "the first epoch of long-run")
     first.run()
     assert "Training long-run" in page_text(first)
     next(b for b in first.button if b.key.startswith("jobs_stop_")).click().run()
@@ -155,27 +158,26 @@ def test_a_killed_worker_fails_its_run_and_the_page_says_what_was_kept(empty_roo
     at = choose_small_run(open_page("train"), epochs=10_000)
     at.text_input(key="train_run_name").set_value("doomed")
     at.button(key="train_start").click().run()
-    wait_for(lambda: run_progress.read_live(empty_root / "doomed").epochs, "the first saved epoch")
+    wait_for(lambda: live.read_live(empty_root / "doomed").epochs, "the first saved epoch")
     view = jobs.default_queue().jobs()[0]
     os.kill(view.pid, signal.SIGKILL)
     assert finish_current_job().status == "failed"
     at.run()
     message = " ".join(e.value for e in at.error)
     assert "doomed** failed" in message and "killed" in message and "saved epochs are kept" in message
-    assert runs.list_runs(empty_root)[0].status == "failed" and runs.list_runs(empty_root)[0].epochs_done >= 1
+    assert collection.list_runs(empty_root)[0].status == "failed" and collection.list_runs(empty_root)[0].epochs_done >= 1
     at.switch_page("app_pages/models.py").run()  # the app keeps serving
     assert "doomed" in page_text(at) and not at.exception
 
 
 def test_a_run_that_fails_before_its_first_epoch_says_nothing_was_saved(empty_root):
     at = open_page("train")
-    run_dir = worker.reserve_run_dir(empty_root, "ae", "digits", "nan-run")
-    settings = worker.write_settings_file(empty_root / "nan.json", "ae", {"hidden": [16], "latent_dim": 2}, "digits",
-                                          {}, {"epochs": 3, "batch_size": 64, "lr": 1e9, "device": "cpu",
-                                               "sample_count": 4, "log_every": 1})
+    run_dir = reserve_run_dir(empty_root, "ae", "digits", "nan-run")
+    request = TrainingRequest(run_dir, "ae", {"hidden": [16], "latent_dim": 2}, "digits", {},
+                              {"epochs": 3, "batch_size": 64, "lr": 1e9, "device": "cpu", "sample_count": 4,
+                               "log_every": 1})
     owner = f"session:{at.session_state['viewer_token']}"
-    view = jobs.default_queue().submit(jobs.JobRequest(run_dir, ["--settings", str(settings), "--out", str(run_dir)],
-                                                       owner=owner, epochs=3, uses_gpu=False))
+    view = jobs.default_queue().submit(jobs.JobRequest(request, owner=owner))
     at.session_state["jobs_my_job"] = view.id
     assert finish_current_job().status == "failed"
     at.run()
@@ -195,7 +197,7 @@ def test_resume_adds_epochs_to_a_saved_run(empty_root, trained_runs):
     at.button(key="train_resume").click().run()
     assert not at.error, [e.value for e in at.error]
     assert finish_current_job().status == "completed"
-    assert runs.list_runs(empty_root)[0].epochs_done == 3  # 2 saved + 1 more
+    assert collection.list_runs(empty_root)[0].epochs_done == 3  # 2 saved + 1 more
     assert not at.exception
 
 
@@ -235,8 +237,8 @@ def test_an_uploaded_zip_of_images_is_kept_under_uploads_and_trained_on(empty_ro
     assert finish_current_job().status == "completed"
     saved = list((empty_root / "_uploads").glob("my-images-*.zip"))
     assert len(saved) == 1
-    run = runs.list_runs(empty_root)[0]
-    assert run.dataset == "folder" and checkpoints.read_config(run.path)["data"]["path"] == str(saved[0])
+    run = collection.list_runs(empty_root)[0]
+    assert run.dataset == "folder" and checkpoint.read_config(run.path)["data"]["path"] == str(saved[0])
     assert not at.exception
 
 
@@ -255,10 +257,10 @@ def test_a_vae_trains_on_the_embedded_tiles_from_the_page(empty_root):
     assert not at.error, [e.value for e in at.error]
     snapshot = finish_current_job()
     assert snapshot.status == "completed", snapshot.message
-    config = checkpoints.read_config(empty_root / "tiles-from-the-page")
+    config = checkpoint.read_config(empty_root / "tiles-from-the-page")
     assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
     assert config["model"]["image_shape"] == [1, 16, 16]
-    history = checkpoints.read_json(empty_root / "tiles-from-the-page" / checkpoints.HISTORY_FILE)
+    history = checkpoint.read_json(empty_root / "tiles-from-the-page" / layout.HISTORY_FILE)
     assert len(history["epochs"]) == 2 and all(epoch["test_loss"] > 0 for epoch in history["epochs"])
     assert (empty_root / "tiles-from-the-page" / "samples" / "epoch_002.png").exists()
     assert not at.exception
@@ -297,5 +299,5 @@ def test_a_taken_run_name_is_refused_before_start_and_the_field_empties_after_a_
     assert not at.exception
     assert finish_current_job().status == "completed"
     at.run()
-    assert (empty_root / "my-first-run" / checkpoints.WEIGHTS_FILE).exists()
+    assert (empty_root / "my-first-run" / layout.WEIGHTS_FILE).exists()
     assert at.text_input(key="train_run_name").value == ""  # the next run does not inherit the name

@@ -19,10 +19,10 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 from gen_core.metrics.catalogue import METRICS, MetricInfo, better_value
-from gen_core.metrics.storage import stored_metrics
 from gen_core.metrics.final import SCORED_SAMPLERS
-from gen_core.models import FAMILY_LABELS, family_class
-from gen_core.sampling import PRIOR, SAMPLER_TITLES
+from gen_core.metrics.storage import stored_metrics
+from gen_core.models import family_class
+from gen_core.sampling import PRIOR, SAMPLER_TITLES, sampler_unusable_reason
 
 SAMPLER_COLOURS = {PRIOR: "#1f77b4", "gmm": "#ff7f0e"}
 GROUP_TITLES = {"reconstruction": "Reconstruction", "likelihood": "Likelihood", "distribution": "Distance to real images",
@@ -38,10 +38,7 @@ BLURRY_BELOW, SHARP_ABOVE = 0.85, 1.15  # sharpness ratios this far from 1 are w
 
 def sampler_unavailable_reason(family: str, sampler: str) -> str | None:
     """Why ``sampler`` cannot be evaluated for a model family (None when it can)."""
-    if sampler != PRIOR and not getattr(family_class(family), "has_encoder", True):
-        return (f"A {FAMILY_LABELS.get(family, family)} has no encoder, so no mixture can be fitted to its "
-                "latent space; it is scored with its prior only.")
-    return None
+    return sampler_unusable_reason(family, sampler)
 
 
 @dataclass
@@ -84,7 +81,7 @@ class EvaluatedColumn:
 
 
 def gather_columns(runs, samplers, fresh: dict | None = None) -> tuple[list[EvaluatedColumn], list[EvaluatedColumn]]:
-    """(columns to show, columns not computed yet) for ``runs`` (``gen_core.runs.RunInfo``) x ``samplers``.
+    """(columns to show, columns not computed yet) for ``runs`` (``gen_core.run.collection.RunInfo``) x ``samplers``.
 
     ``fresh`` maps (run path, sampler) to reports computed in this session; they win over what
     history.json holds (which is the same report once it has been stored).
@@ -304,7 +301,7 @@ def sampler_name(sampler: str, family: str | None = None) -> str:
     from a Gaussian that follows its own codes, and are named so."""
     if sampler == "gmm":
         return "GMM"
-    return "code Gaussian" if sampler == "prior" and family == "ae" else sampler
+    return "code Gaussian" if sampler == "prior" and not getattr(family_class(family), "has_prior", True) else sampler
 
 
 def headline_lines(stored: dict, family: str | None = None) -> list[tuple[str, str]]:

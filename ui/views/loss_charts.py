@@ -15,15 +15,14 @@ from plotly.subplots import make_subplots
 
 TRAIN_COLOUR = "#1f77b4"
 TEST_COLOUR = "#ff7f0e"
-TERM_TITLES = {"loss": "Total loss", "reconstruction": "Reconstruction", "kl": "KL divergence",
-               "generator": "Generator", "discriminator": "Discriminator", "d_real": "D(real)",
-               "d_fake": "D(fake)", "pixel_reconstruction": "Pixel reconstruction"}
 _NOT_TERMS = {"step", "epoch", "partial", "images_per_sec", "elapsed"}
 MAX_STEP_POINTS = 1500  # more points than pixels only slows the browser down
 
 
-def term_title(term: str) -> str:
-    return TERM_TITLES.get(term, term.replace("_", " ").capitalize())
+def term_title(term: str, titles: dict[str, str] | None = None) -> str:
+    """A loss term's chart title: the family's own (``loss_titles`` of its model class), else the
+    term's name in words."""
+    return (titles or {}).get(term) or ("Total loss" if term == "loss" else term.replace("_", " ").capitalize())
 
 
 def loss_terms(steps: list[dict], epochs: list[dict]) -> list[str]:
@@ -94,12 +93,12 @@ def _thinned(xs: list, ys: list, limit: int = MAX_STEP_POINTS) -> tuple[list, li
 
 
 def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: float | None = None,
-                       height: int | None = None, columns: int = 3) -> go.Figure:
+                       height: int | None = None, columns: int = 3, titles: dict[str, str] | None = None) -> go.Figure:
     """One panel per loss term: batch losses (faint), train epoch means and test epoch means."""
     terms = loss_terms(steps, epochs) or ["loss"]
     columns = max(1, min(columns, len(terms)))
     rows = math.ceil(len(terms) / columns)
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[term_title(t) for t in terms],
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[term_title(t, titles) for t in terms],
                            horizontal_spacing=0.07, vertical_spacing=0.18 if rows > 1 else 0.1)
     positions = step_positions(steps, steps_per_epoch)
     epoch_numbers = [entry["epoch"] for entry in epochs]
@@ -127,7 +126,8 @@ def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: f
     return figure
 
 
-def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 150) -> go.Figure:
+def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 150,
+                          titles: dict[str, str] | None = None) -> go.Figure:
     """A small train/test curve of one term per epoch, for lists of runs."""
     terms = loss_terms([], epochs)
     if term not in terms and terms:
@@ -140,7 +140,7 @@ def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 
             figure.add_trace(go.Scatter(x=epoch_numbers, y=values, mode="lines+markers", name=split,
                                         line={"color": colour, "width": 2}, marker={"size": 4}))
     figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0}, showlegend=False,
-                         title={"text": f"{term_title(term)} (blue train, orange test)", "font": {"size": 11}})
+                         title={"text": f"{term_title(term, titles)} (blue train, orange test)", "font": {"size": 11}})
     figure.update_xaxes(title_text=None, tickfont={"size": 9})
     figure.update_yaxes(tickfont={"size": 9})
     return figure

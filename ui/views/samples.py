@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gen_core.checkpoints import SAMPLES_DIR
 from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
-
-EPOCH_GRID_PATTERN = re.compile(r"^epoch_(\d+)\.png$")
+from gen_core.run import layout
 
 
 @dataclass(frozen=True)
@@ -25,13 +22,8 @@ class EpochGrid:
 
 
 def epoch_grids(run_dir) -> list[EpochGrid]:
-    """The sample grids the trainer saved (``samples/epoch_NNN.png``), oldest first."""
-    folder = Path(run_dir) / SAMPLES_DIR
-    if not folder.is_dir():
-        return []
-    found = [EpochGrid(int(match.group(1)), path) for path in folder.iterdir()
-             if (match := EPOCH_GRID_PATTERN.match(path.name)) and path.is_file()]
-    return sorted(found, key=lambda grid: grid.epoch)
+    """The sample grids the trainer saved, oldest first (gen_core.run.layout)."""
+    return [EpochGrid(epoch, path) for epoch, path in layout.sample_grids(run_dir)]
 
 
 def spread_evenly(items: list, count: int) -> list:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from PIL import Image
+from plotly.subplots import make_subplots
 
 from gen_core.data.tiles import TileCutter, TileSource, coverage_counts, expected_coverage
 from gen_core.errors import DatasetError

@@ -10,12 +10,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from gen_core import checkpoints
-from ui.views.comparison import (
-    BEST_MARK, EvaluatedColumn, charted_metrics, column_summary, comparison_table, gather_columns,
-    metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes, reports_json,
-    sampler_unavailable_reason,
-)
+from gen_core.atomic import write_json_atomic
+from gen_core.run import layout
+from ui.views.comparison import (BEST_MARK, EvaluatedColumn, charted_metrics, column_summary, comparison_table,
+                                 gather_columns, metric_bar_figure, mismatched_settings, planned_evaluations,
+                                 reading_notes, reports_json, sampler_unavailable_reason)
 
 
 def _entry(epochs=2, n_samples=50, **metrics) -> dict:
@@ -32,7 +31,7 @@ def _column(name, sampler="prior", family="vae", epochs_now=2, **entry) -> Evalu
 def _run(tmp_path, name, family, epochs, stored=None):
     path = tmp_path / name
     path.mkdir()
-    checkpoints.write_json_atomic(path / checkpoints.HISTORY_FILE,
+    write_json_atomic(path / layout.HISTORY_FILE,
                                   {"epochs": [{}] * epochs, **({"metrics": stored} if stored else {})})
     return SimpleNamespace(name=name, path=path, family=family, epochs_done=epochs)
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from gen_core.latent import LatentMap
-from ui.views.latent_map import (WEBGL_THRESHOLD, class_pair_presets, eigenvalue_figure, scatter_figure,
-                                 selected_indices)
+from ui.views.latent_map import WEBGL_THRESHOLD, class_pair_presets, eigenvalue_figure, scatter_figure, selected_indices
 
 
 def test_scatter_has_one_trace_per_shown_class_with_indices_and_fixed_colours(digits_ae_map):

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from ui.views.loss_charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms,
-                             loss_thumbnail_figure, step_positions)
+from gen_core.models import DCGAN, VAE
+from ui.views.loss_charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms, loss_thumbnail_figure,
+                                  step_positions)
 
 # 20 batches per epoch, a step logged every 5: steps 5, 10, 15, 20 in epoch 1, 25..40 in epoch 2
 VAE_STEPS = [{"step": s, "epoch": 1 + (s - 1) // 20, "loss": 200.0 - s, "reconstruction": 190.0 - s, "kl": 10.0}
@@ -43,7 +44,7 @@ def test_step_positions_put_the_end_of_epoch_e_at_e():
 
 
 def test_curves_figure_has_a_panel_per_term_with_train_and_test():
-    figure = loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20)
+    figure = loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20, titles=VAE.loss_titles)
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert titles == ["Total loss", "Reconstruction", "KL divergence"]
     names = [trace.name for trace in figure.data]
@@ -82,6 +83,6 @@ def test_a_nan_among_few_steps_is_a_gap_too():
 
 def test_thumbnail_falls_back_to_the_first_term_for_gans():
     epochs = [{"epoch": 1, "train_generator": 2.0, "test_generator": 2.1, "train_discriminator": 1.0}]
-    figure = loss_thumbnail_figure(epochs)
+    figure = loss_thumbnail_figure(epochs, titles=DCGAN.loss_titles)
     assert "Generator" in figure.layout.title.text
     assert [trace.name for trace in figure.data] == ["train", "test"] and figure.layout.height == 150

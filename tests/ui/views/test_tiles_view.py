@@ -5,11 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ui.views import tiles as tiles_view
 from gen_core.data.base import ImageDataset
 from gen_core.data.tiles import load_tile_dataset
 from gen_core.errors import DatasetError
-
+from ui.views import tiles as tiles_view
 
 # ---------------------------------------------------------------------------- quiz
 

@@ -1,0 +1,77 @@
+"""The run folder, on one page: every file name in it and the path of each epoch's sample grid.
+
+    <run>/config.json              the run's settings: family, model, data, training (gen_core.run.record)
+    <run>/history.json             losses per logged step and per epoch, status, final metrics
+    <run>/model.safetensors        weights and buffers; the epoch they were saved at is in the metadata
+    <run>/optimizer.safetensors    optimiser tensors, for resuming (optimizer.json holds the rest)
+    <run>/samples/epoch_NNN.png    the fixed noise decoded at chosen epochs (at least three digits,
+                                   more past epoch 999; always sorted by number, never as text)
+    <run>/progress.json            live status while a process trains it (gen_core.run.live)
+    <run>/stop.request             present when someone asked the run to stop
+    <run>/.lock                    held by the one process writing the run (gen_core.run.files)
+    <run>/.commit.json             the journal of an epoch's files being committed together
+
+Every reader and writer of a run folder names its files through this module, so the format has
+one home. Nothing here reads or writes a file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+WEIGHTS_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+OPTIMIZER_META_FILE = "optimizer.json"
+SAMPLES_DIR = "samples"
+LIVE_FILE = "progress.json"
+STOP_FILE = "stop.request"
+LOCK_FILE = ".lock"
+JOURNAL_FILE = ".commit.json"
+
+# What a run is made of (a zip carries these and nothing else), and what only a live process adds.
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, OPTIMIZER_META_FILE)
+TRANSIENT_FILES = (LIVE_FILE, STOP_FILE, LOCK_FILE)
+
+_GRID_NAME = re.compile(r"^epoch_(\d{3,})\.png$")
+
+
+def grid_name(epoch: int) -> str:
+    """The file name of an epoch's sample grid: ``epoch_007.png``, ``epoch_1000.png``."""
+    return f"epoch_{int(epoch):03d}.png"
+
+
+def grid_path(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / SAMPLES_DIR / grid_name(epoch)
+
+
+def grid_epoch(name: str) -> int | None:
+    """The epoch a sample grid's file name stands for; None for any other name."""
+    match = _GRID_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of every sample grid of a run, in epoch order (numeric)."""
+    folder = Path(run_dir) / SAMPLES_DIR
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    grids = [(grid_epoch(path.name), path) for path in entries if path.is_file()]
+    return sorted((epoch, path) for epoch, path in grids if epoch is not None)
+
+
+def newest_grid(run_dir: Path) -> tuple[int, Path] | None:
+    grids = sample_grids(run_dir)
+    return grids[-1] if grids else None
+
+
+def is_run_file(relative: str) -> bool:
+    """Whether a path inside a run folder (``/``-separated) is one of the run's own data files."""
+    if relative in RECORD_FILES:
+        return True
+    folder, _, name = relative.partition("/")
+    return folder == SAMPLES_DIR and "/" not in name and grid_epoch(name) is not None

@@ -1,0 +1,127 @@
+"""The run writer: listens to a Trainer's events and keeps its run folder up to date.
+
+After every epoch it saves the sample grid (at the chosen epochs), then the checkpoint (weights,
+optimiser state, settings and history, committed together: gen_core.run.checkpoint); while the
+run trains it keeps the live status file (gen_core.run.live) a few times a second, and it
+answers ``should_stop`` from the stop request a viewer leaves in the folder::
+
+    writer = RunWriter(run_dir)
+    trainer.fit(on_event=writer.on_event, should_stop=writer.should_stop)
+
+A writer on a rank other than 0 of a distributed run (``enabled=False``) only answers
+``should_stop``. The writer also reports the scoring that follows training (``measuring``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from gen_core.atomic import write_json_atomic
+from gen_core.images import save_png_atomic
+from gen_core.run import checkpoint, layout, live
+from gen_core.training.events import End, Epoch, Event, RunStatus, Snapshot, Step
+
+_HEARTBEAT = 20.0  # the writer rewrites its status at least this often while it trains
+_MAX_RECENT_STEPS = 2000
+
+
+class StopRequested(Exception):
+    """Raised from a scoring callback when a stop request interrupts scoring a finished run."""
+
+
+class RunWriter:
+    def __init__(self, run_dir: Path, name: str | None = None, enabled: bool = True,
+                 min_interval: float = 0.5) -> None:
+        self.run_dir, self.enabled, self.min_interval = Path(run_dir), enabled, min_interval
+        self.name = name or self.run_dir.name
+        self.started = time.time()
+        self._written = self._checked = 0.0
+        self._stop = self._epoch_saved = False
+        self._state = {"status": RunStatus.STARTING.value, "message": "", "epoch": 0, "total_epochs": 0, "step": 0,
+                       "total_steps": 0, "steps_per_epoch": None, "elapsed": 0.0, "eta_seconds": None,
+                       "recent_steps": [], "samples_epoch": None,
+                       "metrics": {"state": "", "message": "", "fraction": 0.0},
+                       "writer": {"host": socket.gethostname(), "pid": os.getpid(), "started": self.started}}
+        if enabled:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            live.clear_stop(self.run_dir)  # a request left over from an earlier process
+            self._write(force=True)
+
+    # -- the trainer's events ----------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        state = self._state
+        self._copy(event.snapshot)
+        if isinstance(event, Step):
+            if self._epoch_saved:  # the saved history.json holds the steps logged before
+                state["recent_steps"], self._epoch_saved = [], False
+            state["status"] = RunStatus.RUNNING.value
+            state["recent_steps"] = (state["recent_steps"] + [event.entry])[-_MAX_RECENT_STEPS:]
+            self._write()
+        elif isinstance(event, Epoch):
+            self._save_epoch(event)
+            state["status"], state["epoch"], self._epoch_saved = RunStatus.RUNNING.value, event.entry["epoch"], True
+            self._write(force=True)
+        elif isinstance(event, End):
+            if self.enabled and (self.run_dir / layout.WEIGHTS_FILE).exists():
+                checkpoint.save_history(self.run_dir, event.history)  # never ahead of the saved weights
+            self.finish(event.status, event.message)
+
+    def _save_epoch(self, event: Epoch) -> None:
+        if not self.enabled or event.save is None:
+            return
+        if event.grid is not None:
+            save_png_atomic(event.grid, layout.grid_path(self.run_dir, event.entry["epoch"]))
+            self._state["samples_epoch"] = event.entry["epoch"]
+        save = event.save
+        checkpoint.save_run(self.run_dir, save.model, data=save.data, training=save.training, history=save.history,
+                            optimizers=save.optimizers, name=self.name)
+
+    def finish(self, status: RunStatus | str, message: str) -> None:
+        """Record how the run ended (also for an end the trainer could not report: an interrupt)."""
+        status = RunStatus(status)
+        if self._epoch_saved:
+            self._state["recent_steps"] = []
+        self._state["status"], self._state["message"] = status.value, message
+        if status is RunStatus.STOPPED and self.enabled:
+            live.clear_stop(self.run_dir)  # honoured
+        self._write(force=True)
+
+    def _copy(self, snapshot: Snapshot) -> None:
+        self._state.update(step=snapshot.step, total_steps=snapshot.total_steps, elapsed=round(snapshot.elapsed, 3),
+                           eta_seconds=snapshot.eta_seconds, total_epochs=snapshot.total_epochs,
+                           steps_per_epoch=snapshot.steps_per_epoch)
+
+    def should_stop(self) -> bool:
+        """True once a stop request is in the run folder (checked at most every 0.2 s)."""
+        now = time.monotonic()
+        if not self._stop and now - self._checked >= 0.2:
+            self._checked = now
+            self._stop = live.stop_requested(self.run_dir)
+            if now - self._written >= _HEARTBEAT:
+                self._write()
+        return self._stop
+
+    # -- scoring after training ------------------------------------------------------------------
+    def measuring(self, fraction: float, message: str) -> None:
+        """Progress of scoring the finished run; raises StopRequested when a stop was asked for."""
+        self._state["metrics"] = {"state": "computing", "message": message, "fraction": round(fraction, 3)}
+        self._write()
+        if self.should_stop():
+            raise StopRequested()
+
+    def measured(self, state: str, message: str) -> None:
+        self._state["metrics"] = {"state": state, "message": message, "fraction": 1.0}
+        if state == "skipped":
+            live.clear_stop(self.run_dir)
+        self._write(force=True)
+
+    def _write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._written < self.min_interval):
+            return
+        self._written = now
+        self._state["updated"] = time.time()
+        write_json_atomic(self.run_dir / layout.LIVE_FILE, self._state)

@@ -1,0 +1,253 @@
+"""The training loop: the familiar pytorch/examples shape, with history and sample grids.
+
+``Trainer.fit`` runs epochs of ``model.train_step`` over batches sliced from in-memory tensors,
+evaluates the test set each epoch and decodes a fixed noise batch at chosen epochs (so grids
+compare across epochs). It writes nothing: it emits events (``gen_core.training.events``) and
+whoever listens saves them; ``gen_core.run.writer`` writes the run folder. It is the same code
+whether called from the command line, from the app's job runner, or in each process of a
+``torchrun`` launch (see ``gen_core.training.distributed``; only rank 0's events carry what a
+checkpoint holds). What an epoch is and how a stopped or failed run resumes is defined in
+``gen_core.training.epochs``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from typing import Callable
+
+import torch
+
+from gen_core.data.base import ImageDataset, iter_batches
+from gen_core.device import keeps_data_on_device, pick_device, uses_mixed_precision
+from gen_core.errors import TrainingError
+from gen_core.images import make_grid_image
+from gen_core.training import distributed
+from gen_core.training.config import TrainConfig, new_history
+from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
+                                      seed_epoch_draws)
+from gen_core.training.events import End, Epoch, Listener, RunStatus, SavePoint, Snapshot, Step
+
+__all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
+
+
+def _ignore(event) -> None:
+    pass
+
+
+class Trainer:
+    """Train ``model`` on ``dataset``, continuing ``history`` (and its optimiser state) when given.
+
+    Callbacks go to ``fit``: ``on_event(event)`` receives a ``Step``, ``Epoch`` or ``End`` event;
+    ``should_stop()`` is polled after every step (with several processes, every ``log_every``
+    steps), and when it returns True the current step finishes, the epoch's place is recorded
+    (its ``Epoch`` event carries it, for saving), and ``fit`` returns with status "stopped".
+    """
+
+    def __init__(self, model, dataset: ImageDataset, config: TrainConfig, history: dict | None = None,
+                 optimizer_state: dict | None = None) -> None:
+        self.model, self.dataset, self.config = model, dataset, config
+        self.group = distributed.current()
+        self.history = history or new_history()
+        self.start_epoch, self._position = resume_point(self.history)
+        self.device = self.group.device_for(pick_device(config.device))
+        self.model.to(self.device)
+        self.model.mixed_precision = config.mixed_precision and uses_mixed_precision(self.device)
+        self.optimizers = self.model.make_optimizers(config.lr)
+        for name, state in (optimizer_state or {}).items():
+            self.optimizers[name].load_state_dict(state)
+        self.group.attach(self.model, self.optimizers)
+        self._epoch, self._step, self._total_steps, self._elapsed = self.start_epoch, 0, 0, 0.0
+        self._place_data()
+        generator = torch.Generator().manual_seed(config.seed)
+        self.fixed_noise = torch.randn(config.sample_count, model.latent_dim, generator=generator).to(self.device)
+        self.fixed_images = self.test_images[:config.sample_count]
+        self._emit = _ignore
+
+    def _place_data(self) -> None:
+        """Keep the dataset on the training device when it fits (see ``keeps_data_on_device``)."""
+        train, test = self.dataset.train_images, self.dataset.test_images
+        self.group.check_enough(len(train), len(test))
+        nbytes = (train.numel() + test.numel()) * train.element_size()
+        self.data_device = self.device if keeps_data_on_device(self.device, nbytes) else torch.device("cpu")
+        self.test_images = test.to(self.data_device)
+        self.train_images = train.to(self.data_device)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self, on_event: Listener | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+        """Train the remaining epochs and return the history."""
+        cfg, model, emit = self.config, self.model, on_event or _ignore
+        stop_requested = should_stop or (lambda: False)
+        self._emit = emit
+        grid_epochs = self._begin()
+        try:
+            for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
+                model.train()
+                seed_epoch_draws(cfg.seed, epoch, self.group.rank)
+                sums, stopped, epoch_start = {}, False, time.perf_counter()
+                # batch: this process's part of each global batch of the epoch's shuffled order
+                for batch in self._batches(epoch):
+                    # forward, backward and update: each family's own recipe (GANs step two optimisers)
+                    terms = model.train_step(batch, self.optimizers)
+                    for name, value in terms.items():
+                        sums[name] = sums.get(name, 0) + value.float() * len(batch)
+                    self._step += 1
+                    # log every few steps (reading a loss is a device sync)
+                    if self._step % cfg.log_every == 0:
+                        self._log_step(epoch, terms)
+                    if self._stop_now(stop_requested):
+                        stopped = True
+                        break
+                # evaluate: epoch means of the training terms, then the test set
+                entry = self._end_epoch(epoch, sums, time.perf_counter() - epoch_start)
+                # grid: the fixed noise decoded, at the chosen epochs and when stopping
+                grid = self.sample_grid() if (epoch in grid_epochs or stopped) and self.group.is_main else None
+                # checkpoint: listeners save weights, optimisers and history after every epoch
+                emit(Epoch(self.snapshot(), entry, grid, self._save_point()))
+                self._saved_epochs = list(self.history["epochs"])
+                if stopped:
+                    return self._finish(RunStatus.STOPPED, f"Stopped after epoch {epoch} of {cfg.epochs}.")
+            return self._finish(RunStatus.COMPLETED, f"Trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}.")
+        except TrainingError as error:
+            # Not finite weights or a lost process: keep the last good checkpoint on disk.
+            self._record_failure(str(error))
+            raise
+        except Exception as error:  # a crash (out of memory, a bug) must not leave the run "running"
+            self._record_failure(f"{type(error).__name__}: {error}")
+            raise
+
+    def _begin(self) -> set[int]:
+        """Count the steps ahead, drop steps logged after the last save, mark the run running;
+        returns the epochs that get a grid."""
+        cfg, world = self.config, self.group.world_size
+        epochs = self.history["epochs"]
+        per_epoch = batches_per_epoch(len(self.train_images), cfg.batch_size, world)
+        # Step numbers continue across a resume; a run saved before they were recorded is estimated.
+        self._step_offset = int(epochs[-1].get("step", len(epochs) * per_epoch)) if epochs else 0
+        self.history["steps"] = [s for s in self.history["steps"] if s.get("step", 0) <= self._step_offset]
+        first = batches_per_epoch(len(self.train_images), cfg.batch_size, world, self._position)
+        remaining = cfg.epochs - self.start_epoch
+        self._total_steps = (remaining - 1) * per_epoch + first if remaining > 0 else 0
+        self._epoch = self.start_epoch
+        self.history["status"], self.history["message"] = RunStatus.RUNNING.value, ""
+        self._saved_epochs = list(epochs)
+        self._started = time.perf_counter()
+        return cfg.grid_epochs(self.start_epoch + 1)
+
+    def _batches(self, epoch: int):
+        """Yield this process's part of each global batch, from where the epoch stands."""
+        images = self.train_images
+        if self.dataset.resample_train is not None:
+            images = self.dataset.resample_train(epoch).to(self.data_device)
+        order = epoch_order(len(images), self.config.seed, epoch).to(images.device)
+        total = self.config.batch_size * self.group.world_size
+        self._segment_start, self._epoch_end = self._position, epoch_end(len(images), total, self.group.world_size,
+                                                                         self._position)
+        for begin in range(self._segment_start, self._epoch_end, total):
+            indices = order[begin:min(begin + total, self._epoch_end)]
+            self._position = begin + len(indices)
+            yield images[self.group.share(indices)].to(self.device, non_blocking=True)
+
+    def _stop_now(self, stop_requested: Callable[[], bool]) -> bool:
+        if not self.group.active:
+            return stop_requested()
+        # Every process must stop at the same step; agreeing costs a collective, so ask now and then.
+        return self._step % self.config.log_every == 0 and self.group.any(stop_requested(), self.device)
+
+    def _end_epoch(self, epoch: int, sums: dict, train_seconds: float) -> dict:
+        images = self._position - self._segment_start
+        means = {f"train_{name}": total / images
+                 for name, total in self.group.sum_values({k: float(v) for k, v in sums.items()}, self.device).items()}
+        self._check_finite(means, epoch)
+        self.group.average_buffers(self.model)
+        test_means = self.evaluate()
+        self._check_finite(test_means, epoch)
+        entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()},
+                 "images": images, "images_per_sec": images / train_seconds,
+                 "elapsed": time.perf_counter() - self._started, "step": self._step_offset + self._step}
+        epochs = self.history["epochs"]
+        if self._segment_start > 0 and epochs and epochs[-1]["epoch"] == epoch:
+            entry = merge_partial(epochs.pop(), entry)  # the stopped part of this epoch, now completed
+        if self._position < self._epoch_end:
+            entry.update(partial=True, images_done=self._position)
+        else:
+            self._position = 0
+        epochs.append(entry)
+        self._epoch, self._elapsed = epoch, entry["elapsed"]
+        return entry
+
+    def _record_failure(self, message: str) -> None:
+        self.group.ending()
+        # The history on disk must describe the weights on disk: those of the last save.
+        self.history["epochs"] = self._saved_epochs
+        self.history["status"], self.history["message"] = RunStatus.FAILED.value, message
+        self._emit(End(self.snapshot(), RunStatus.FAILED, message, self.history))
+
+    def _log_step(self, epoch: int, terms: dict) -> None:
+        values = {name: float(value) for name, value in terms.items()}
+        finite = all(math.isfinite(value) for value in values.values())
+        if self.group.any(not finite, self.device):  # every process raises together
+            self._check_finite(values, epoch)
+            raise TrainingError(f"The loss became non-finite in another process in epoch {epoch}, step "
+                                f"{self._step}. Training stopped; the last good checkpoint is kept. "
+                                "Try a lower learning rate.")
+        self._elapsed = time.perf_counter() - self._started
+        entry = {"step": self._step_offset + self._step, "epoch": epoch, **values}
+        self.history["steps"].append(entry)
+        self._emit(Step(self.snapshot(), entry))
+
+    def _check_finite(self, values: dict, epoch: int) -> None:
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if bad:
+            raise TrainingError(
+                f"The loss became {values[bad[0]]} ({', '.join(bad)}) in epoch {epoch}, step {self._step}. "
+                "Training stopped; the last good checkpoint is kept. Try a lower learning rate.")
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean of each loss term over the test set, in eval mode (each process scores its part)."""
+        self.model.eval()
+        sums: dict[str, float] = {}
+        for batch in iter_batches(self.group.part_of(self.test_images), max(self.config.batch_size, 256), shuffle=False):
+            batch = batch.to(self.device)
+            for name, value in self.model.evaluation_losses(batch).items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
+        self.model.train()
+        sums = self.group.sum_values(sums, self.device)
+        return {name: total / len(self.test_images) for name, total in sums.items()}
+
+    # -- outputs (rank 0 only) -----------------------------------------------------------------
+    @torch.no_grad()
+    def preview_images(self) -> torch.Tensor:
+        """What the model shows of itself from the fixed noise and test images (see ``model.preview``)."""
+        self.model.eval()
+        try:
+            return self.model.preview(self.fixed_noise, self.fixed_images.to(self.device)).float().cpu()
+        finally:
+            self.model.train()
+
+    def sample_grid(self):
+        """The fixed noise decoded (and test images reconstructed, see ``model.preview``) as one image."""
+        images = self.preview_images()
+        return make_grid_image(images, nrow=int(math.sqrt(len(images))) or 1)
+
+    def snapshot(self) -> Snapshot:
+        epochs_to_run = self.config.epochs - self.start_epoch
+        per_epoch = self._total_steps / epochs_to_run if self._total_steps and epochs_to_run > 0 else None
+        return Snapshot(epoch=self._epoch, total_epochs=self.config.epochs, step=self._step,
+                        total_steps=self._total_steps, elapsed=self._elapsed, steps_per_epoch=per_epoch)
+
+    def _save_point(self) -> SavePoint | None:
+        """What a checkpoint of this epoch holds; only the process that writes (rank 0) hands it on."""
+        if not self.group.is_main:
+            return None
+        world = self.group.world_size
+        training = {**asdict(self.config), "world_size": world, "total_batch_size": self.config.batch_size * world}
+        return SavePoint(self.model, self.optimizers, self.history, training, dict(self.dataset.source))
+
+    def _finish(self, status: RunStatus, message: str) -> dict:
+        self.group.ending()
+        self.history["status"], self.history["message"] = status.value, message
+        self._emit(End(self.snapshot(), status, message, self.history))
+        return self.history

@@ -1,0 +1,99 @@
+"""The shared battery every model family passes, in the spirit of scikit-learn's estimator checks: a
+family added tomorrow is checked the day it is added (it only needs a tiny configuration here)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gen_core.models import FAMILIES, build_model, family_class
+from gen_core.run import checkpoint
+from gen_core.sampling import PRIOR, SAMPLER_NAMES, usable_samplers
+from gen_core.training import new_history
+
+SHAPE = (1, 16, 16)
+TINY = {  # one small configuration per family, for 16x16 images
+    "ae": {"hidden": (32,), "latent_dim": 4},
+    "vae": {"hidden": (32,), "latent_dim": 4},
+    "dcgan": {"gen_channels": (16, 8), "disc_channels": (8, 16), "latent_dim": 8},
+    "vaegan": {"conv_channels": (8, 16), "disc_channels": (8, 16), "latent_dim": 4},
+}
+
+
+def test_every_family_has_a_tiny_configuration_here():
+    assert set(TINY) == set(FAMILIES)
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def family(request) -> str:
+    return request.param
+
+
+def _model(family: str):
+    torch.manual_seed(0)
+    return build_model(family, image_shape=SHAPE, **TINY[family])
+
+
+def _batch(n: int = 16) -> torch.Tensor:
+    # Smooth blobs rather than noise: something a tiny model can learn in a few steps.
+    grid = torch.linspace(-1, 1, SHAPE[1])
+    centres = torch.linspace(-0.5, 0.5, n)
+    blobs = torch.exp(-((grid[None, :, None] - centres[:, None, None]) ** 2 + grid[None, None, :] ** 2) / 0.1)
+    return blobs[:, None].clamp(0, 1)
+
+
+def test_a_family_states_its_facts(family):
+    model_class = family_class(family)
+    assert model_class.family == family
+    assert model_class.label and model_class.a_label.split(" ", 1)[0] in ("a", "an")
+    assert isinstance(model_class.min_epochs, int) and model_class.min_epochs >= 1
+    assert "loss" in model_class.loss_titles
+    assert usable_samplers(family) == (list(SAMPLER_NAMES) if model_class.has_encoder else [PRIOR])
+
+
+def test_decode_and_draw_codes_have_the_shared_shapes(family):
+    model = _model(family).eval()
+    codes = model.draw_codes(5, torch.Generator().manual_seed(3))
+    assert codes.shape == (5, model.latent_dim)
+    assert torch.equal(codes, model.draw_codes(5, torch.Generator().manual_seed(3)))
+    with torch.no_grad():
+        images = model.decode(codes)
+    assert images.shape == (5, *SHAPE) and images.min() >= 0 and images.max() <= 1
+
+
+def test_an_encoder_round_trips_to_images_of_the_same_shape(family):
+    model = _model(family).eval()
+    batch = _batch(6)
+    if not model.has_encoder:
+        with pytest.raises(NotImplementedError):
+            model.encode(batch)
+        return
+    with torch.no_grad():
+        codes = model.encode(batch)
+        again = model.reconstruct(batch)
+    assert codes.shape == (6, model.latent_dim) and torch.isfinite(codes).all()
+    assert again.shape == batch.shape and torch.equal(again, model.decode(codes))
+
+
+def test_training_steps_report_every_titled_term_and_lower_the_loss_on_a_tiny_batch(family):
+    model = _model(family).train()
+    optimizers = model.make_optimizers(2e-3)
+    batch = _batch()
+    headline = "discriminator" if model.is_adversarial else "loss"  # a generator's loss rises as D learns
+    before = float(model.evaluation_losses(batch)[headline])
+    for _ in range(30):
+        terms = model.train_step(batch, optimizers)
+    assert set(terms) <= set(model.loss_titles) and "loss" in terms
+    assert all(value.dim() == 0 and not value.requires_grad for value in terms.values())
+    after = float(model.evaluation_losses(batch)[headline])
+    assert after < before, (headline, before, after)
+
+
+def test_save_and_load_give_the_same_outputs(family, tmp_path):
+    model = _model(family).eval()
+    history = {**new_history(), "epochs": [{"epoch": 1, "train_loss": 1.0}]}
+    checkpoint.save_run(tmp_path / family, model, data={"name": "digits"}, training={"epochs": 1}, history=history)
+    loaded = checkpoint.load_run(tmp_path / family).model
+    codes = model.draw_codes(4, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model.decode(codes), loaded.decode(codes))
