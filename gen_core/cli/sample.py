@@ -95,7 +95,8 @@ def write_samples(images: torch.Tensor, out: Path) -> Path:
 
 def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components: int = 10,
                    covariance: str = "full", n: int = 64, seed: int = 0, out="samples.png",
-                   noise_std: float = 0.5, covariance_scale: float = 1.0, device: str = "cpu",
+                   noise_std: float = 0.5, covariance_scale: float = 1.0, component: int | None = None,
+                   device: str = "cpu",
                    progress: ProgressCallback | None = None) -> Path:
     """Draw ``n`` images from a run with the named sampler and write them to ``out``.
 
@@ -113,7 +114,7 @@ def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components
     else:
         settings = sampler_settings(sampler, {"n_components": int(components), "covariance_type": covariance,
                                               "seed": int(seed), "noise_std": float(noise_std),
-                                              "covariance_scale": float(covariance_scale)})
+                                              "covariance_scale": float(covariance_scale), "component": component})
         fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
     return write_samples(draw_images(run.model, int(n), int(seed), fitted, label), out)
 
@@ -132,6 +133,7 @@ def run_sample(args) -> int:
     path = sample_to_file(run_path(args.run), sampler=args.sampler, class_label=args.class_label,
                           components=params.get("n_components", 10), covariance=params.get("covariance_type", "full"),
                           noise_std=params.get("noise_std", 0.5), covariance_scale=params.get("covariance_scale", 1.0),
+                          component=params.get("component"),
                           n=args.n, seed=args.seed, out=args.out)
     print(f"Wrote {args.n} samples to {path}")
     return 0

@@ -28,8 +28,8 @@ from gen_core.run.collection import new_run_dir
 from gen_core.run.files import writing
 from gen_core.run.layout import CONFIG_FILE
 from gen_core.run.live import METRICS_STORED
-from gen_core.run.start import (TrainingRequest, TrainingRun, discard_unused, prepare_training, resume_training,
-                                train_config_from_dict)
+from gen_core.run.start import (TrainingRequest, TrainingRun, discard_unused, prepare_training, reserve_run_dir,
+                                resume_training, train_config_from_dict)
 from gen_core.run.writer import StopRequested
 from gen_core.settings import settings_of
 from gen_core.training import distributed
@@ -94,8 +94,10 @@ def _request_from_flags(args, out: Path | None) -> TrainingRequest:
             training[key] = getattr(args, key)
     training["device"] = args.device
     model = {**(preset.model if preset else {}), **given_settings(args, MODEL_SETTINGS)}
-    run_dir = out or new_run_dir(default_root(), family, args.dataset, create=_writes_the_run())
-    return TrainingRequest(run_dir, family, model, args.dataset, _dataset_options(args), training,
+    if out is None:  # rank 0 makes the folder now; the other ranks of a torchrun job only name it
+        out = reserve_run_dir(default_root(), family, args.dataset) if _writes_the_run() else \
+            new_run_dir(default_root(), family, args.dataset)
+    return TrainingRequest(out, family, model, args.dataset, _dataset_options(args), training,
                            evaluate=not args.no_eval)
 
 

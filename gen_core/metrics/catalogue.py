@@ -38,6 +38,9 @@ METRICS: dict[str, MetricInfo] = {
                        "Mean over test images of E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), Bernoulli decoder.", _LIKE),
     "kl": MetricInfo("KL term", "nats per image", "",
                      "Mean KL(q(z|x) || N(0, I)) on test images: how much information the code carries.", _LIKE),
+    "active_units": MetricInfo("Active latent dimensions", "dimensions", "",
+                               "Latent dimensions whose KL to the prior, averaged over test images, is above 0.01 "
+                               "nats: the ones the model uses (Burda et al. 2016).", _LIKE),
     "log_likelihood": MetricInfo("Test log-likelihood (IWAE)", "nats per image", "higher",
                                  "Mean of log (1/k) sum_j p(x, z_j) / q(z_j|x) over test images; a bound that "
                                  "tightens with k.", _LIKE),

@@ -105,8 +105,9 @@ def _likelihood(model, dataset, iwae_k: int, seed: int, report: dict) -> None:
     names = ("elbo", "kl", "log_likelihood", "bits_per_dim")
     if not model.is_variational:
         report["unavailable"].update({name: f"This {_label(model)} has no posterior q(z|x), so it has no "
-                                            "ELBO or likelihood bound." for name in names})
+                                            "ELBO or likelihood bound." for name in (*names, "active_units")})
         return
+    report["metrics"]["active_units"] = model.active_units(dataset.test_images)
     if not likelihood.has_bernoulli_decoder(model):
         report["metrics"]["kl"] = float(likelihood.posterior_kl(model, dataset.test_images).mean())
         report["unavailable"].update({name: f"This VAE was trained with the {model.config.loss!r} loss, which "

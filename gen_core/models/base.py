@@ -98,6 +98,14 @@ class GenerativeModel(nn.Module):
         return torch.cat([half, self.reconstruct(half)])
 
     # -- training ----------------------------------------------------------------------------
+    def begin_epoch(self, epoch: int) -> None:
+        """Called by the Trainer before each epoch (a schedule such as the VAE's KL warm-up)."""
+
+    def epoch_statistics(self, test_images: torch.Tensor) -> dict:
+        """Numbers the history records after each epoch besides the losses (the VAE's active units
+        and beta); computed on at most a thousand test images."""
+        return {}
+
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
 

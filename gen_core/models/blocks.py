@@ -98,12 +98,16 @@ def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x[..., top:top + height, left:left + width]
 
 
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per image, in nats: -1/2 sum(1 + logvar - mu^2 - e^logvar).
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) of each latent dimension of each image, in nats:
+    -1/2 (1 + logvar - mu^2 - e^logvar). The encoder predicts log sigma^2 rather than sigma so
+    the log is always defined."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
 
-    The encoder predicts log sigma^2 rather than sigma so the log is always defined.
-    """
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per image, in nats: the sum over its dimensions."""
+    return kl_per_dimension(mu, logvar).sum(dim=1)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,12 @@ LOSS = Setting("Reconstruction loss", "bce: Bernoulli log-likelihood (best for n
                "mse / euclidean / mae: distances.", choices=RECONSTRUCTION_LOSSES)
 BETA = Setting("beta (KL weight)", "1 is a plain VAE; above 1 a beta-VAE with more disentangled, blurrier codes.",
                minimum=0.0, step=0.5)
+KL_WARMUP = Setting("KL warm-up (epochs)", "beta rises linearly from 0 to its value over this many epochs, so the "
+                    "decoder learns to use the code before the KL term pulls it to the prior; 0: no warm-up.",
+                    minimum=0, maximum=10_000)
+FREE_BITS = Setting("Free bits (nats per dimension)", "each latent dimension's KL counts as at least this much in "
+                    "the objective, so a dimension is not pushed all the way to the prior; 0: off.",
+                    minimum=0.0, maximum=100.0, step=0.05)
 DISC_CHANNELS = Setting("Discriminator channels", "Channels of the critic's conv layers, comma separated.")
 DROPOUT = Setting("Discriminator dropout", "Fraction of the critic's activations dropped in training.",
                   minimum=0.0, below=1.0, step=0.05)

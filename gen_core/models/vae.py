@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from gen_core.models.base import GenerativeModel
-from gen_core.models.blocks import build_decoder, build_encoder, kl_to_standard_normal, reparameterize
-from gen_core.models.config import BETA, LOSS, EncoderDecoderConfig
+from gen_core.models.blocks import build_decoder, build_encoder, kl_per_dimension, reparameterize
+from gen_core.models.config import BETA, FREE_BITS, KL_WARMUP, LOSS, EncoderDecoderConfig
 from gen_core.models.losses import reconstruction_loss
 
 
@@ -17,6 +17,11 @@ from gen_core.models.losses import reconstruction_loss
 class VAEConfig(EncoderDecoderConfig):
     loss: str = LOSS.field("bce")
     beta: float = BETA.field(1.0)  # > 1 gives a beta-VAE (Higgins et al. 2017)
+    kl_warmup: int = KL_WARMUP.field(0)  # epochs over which beta rises from 0 (Bowman et al. 2016)
+    free_bits: float = FREE_BITS.field(0.0)  # nats per dimension (Kingma et al. 2016)
+
+
+ACTIVE_UNIT_NATS = 0.01  # a latent dimension whose average KL is above this carries information
 
 
 class GaussianEncoderDecoder(GenerativeModel):
@@ -30,6 +35,19 @@ class GaussianEncoderDecoder(GenerativeModel):
         self.to_mu = nn.Linear(features, config.latent_dim)
         self.to_logvar = nn.Linear(features, config.latent_dim)
         self.decoder = build_decoder(config.latent_dim, config.image_shape, config.arch, config.hidden, config.conv_channels)
+
+    @torch.no_grad()
+    def active_units(self, images: torch.Tensor, batch_size: int = 512) -> int:
+        """Latent dimensions whose KL to the prior, averaged over ``images``, is above 0.01 nats:
+        the ones the model uses (Burda et al. 2016)."""
+        total = torch.zeros(self.latent_dim, dtype=torch.float64)
+        for batch in images.split(batch_size):
+            mu, logvar = self.posterior(batch.to(self.device))
+            total += kl_per_dimension(mu.float(), logvar.float()).sum(dim=0).double().cpu()
+        return int((total / max(len(images), 1) > ACTIVE_UNIT_NATS).sum())
+
+    def epoch_statistics(self, test_images: torch.Tensor) -> dict:
+        return {"active_units": self.active_units(test_images)}
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.encoder_features(x)
@@ -61,12 +79,28 @@ class VAE(GaussianEncoderDecoder):
         """Its decoder defines a normalised likelihood over [0, 1] pixels only with the bce loss."""
         return self.config.loss == "bce"
 
+    @property
+    def kl_weight(self) -> float:
+        """The beta this epoch trains with: the configured one, or less during the KL warm-up."""
+        return getattr(self, "_kl_weight", float(self.config.beta))
+
+    def begin_epoch(self, epoch: int) -> None:
+        warmup = int(self.config.kl_warmup)
+        self._kl_weight = float(self.config.beta) * (min(1.0, (epoch - 1) / warmup) if warmup else 1.0)
+
+    def epoch_statistics(self, test_images: torch.Tensor) -> dict:
+        return {**super().epoch_statistics(test_images), "beta": self.kl_weight}
+
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.posterior(x)
         logits = self.decode_logits(reparameterize(mu, logvar))
         reconstruction = reconstruction_loss(logits, x, self.config.loss, summed=True).mean()
-        kl = kl_to_standard_normal(mu.float(), logvar.float()).mean()
-        return {"loss": reconstruction + self.config.beta * kl, "reconstruction": reconstruction, "kl": kl}
+        per_dimension = kl_per_dimension(mu.float(), logvar.float()).mean(dim=0)  # batch mean, per dimension
+        kl = per_dimension.sum()
+        # Free bits: each dimension's KL counts as at least the floor in the objective (its gradient
+        # stops below it); the reported KL stays the true one.
+        objective_kl = per_dimension.clamp(min=float(self.config.free_bits)).sum() if self.config.free_bits else kl
+        return {"loss": reconstruction + self.kl_weight * objective_kl, "reconstruction": reconstruction, "kl": kl}
 
     def train_step(self, x, optimizers):
         optimizer = optimizers["model"]

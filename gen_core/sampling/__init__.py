@@ -9,11 +9,11 @@ from gen_core.sampling.draw import (FITTED_SAMPLERS, PRIOR, SAMPLER_NAMES, SAMPL
                                     draw_class_rows, draw_codes, draw_images, fit_sampler, make_sampler,
                                     sampler_settings, sampler_unusable_reason, usable_samplers)
 from gen_core.sampling.mixture import (COVARIANCE_TYPES, MAX_COMPONENTS, ClassMixtureSampler, TooManyComponentsError,
-                                       component_limits, max_components)
+                                       component_limits, information_criteria, max_components)
 from gen_core.sampling.samplers import ClassGaussianSampler, LatentSampler, PerturbSampler
 
 __all__ = [
     "COVARIANCE_TYPES", "FITTED_SAMPLERS", "MAX_COMPONENTS", "PRIOR", "SAMPLER_NAMES", "SAMPLER_SETTINGS", "SAMPLER_TITLES",
-    "ClassGaussianSampler", "ClassMixtureSampler", "LatentSampler", "PerturbSampler", "TooManyComponentsError", "component_limits",
+    "ClassGaussianSampler", "ClassMixtureSampler", "LatentSampler", "PerturbSampler", "TooManyComponentsError", "component_limits", "information_criteria",
     "draw_class_rows", "draw_codes", "draw_images", "fit_sampler", "make_sampler", "max_components", "sampler_settings", "sampler_unusable_reason", "usable_samplers",
 ]

@@ -34,6 +34,8 @@ SAMPLER_SETTINGS = (
             default=10, minimum=1, maximum=MAX_COMPONENTS, flag="--components"),
     Setting("Covariance", "shape of each Gaussian of the mixture (gmm)", kind=str, name="covariance_type",
             default="full", choices=COVARIANCE_TYPES, flag="--covariance"),
+    Setting("Component", "draw from this one component (0 to K - 1) of each class's mixture (gmm)", kind=int,
+            name="component", default=None, minimum=0, maximum=MAX_COMPONENTS - 1),
     Setting("Covariance scale", "the class covariance is multiplied by this (gaussian)", kind=float,
             name="covariance_scale", default=1.0, minimum=0.0),
     Setting("Noise", "standard deviation of the noise added to real codes (perturb)", kind=float,

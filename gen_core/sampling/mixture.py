@@ -51,8 +51,11 @@ class ClassMixtureSampler(LatentSampler):
     """
 
     def __init__(self, n_components: int = 10, covariance_type: str = "full", reg_covar: float = 1e-6,
-                 max_iter: int = 100, seed: int = 0) -> None:
+                 max_iter: int = 100, seed: int = 0, component: int | None = None) -> None:
+        """``component``: draw from that one component of each class's mixture (0 to K - 1) instead
+        of from the whole mixture, to see what one Gaussian of it holds."""
         self.n_components = n_components
+        self.component = component
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.max_iter = max_iter
@@ -61,6 +64,9 @@ class ClassMixtureSampler(LatentSampler):
     def _check_components(self) -> None:
         if not 1 <= int(self.n_components) <= MAX_COMPONENTS:
             raise SamplerError(f"The number of components must be 1 to {MAX_COMPONENTS}; got {self.n_components}.")
+        if self.component is not None and not 0 <= int(self.component) < int(self.n_components):
+            raise SamplerError(f"There is no component {self.component}: with K = {self.n_components} they are "
+                               f"numbered 0 to {int(self.n_components) - 1}.")
         smallest = int(np.argmin(self.class_counts_))
         label, count = self.classes_[smallest], int(self.class_counts_[smallest])
         suggested = max_components(count, self.latent_dim_, self.covariance_type)
@@ -103,7 +109,8 @@ class ClassMixtureSampler(LatentSampler):
         index = int(np.searchsorted(self.classes_, label))
         mixture, factors = self.mixtures_[index], self.draw_factors_[index]
         weights = mixture.weights_ / mixture.weights_.sum()
-        components = rng.choice(len(weights), size=count, p=weights)
+        components = rng.choice(len(weights), size=count, p=weights) if self.component is None else \
+            np.full(count, int(self.component))
         noise = rng.standard_normal((count, self.latent_dim_))
         if mixture.covariance_type == "full":
             noise = np.einsum("nij,nj->ni", factors[components], noise)
@@ -121,6 +128,37 @@ def _mixture_draw_factors(mixture: GaussianMixture) -> np.ndarray:
         return np.linalg.cholesky(mixture.covariances_)
     return np.sqrt(mixture.covariances_)
 
+
+
+def information_criteria(codes, ks, covariance_type: str = "full", seed: int = 0,
+                         progress: ProgressCallback | None = None) -> dict:
+    """BIC and AIC of a Gaussian mixture fitted to ``codes`` for each K of ``ks`` that the codes
+    support (``max_components``), and the K with the lowest BIC: how many Gaussians a class needs.
+
+    Returns ``{"bic": {K: value}, "aic": {K: value}, "best_k": K, "skipped": [K, ...]}``.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or len(codes) < 2:
+        raise SamplerError("Information criteria need at least two latent codes.")
+    most = max_components(len(codes), codes.shape[1], covariance_type)
+    wanted = sorted({int(k) for k in ks})
+    if not wanted or wanted[0] < 1:
+        raise SamplerError("Give the numbers of components K to compare, each at least 1.")
+    fitted = [k for k in wanted if k <= most]
+    if not fitted:
+        raise SamplerError(f"These {len(codes)} codes in {codes.shape[1]} dimensions support at most K = {most} "
+                           f"with {covariance_type!r} covariances.")
+    bic, aic = {}, {}
+    for position, k in enumerate(fitted):
+        mixture = GaussianMixture(n_components=k, covariance_type=covariance_type, random_state=seed,
+                                  init_params="kmeans")
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mixture.fit(codes)
+        bic[k], aic[k] = float(mixture.bic(codes)), float(mixture.aic(codes))
+        if progress is not None:
+            progress((position + 1) / len(fitted), f"K = {k}: BIC {bic[k]:.1f}")
+    return {"bic": bic, "aic": aic, "best_k": min(bic, key=bic.get), "skipped": [k for k in wanted if k > most]}
 
 
 def component_limits(class_counts, latent_dim: int) -> dict[str, int]:

@@ -84,6 +84,7 @@ class Trainer:
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
                 model.train()
+                model.begin_epoch(epoch)
                 seed_epoch_draws(cfg.seed, epoch, self.group.rank)
                 sums, stopped, epoch_start = {}, False, time.perf_counter()
                 # batch: this process's part of each global batch of the epoch's shuffled order
@@ -163,7 +164,8 @@ class Trainer:
         self.group.average_buffers(self.model)
         test_means = self.evaluate()
         self._check_finite(test_means, epoch)
-        entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()},
+        statistics = self.model.epoch_statistics(self.test_images[:1000])
+        entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()}, **statistics,
                  "images": images, "images_per_sec": images / train_seconds,
                  "elapsed": time.perf_counter() - self._started, "step": self._step_offset + self._step}
         epochs = self.history["epochs"]

@@ -217,3 +217,34 @@ def test_python_m_gen_core_exits_2_with_one_line_and_nothing_else(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Unknown dataset" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("by", ["name", "path"])
+def test_sample_eval_and_resume_each_take_a_run_name_or_a_path(trained_run, tmp_path, monkeypatch, by):
+    root = tmp_path / "runs"
+    run_dir = shutil.copytree(trained_run, root / "my-ae")
+    monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
+    monkeypatch.chdir(tmp_path)  # so a bare name is not also a path from here
+    run = "my-ae" if by == "name" else str(run_dir)
+    assert main(["sample", run, "--n", "4", "--out", str(tmp_path / "four.npy")]) == 0
+    assert np.load(tmp_path / "four.npy").shape == (4, 1, 8, 8)
+    assert main(["eval", run, "--samples", "10", "--class-samples", "2", "--no-inception", "--json"]) == 0
+    assert main(["train", "--resume", run, "--epochs", "1", "--device", "cpu", "--no-eval"]) == 0
+    assert len(checkpoint.read_history(run_dir)["epochs"]) == 3
+    assert main(["sample", "no-such-run", "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_gmm_prints_the_criterion_per_k_and_the_best_one_and_sample_takes_a_component(trained_run, tmp_path, capsys):
+    assert main(["gmm", str(trained_run), "--class", "3", "--k", "1-4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sorted(result["bic"]) == ["1", "2", "3", "4"] and sorted(result["aic"]) == ["1", "2", "3", "4"]
+    assert result["bic"][str(result["best_k"])] == min(result["bic"].values())
+    assert main(["sample", str(trained_run), "--sampler", "gmm", "--class", "3", "--components", "2",
+                 "--component", "1", "--n", "5", "--out", str(tmp_path / "one.npy")]) == 0
+    assert np.load(tmp_path / "one.npy").shape == (5, 1, 8, 8)
+    with pytest.raises(SystemExit) as refused:
+        main(["gmm", str(trained_run), "--class", "3", "--k", "0-3"])
+    assert refused.value.code == 2 and "like 1-20" in capsys.readouterr().err
+    assert main(["sample", str(trained_run), "--sampler", "gmm", "--class", "3", "--components", "2",
+                 "--component", "2", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "no component 2" in capsys.readouterr().err
