@@ -41,7 +41,8 @@ class VAEGAN(GaussianEncoderDecoder):
     min_epochs = 10
     loss_titles = {"loss": "Total loss", "pixel_reconstruction": "Pixel reconstruction",
                    "feature_reconstruction": "Feature reconstruction", "kl": "KL divergence",
-                   "generator": "Generator", "discriminator": "Discriminator"}
+                   "generator": "Generator", "discriminator": "Discriminator", "d_real": "D(real)",
+                   "d_fake": "D(fake)"}
     is_adversarial = True
     has_bernoulli_likelihood = True  # its pixel term is always the Bernoulli log-likelihood
 
@@ -67,9 +68,13 @@ class VAEGAN(GaussianEncoderDecoder):
                 "reconstructed": torch.sigmoid(logits), "prior_sampled": torch.sigmoid(prior_logits)}
 
     def _discriminator_loss(self, x, reconstructed, prior_sampled):
-        return (adversarial_loss(self.discriminator(to_signed(x)), True)
+        """The discriminator's loss, and its mean belief that real images and images decoded from the
+        prior are real: D(x) and D(G(z)), each in [0, 1]."""
+        real_logits, prior_logits = self.discriminator(to_signed(x)), self.discriminator(to_signed(prior_sampled))
+        loss = (adversarial_loss(real_logits, True)
                 + 0.5 * adversarial_loss(self.discriminator(to_signed(reconstructed)), False)
-                + 0.5 * adversarial_loss(self.discriminator(to_signed(prior_sampled)), False))
+                + 0.5 * adversarial_loss(prior_logits, False))
+        return loss, torch.sigmoid(real_logits.detach().float()).mean(), torch.sigmoid(prior_logits.detach().float()).mean()
 
     def _generator_terms(self, x, terms):
         real_features = self.discriminator.features(to_signed(x)).detach()
@@ -87,7 +92,8 @@ class VAEGAN(GaussianEncoderDecoder):
         cfg = self.config
         with self.autocast():
             terms = self._forward_terms(x)
-            d_loss = self._discriminator_loss(x, terms["reconstructed"].detach(), terms["prior_sampled"].detach())
+            d_loss, d_real, d_fake = self._discriminator_loss(x, terms["reconstructed"].detach(),
+                                                              terms["prior_sampled"].detach())
         optimizers["discriminator"].zero_grad(set_to_none=True)
         d_loss.backward()
         optimizers["discriminator"].step()
@@ -107,14 +113,15 @@ class VAEGAN(GaussianEncoderDecoder):
         return {"loss": self._headline(terms, feature_reconstruction).detach(), "kl": terms["kl"].detach(),
                 "pixel_reconstruction": terms["pixel_reconstruction"].detach(),
                 "feature_reconstruction": feature_reconstruction.detach(),
-                "generator": fool.detach(), "discriminator": d_loss.detach()}
+                "generator": fool.detach(), "discriminator": d_loss.detach(), "d_real": d_real, "d_fake": d_fake}
 
     @torch.no_grad()
     def evaluation_losses(self, x):
         with self.autocast():
             terms = self._forward_terms(x)
-            d_loss = self._discriminator_loss(x, terms["reconstructed"], terms["prior_sampled"])
+            d_loss, d_real, d_fake = self._discriminator_loss(x, terms["reconstructed"], terms["prior_sampled"])
             feature_reconstruction, fool = self._generator_terms(x, terms)
         return {"loss": self._headline(terms, feature_reconstruction), "kl": terms["kl"],
                 "pixel_reconstruction": terms["pixel_reconstruction"],
-                "feature_reconstruction": feature_reconstruction, "generator": fool, "discriminator": d_loss}
+                "feature_reconstruction": feature_reconstruction, "generator": fool, "discriminator": d_loss,
+                "d_real": d_real, "d_fake": d_fake}

@@ -9,7 +9,7 @@ import torch
 from gen_core.models import FAMILIES, build_model, family_class
 from gen_core.run import checkpoint
 from gen_core.sampling import PRIOR, SAMPLER_NAMES, usable_samplers
-from gen_core.training import new_history
+from gen_core.training import TrainConfig, Trainer, new_history
 
 SHAPE = (1, 16, 16)
 TINY = {  # one small configuration per family, for 16x16 images
@@ -97,3 +97,14 @@ def test_save_and_load_give_the_same_outputs(family, tmp_path):
     codes = model.draw_codes(4, torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(model.decode(codes), loaded.decode(codes))
+
+
+@pytest.mark.parametrize("case", ["dcgan", "vaegan"])
+def test_a_gan_reports_what_its_discriminator_believes_at_every_logged_step(case, build_tiny, mnist_small):
+    model = build_tiny(case)
+    config = TrainConfig(epochs=1, batch_size=32, device="cpu", sample_epochs=(0,), log_every=1)
+    history = Trainer(model, mnist_small, config).fit()
+    assert len(history["steps"]) >= 5
+    for entry in history["steps"]:
+        assert 0.0 <= entry["d_real"] <= 1.0 and 0.0 <= entry["d_fake"] <= 1.0
+    assert history["steps"][-1]["d_real"] > history["steps"][-1]["d_fake"], "D tells real from generated"
