@@ -1,4 +1,4 @@
-"""The command line: ``python -m gen_core {train,sample,eval,datasets,demos} ...``.
+"""The command line: ``python -m gen_core {train,sample,eval,datasets,demos,export-onnx} ...``.
 
 Exit codes: 0 on success, 2 on bad arguments or bad input (with a one-line reason on stderr).
 The model and dataset flags of ``train`` are generated from the settings the model configs and
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_arguments(commands.add_parser("eval", help="compute every metric that applies to a run"))
     from gen_core.demos_cli import add_demos_arguments
     add_demos_arguments(commands.add_parser("demos", help="train the demo models for a lesson (resumable)"))
+    from gen_core.export.cli import add_export_arguments
+    add_export_arguments(commands.add_parser("export-onnx", help="export a run's decoder to ONNX (for browsers)"))
     return parser
 
 
@@ -356,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demos":
         from gen_core.demos_cli import run_demos
         handlers["demos"] = run_demos
+    if args.command == "export-onnx":
+        from gen_core.export.cli import run_export
+        handlers["export-onnx"] = run_export
     try:
         if args.command == "train":
             from gen_core import distributed
