@@ -168,3 +168,21 @@ def test_without_the_runtime_files_pages_decode_on_the_server(trained_runs, runs
         assert page.get_by_text("the in-browser decoder's files are not installed").count() == 1
         assert _is_server_path(page)
         assert page.locator(DECODER).count() == 0
+
+
+def test_hovering_the_latent_map_changes_the_picture_under_the_pointer(live_server, trained_runs):
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{live_server}/latent_map?run={trained_runs['vae2'].name}")
+        assert _wait_until_rendered(page, "Walk the plane")
+        root = page.locator(DECODER)
+        root.scroll_into_view_if_needed(timeout=60_000)
+        _wait_for_frame_after(root, 0)
+        box = root.locator("canvas.pad").bounding_box()
+        pictures = []
+        for fx, fy in ((0.15, 0.5), (0.85, 0.5), (0.5, 0.15)):
+            before = root.evaluate(_FRAME)["frames"]
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            _wait_for_frame_after(root, before)
+            pictures.append(tuple(root.evaluate(_FRAME)["red"]))
+        assert len(set(pictures)) == 3, "the picture did not follow the pointer across the map"

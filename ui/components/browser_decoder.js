@@ -34,12 +34,31 @@ function loadSession(ort, url) {
   return sessions.get(url);
 }
 
-function codeAt(origin, directions, values) {
+// A model's code for the controls' values: origin + sum_i values_i * directions_i, or for a
+// "slerp" mix the great-circle point values_0 percent of the way from ends[0] to ends[1]
+// (gen_core/latent/paths.py, computed in double precision as there).
+function codeAt(model, values) {
+  if (model.path === "slerp") return slerpAt(model.ends[0], model.ends[1], values[0] / 100);
+  const { origin, directions } = model;
   const code = new Float32Array(origin.length);
   for (let d = 0; d < origin.length; d++) {
     let sum = origin[d];
     for (let i = 0; i < values.length; i++) sum += values[i] * directions[i][d];
     code[d] = sum;
+  }
+  return code;
+}
+
+function slerpAt(start, end, fraction) {
+  const dot = start.reduce((sum, v, d) => sum + v * end[d], 0);
+  const norms = Math.hypot(...start) * Math.hypot(...end);
+  const omega = Math.acos(Math.min(1, Math.max(-1, dot / Math.max(norms, 1e-12))));
+  const code = new Float32Array(start.length);
+  if (Math.abs(Math.sin(omega)) < 1e-4) {
+    start.forEach((v, d) => { code[d] = (1 - fraction) * v + fraction * end[d]; });
+  } else {
+    const a = Math.sin((1 - fraction) * omega) / Math.sin(omega), b = Math.sin(fraction * omega) / Math.sin(omega);
+    start.forEach((v, d) => { code[d] = a * v + b * end[d]; });
   }
   return code;
 }
@@ -176,13 +195,13 @@ function buildView(root, data, setStateValue) {
     while (view.pending !== null) {
       const since = view.pending;
       view.pending = null;
-      const { origin, directions, models } = view.data;
+      const { models } = view.data;
       const values = [...view.values];
-      const code = codeAt(origin, directions, values);
-      const tensor = new view.ort.Tensor("float32", code, [1, code.length]);
+      const codes = models.map((model) => codeAt(model, values));
       try {
-        // Every model decodes the same code, and all are drawn in the same frame.
-        const outputs = await Promise.all(view.sessions.map((session) => session.run({ z: tensor })));
+        // Every model decodes its code for the same values, and all are drawn in the same frame.
+        const outputs = await Promise.all(view.sessions.map((session, i) =>
+          session.run({ z: new view.ort.Tensor("float32", codes[i], [1, codes[i].length]) })));
         outputs.forEach((output, i) => draw(view.canvases[i], output.image.data, models[i].shape));
       } catch (error) {
         view.fail(`decoding failed: ${error.message || error}`);
@@ -193,7 +212,7 @@ function buildView(root, data, setStateValue) {
       if (view.latencies.length > KEEP_LATENCIES) view.latencies.shift();
       root.dataset.frames = String(view.frames);
       root.dataset.values = JSON.stringify(values);
-      root.dataset.code = JSON.stringify(Array.from(code));
+      root.dataset.code = JSON.stringify(Array.from(codes[0]));
     }
     view.busy = false;
   };
@@ -222,7 +241,8 @@ export default function (component) {
   const { data, parentElement, setStateValue } = component;
   const root = parentElement.querySelector(".decoder");
   let view = views.get(root);
-  const layout = JSON.stringify([data.models, data.controls, data.width]);
+  const layout = JSON.stringify([data.models.map((model) => [model.url, model.shape, model.label]), data.controls,
+                                 data.width]);
   if (!view || view.layout !== layout) {
     view = buildView(root, data, setStateValue);
     view.layout = layout;

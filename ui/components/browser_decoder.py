@@ -131,9 +131,13 @@ def _on_change(key: str, count: int, on_release) -> None:
             on_release(values)
 
 
-def live_decoder(runs, *, key: str, origin, directions, controls: dict, values, width_px: int, on_release,
+def live_decoder(runs, *, key: str, codes: list[dict], controls: dict, values, width_px: int, on_release,
                  labels: list[str] | None = None, before=None) -> bool:
-    """Mount the component for ``runs`` (one or two, decoding the same code side by side).
+    """Mount the component for ``runs`` (one or two side by side, drawn in the same frame).
+
+    ``codes``: for each run, how the controls' values make its code: ``{"origin": [...],
+    "directions": [[...], ...]}`` (affine: ``affine_frame``), or ``{"path": "slerp", "ends": [a, b]}``
+    for a great-circle mix whose one control is the percent from a to b.
 
     ``controls``: ``{"kind": "sliders", "labels": [...], "ranges": [[lo, hi], ...], "steps": [...]}``
     or ``{"kind": "pad", "ranges": [[x0, x1], [y0, y1]], "points": [[x, y, class], ...],
@@ -152,9 +156,8 @@ def live_decoder(runs, *, key: str, origin, directions, controls: dict, values, 
         before()
     data = {
         "assets": "app/static/onnxruntime-web/",
-        "models": [{"url": each.url, "label": label, "shape": list(each.image_shape)}
-                   for each, label in zip(served, labels or [""] * len(runs))],
-        "origin": [float(v) for v in origin], "directions": [[float(v) for v in row] for row in directions],
+        "models": [{"url": each.url, "label": label, "shape": list(each.image_shape), **code}
+                   for each, label, code in zip(served, labels or [""] * len(runs), codes)],
         "controls": controls, "values": [float(v) for v in values], "width": int(width_px),
     }
     def changed() -> None:
@@ -186,5 +189,58 @@ def live_sliders(runs, axes, start, coords, width_px: int, on_release, buttons=N
     controls = {"kind": "sliders", "labels": list(axes.labels), "ranges": [list(r) for r in axes.ranges],
                 "steps": [(high - low) / 200 for low, high in axes.ranges]}
     labels = [each.name for each in runs] if len(runs) > 1 else ["Decoded image"]
-    return live_decoder(runs, key=key, before=buttons, origin=origin, directions=directions, controls=controls, values=coords,
+    code = {"origin": origin, "directions": directions}
+    return live_decoder(runs, key=key, before=buttons, codes=[code] * len(runs), controls=controls, values=coords,
                         width_px=width_px, on_release=on_release, labels=labels)
+
+
+def live_mix(models_and_codes, runs, method: str, percent: int, width_px: int, on_release,
+             key: str = "interp_mix_live") -> bool:
+    """Interpolate's mix slider, decoded in the browser: each run mixes its own two codes."""
+    codes = []
+    for _title, _model, start, end in models_and_codes:
+        ends = [[float(v) for v in start.reshape(-1).tolist()], [float(v) for v in end.reshape(-1).tolist()]]
+        if method == "slerp":
+            codes.append({"path": "slerp", "ends": ends})
+        else:  # (1 - t) a + t b with t = percent / 100
+            codes.append({"origin": ends[0], "directions": [[(b - a) / 100 for a, b in zip(*ends)]]})
+    controls = {"kind": "sliders", "labels": ["Mix %"], "ranges": [[0, 100]], "steps": [1]}
+    labels = [title or "Mix" for title, *_ in models_and_codes]
+    return live_decoder(runs, key=key, codes=codes, controls=controls, values=[percent], width_px=width_px,
+                        on_release=on_release, labels=labels)
+
+
+MAP_POINTS = 1500  # test codes drawn on the pad: enough to see the clusters, light to send
+
+
+def live_map(run, latent_map, colors: list[str], width_px: int, on_release, before=None,
+             key: str = "latent_map_live") -> bool:
+    """The plane of the first two principal directions of the test codes (for a 2-d latent, the whole
+    space) as a pad: the code under the pointer is decoded live beside it; a click calls
+    ``on_release([x, y])`` with the map coordinates clicked."""
+    import numpy as np
+
+    from gen_core.latent import LatentPCA, latent_from_pca_coords
+
+    pca = LatentPCA().fit(latent_map.latents)
+    dims = latent_map.latent_dim
+    origin, directions = affine_frame(lambda values: latent_from_pca_coords(pca, [values])[0].numpy(), 2, dims)
+    coords = np.asarray(latent_map.coords, dtype=np.float64)
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    margin = np.maximum((high - low) * 0.08, 1e-3)
+    ranges = [[float(low[i] - margin[i]), float(high[i] + margin[i])] for i in range(2)]
+    step = max(1, len(coords) // MAP_POINTS)
+    labels = latent_map.labels if latent_map.labels is not None else np.zeros(len(coords), dtype=int)
+    points = [[round(float(x), 4), round(float(y), 4), int(label)]
+              for (x, y), label in zip(coords[::step], labels[::step])]
+    controls = {"kind": "pad", "ranges": ranges, "points": points, "colors": colors, "size": 300}
+    point_key = f"{key}_point"  # where the last click was: the pad's marker stays there
+
+    def clicked(values) -> None:
+        st.session_state[point_key] = values
+        on_release(values)
+
+    start = st.session_state.get(point_key) or [float(coords[:, 0].mean()), float(coords[:, 1].mean())]
+    return live_decoder([run], key=key, codes=[{"origin": origin, "directions": directions}], controls=controls,
+                        values=start, width_px=width_px, on_release=clicked, labels=["Under the pointer"],
+                        before=before)
