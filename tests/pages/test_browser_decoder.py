@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from gen_core.checkpoints import load_run
 from .test_browser import (APP_DIR, CHROMIUM, CHROMIUM_FLAGS, _free_port, _wait_until_rendered,
@@ -134,8 +135,14 @@ def test_dragging_redraws_the_canvas_with_the_servers_decode(live_server, traine
 
 
 def _is_server_path(page) -> bool:
+    """Streamlit's own sliders and a picture drawn on the server (they may come a moment after the text)."""
     main = page.locator('[data-testid="stMain"]')
-    return main.locator('[data-testid="stSlider"]').count() > 0 and main.locator("img").count() > 0
+    try:
+        main.locator('[data-testid="stSlider"]').first.wait_for(timeout=90_000)
+        main.locator('[data-testid="stImage"] img').first.wait_for(timeout=90_000)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def test_a_browser_without_webassembly_decodes_on_the_server(live_server, trained_runs):
@@ -144,9 +151,9 @@ def test_a_browser_without_webassembly_decodes_on_the_server(live_server, traine
         context.add_init_script("delete window.WebAssembly;")
         page = context.new_page()
         page.goto(f"{live_server}/latent_sliders?run={trained_runs['vae2'].name}")
-        page.get_by_text("this browser could not run the decoder (no WebAssembly)").wait_for(timeout=60_000)
+        page.get_by_text("Decoding on the server: this browser could not run the decoder (no WebAssembly).").wait_for(
+            timeout=60_000)
         assert _wait_until_rendered(page, "Move the code")
-        page.locator('[data-testid="stSlider"]').first.wait_for(timeout=30_000)
         assert _is_server_path(page)
         assert page.locator(DECODER).count() == 0
 
