@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: app test test-fast bench browser-deps clean
+BROWSER_ASSETS := static/onnxruntime-web/.installed
+
+.PHONY: app test test-fast bench browser-deps browser-assets clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +17,24 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-app: $(STAMP)
+# The in-browser decoder's runtime: onnxruntime-web from the npm registry (web/package-lock.json),
+# copied where the app serves it. Without npm or the registry the app still works: pages say so
+# in one line and decode on the server.
+$(BROWSER_ASSETS): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1 && (cd web && npm ci --ignore-scripts --no-audit --no-fund --silent \
+			--fetch-retries 1 --fetch-timeout 60000); then \
+		mkdir -p static/onnxruntime-web && \
+		cp web/node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs \
+		   web/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs \
+		   web/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm static/onnxruntime-web/ && \
+		touch $@; \
+	else \
+		echo "onnxruntime-web not installed (npm or the npm registry missing): pages will decode on the server."; \
+	fi
+
+browser-assets: $(BROWSER_ASSETS)
+
+app: $(STAMP) browser-assets
 	$(VENV)/bin/streamlit run app.py
 
 # The browser test drives Debian's chromium; install it when we can (root, apt) and it is missing.
@@ -25,7 +44,7 @@ browser-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps browser-assets
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
@@ -36,4 +55,4 @@ bench: $(STAMP)
 	$(PY) bench/bench_latency.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache web/node_modules static

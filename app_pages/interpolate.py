@@ -9,6 +9,7 @@ from gen_core.latent import INTERPOLATION_METHODS, decode_to_pil, interpolate, m
 from gen_core.models import family_label, sentence_start
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
+from ui.components.browser_decoder import live_mix
 from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, remembered_latents, select_test_image,
                                 show_image, test_image_picker, uploaded_image)
 from ui.state import active_dataset, require_active_run, user_errors
@@ -73,11 +74,19 @@ def _mix_row(model, start, end, method: str, percent: int, title: str | None) ->
     show_image(decode_to_pil(model, end, upscale), "B", ends_b)
 
 
+def _keep_mix(values) -> None:
+    st.session_state["interp_mix"] = min(100, max(0, round(values[0])))
+
+
 @st.fragment
-def mix_panel(models_and_codes, publish_args) -> None:
-    """Moving the mix slider reruns only this part: one decode per model."""
+def mix_panel(models_and_codes, publish_args, runs=()) -> None:
+    """Moving the mix slider reruns only this part: one decode per model (none when the browser decodes)."""
     method = st.radio("Path", INTERPOLATION_METHODS, format_func=METHOD_LABELS.get, horizontal=True,
                       key="interp_mix_method", persist_state="page")
+    if runs and live_mix(models_and_codes, runs, method, st.session_state.get("interp_mix", 50),
+                         presentation.scaled(MIX_PX), on_release=_keep_mix):
+        url_state.publish(*publish_args)  # the browser draws the mix; the released percent is in the link
+        return
     # persist_state: the value outlives a rerun where this section is hidden (an upload swapped), so
     # the slider and the picture never disagree when it comes back
     percent = st.slider("Mix percent (0 = all A, 100 = all B)", 0, 100, key="interp_mix", persist_state="page")
@@ -159,7 +168,7 @@ with user_errors("Interpolation failed: "):
 
 st.subheader("Mix")
 mix_panel([(title, each.model, result.latents[0], result.latents[1])
-           for title, each, result in zip(titles, runs, found)], publish_args)
+           for title, each, result in zip(titles, runs, found)], publish_args, runs)
 
 st.subheader("Animation")
 st.caption("Plays by itself, there and back: a GIF made once, so a room full of screens costs the server nothing.")

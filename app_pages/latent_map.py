@@ -10,10 +10,12 @@ from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (build_latent_map, class_mean_path, decode_map_points, decoded_basis_vectors,
                              decoded_class_means, manifold_images)
 from ui import presentation, url_state
+from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
-from ui.views.latent_map import class_pair_presets, eigenvalue_figure, scatter_figure, selected_indices
+from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
+                                 selected_indices)
 from ui.views.pictures import display_upscale
 
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
@@ -151,6 +153,16 @@ with point_column:
              width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
     st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
              width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
+
+
+def _pick_nearest(values) -> None:
+    """A click on the live pad shows the test image nearest to it beside the map."""
+    st.session_state[INDEX_KEY] = nearest_point(latent_map, values)
+
+
+live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_release=_pick_nearest,
+         before=lambda: st.markdown("**Walk the plane**: move the pointer over it and the code under the pointer is "
+                                    "decoded at once; click to show the nearest test image beside the map."))
 
 # -- the spectrum -----------------------------------------------------------------------------
 st.subheader("Eigenvalue spectrum")

@@ -14,6 +14,7 @@ from gen_core.models import family_label, sentence_start
 from gen_core.sampling import draw_codes
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
+from ui.components.browser_decoder import live_sliders
 from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key,
                                 select_test_image, show_image, slider_axes, test_image_picker, uploaded_image)
 from ui.model_notes import training_note
@@ -71,13 +72,16 @@ def _sweep_gif(path: str, mtime: float, context: str, coords: tuple, index: int,
                      upscale=display_upscale(_model.image_shape, width_px))
 
 
-def _sliders(axes, start) -> list[float]:
+def _slider_buttons(axes, start) -> None:
     with st.container(horizontal=True):
         st.button("Reset", icon=":material/restart_alt:", key="sliders_reset", help="Back to the starting code.",
                   on_click=lambda: _set_sliders(axes, axes.coords_of(start)))
         st.button("Randomise", icon=":material/casino:", key="sliders_randomise",
                   on_click=lambda: _set_sliders(axes, axes.random_coords(random.randrange(1_000_000))),
                   help="Random positions, about one standard deviation around the middle.")
+
+
+def _sliders(axes) -> list[float]:
     # on a projector a few long sliders are easier to follow (and to grab) than two narrow rows
     count = 1 if presentation.is_on() and len(axes) <= 4 else SLIDER_COLUMNS
     slider_columns, coords = st.columns(count), []
@@ -107,17 +111,38 @@ def _sweep(run, axes, coords, start, context: str, width_px: int) -> None:
                      caption=f"{axes.labels[index]} from {axes.ranges[index][0]:.2f} to {axes.ranges[index][1]:.2f}")
 
 
+def _live_downloads(runs, latent, width_px: int) -> None:
+    """A PNG of each picture the browser draws, decoded here only when the button is pressed."""
+    def decoded_png(model) -> bytes:
+        return png_bytes(decode_to_pil(model, latent, upscale=display_upscale(model.image_shape, width_px)))
+
+    with st.container(horizontal=True):
+        for each in runs:
+            st.download_button("Download PNG" if len(runs) == 1 else f"Download {each.name}",
+                               partial(decoded_png, each.model), file_name=f"{each.name}-latent-sliders.png",
+                               mime="image/png", icon=":material/download:", on_click="ignore",
+                               key=f"sliders_download_{each.name}")
+
+
 @st.fragment
 def slider_panel(runs, axes, start, context, publish_args) -> None:
     """Only this part reruns when a slider moves: one decode per model shown."""
     if st.session_state.get(CONTEXT) != context or any(key not in st.session_state for key in _slider_keys(axes)):
         _set_sliders(axes, _starting_positions(axes, start))
         st.session_state[CONTEXT] = context
+    width_px = presentation.scaled(IMAGE_WIDTH_PX if len(runs) == 1 else IMAGE_WIDTH_PX * 2 // 3)
+    coords = [st.session_state[key] for key in _slider_keys(axes)]
+    if live_sliders(runs, axes, start, coords, width_px, on_release=partial(_set_sliders, axes),
+                    buttons=partial(_slider_buttons, axes, start)):
+        _live_downloads(runs, axes.latent_at(coords, start), width_px)  # the pictures are drawn in the browser
+        _sweep(runs[0], axes, coords, start, str(context), width_px)
+        url_state.publish(publish_args[0], {**publish_args[1], LINKED_COORDS: [round(c, 4) for c in coords]})
+        return
     controls, picture = st.columns([1, 1], gap="medium")
     with controls:
-        coords = _sliders(axes, start)
+        _slider_buttons(axes, start)
+        coords = _sliders(axes)
     latent = axes.latent_at(coords, start)
-    width_px = presentation.scaled(IMAGE_WIDTH_PX if len(runs) == 1 else IMAGE_WIDTH_PX * 2 // 3)
     with picture:
         for column, each in zip(st.columns(len(runs)), runs):
             started = time.perf_counter()

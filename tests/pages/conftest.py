@@ -20,6 +20,16 @@ TINY_MODELS = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pages_decode_on_the_server():
+    """AppTest has no browser to run the in-browser decoder, so page tests check the server path
+    (the operator's switch, ui/components/browser_decoder.py); test_browser_decoder.py turns it back
+    on for its own server and checks the browser path in Chromium."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENT_LAB_BROWSER_DECODE", "off")
+        yield
+
+
 @pytest.fixture(scope="session")
 def runs_root(isolated_checkpoints_root) -> Path:
     """The session's checkpoints folder: tests/conftest.py points GEN_CORE_CHECKPOINTS (which the app

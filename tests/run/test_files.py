@@ -17,7 +17,7 @@ from gen_core.run.start import TrainingRun
 from gen_core.errors import OutputPathError, RunBusyError
 from gen_core.models import build_model
 from gen_core.atomic import check_output_file, check_output_folder
-from gen_core.run import checkpoint, files, layout
+from gen_core.run import checkpoint, layout
 from gen_core.run.files import writing
 from gen_core.training import TrainConfig, Trainer
 

@@ -108,3 +108,12 @@ def selected_indices(selection) -> list[int]:
         if value is not None and int(value) not in indices:
             indices.append(int(value))
     return indices
+
+
+MAP_COLORS = _PALETTE  # the class colours, for the in-browser pad too
+
+
+def nearest_point(latent_map, coords) -> int:
+    """The index of the test code whose map position is nearest to ``coords`` (x, y)."""
+    distances = ((np.asarray(latent_map.coords, dtype=np.float64) - np.asarray(coords, dtype=np.float64)) ** 2).sum(1)
+    return int(distances.argmin())
