@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from gen_core.compute import ComputeError, apply_thread_policy
 from ui import presentation, url_state
 from ui.boundary import page_boundary
 from ui.sidebar import render_sidebar
@@ -26,6 +27,11 @@ PAGES = {
     ],
 }
 
+try:  # once per server: one thread per request, BLAS too (gen_core.compute); never changed per request
+    apply_thread_policy(role="server")
+except ComputeError as error:  # a bad $GEN_CORE_THREADS: said in one line on every page
+    st.error(str(error))
+    st.stop()
 page = st.navigation(PAGES)
 with page_boundary(page.title):  # an unexpected error: logged in full, a short message on screen
     url_state.begin_run()  # a link's ?present= and ?run=, before anything is drawn

@@ -6,6 +6,10 @@
   3. data on the GPU    the Trainer keeps mnist5k on the GPU (batches are slices of a GPU tensor)
   4. throughput         the Trainer against the bare loop of bench_training_throughput.py
   5. DDP                bench_ddp.py with 1 process and with one per visible GPU (NCCL)
+  6. precision, compile  an MLP VAE and the DCGAN in float32, bf16 and compiled (bench_training_throughput's
+                        variants): images/s, first epoch (holds the compile) and test loss
+  7. sharing one GPU     1, 2 and 4 training processes at once on one GPU (the job queue's workers): images/s
+                        of all together and of each, so LATENT_LAB_MAX_JOBS can be set from it
 
 Without CUDA every CUDA check prints "skipped" with the reason, and the same code runs on the
 CPU at a small size (a subset of the data, one epoch, gloo with 2 processes), so the script is
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_training_throughput import bare_loop, trainer_run  # noqa: E402
+from bench_training_throughput import bare_loop, trainer_run, variant_run  # noqa: E402
 
+from gen_core.compute import apply_thread_policy  # noqa: E402
 from gen_core.data import ImageDataset, load_dataset  # noqa: E402
 from gen_core.device import device_label, pick_device  # noqa: E402
 from gen_core.models.presets import PRESETS  # noqa: E402
@@ -95,8 +102,7 @@ def train_every_family(device: torch.device, dataset: ImageDataset, epochs: int)
 def throughput(device: torch.device, dataset: ImageDataset, epochs: int) -> None:
     bare = bare_loop(dataset.train_images, dataset.image_shape, epochs, 128, 1e-3, device)
     loop, end_to_end = trainer_run(dataset, epochs, 128, 1e-3, device)
-    precision = " (the Trainer in bf16 autocast, the bare loop in float32)" if device.type == "cuda" else ""
-    row("bare loop", f"{bare:,.0f}", f"images/s, MLP VAE 512-256-32, batch 128, {device.type}{precision}")
+    row("bare loop", f"{bare:,.0f}", f"images/s, MLP VAE 512-256-32, batch 128, {device.type}, both float32")
     row("Trainer, training steps", f"{loop:,.0f}", f"images/s, {loop / bare:.2f} x bare")
     row("Trainer, end to end", f"{end_to_end:,.0f}", f"images/s, {end_to_end / bare:.2f} x bare")
 
@@ -118,6 +124,41 @@ def data_parallel(device: torch.device, epochs: int) -> None:
             f"test loss {loss}")
 
 
+def precision_and_compile(device: torch.device, dataset: ImageDataset, epochs: int) -> None:
+    for family in ("vae", "dcgan"):
+        for variant in ("fp32", "bf16", "compiled"):
+            try:
+                result = variant_run(family, variant, dataset, epochs, 128, device)
+            except Exception as error:  # a compiler missing on this machine is a finding, not a crash
+                row(f"{family} {variant}", "FAILED", f"{type(error).__name__}: {str(error)[:120]}")
+                continue
+            row(f"{family} {variant}", f"{result['images_per_sec']:,.0f}",
+                f"images/s after epoch 1; epoch 1 {result['first_epoch_seconds']:.1f} s, whole run "
+                f"{result['wall_seconds']:.1f} s, test loss {result['test_loss']:.4g}")
+
+
+def sharing_one_gpu(device: torch.device, epochs: int, counts: tuple[int, ...]) -> None:
+    """Several training processes at once on one device, as the job queue would start them."""
+    for count in counts:
+        with tempfile.TemporaryDirectory() as folder:
+            command = [sys.executable, "-m", "gen_core", "train", "--model", "vae", "--hidden", "512,256",
+                       "--latent-dim", "32", "--epochs", str(epochs), "--no-eval", "--device", device.type]
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+            processes = [subprocess.Popen([*command, "--out", f"{folder}/job{index}"], cwd=REPO, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for index in range(count)]
+            failed = [p.stderr.read().decode()[-200:] for p in processes if p.wait()]
+            if failed:
+                row(f"{count} job(s) at once", "FAILED", failed[0].strip().splitlines()[-1] if failed[0].strip() else "")
+                continue
+            rates = []
+            for index in range(count):
+                history = json.loads(Path(f"{folder}/job{index}/history.json").read_text())
+                later = history["epochs"][1:] or history["epochs"]
+                rates.append(sum(e["images"] for e in later) / sum(e["images"] / e["images_per_sec"] for e in later))
+            row(f"{count} job(s) at once", f"{sum(rates):,.0f}",
+                f"images/s together ({min(rates):,.0f}-{max(rates):,.0f} each), MLP VAE, {device.type}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="also write the table here")
@@ -126,11 +167,12 @@ def main() -> None:
     device = detect()
     full = load_dataset("mnist5k")
     on_gpu = device.type == "cuda"
-    if not on_gpu:  # small models on a shared CPU: extra threads only spin against other processes
-        torch.set_num_threads(1)
+    apply_thread_policy()  # the CPU side: as every process of the app chooses its threads
     train_every_family(device, full if on_gpu else small(full, 512), epochs=2)
     throughput(device, full if on_gpu else small(full, 2048), epochs=3 if on_gpu else 1)
     data_parallel(device, epochs=4 if on_gpu else 2)
+    precision_and_compile(device, full if on_gpu else small(full, 1024), epochs=3 if on_gpu else 2)
+    sharing_one_gpu(device, epochs=3 if on_gpu else 2, counts=(1, 2, 4) if on_gpu else (1, 2))
     width = max(len(check) for check, _, _ in rows)
     print(f"\n{'check':<{width}}  {'result':<10}  detail")
     for check, result, detail in rows:

@@ -53,7 +53,3 @@ def keeps_data_on_device(device: torch.device, nbytes: int) -> bool:
         return nbytes < torch.cuda.mem_get_info(device)[0] / 4
     return device.type in ("cpu", "mps")
 
-
-def uses_mixed_precision(device: torch.device) -> bool:
-    """Mixed precision (bfloat16 autocast) is used on CUDA only; elsewhere it is slower or absent."""
-    return device.type == "cuda"

@@ -1,4 +1,4 @@
-"""Device choice, mixed precision and data placement, by faking what the machine reports (runs anywhere)."""
+"""Device choice, precision and data placement, by faking what the machine reports (runs anywhere)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gen_core.cli import main
-from gen_core.device import keeps_data_on_device, pick_device, uses_mixed_precision
+from gen_core.device import keeps_data_on_device, pick_device
 from gen_core.training import TrainConfig, Trainer
 from gen_core.training.distributed import Group
 
@@ -45,12 +45,11 @@ def test_an_absent_accelerator_is_a_clear_exit_2_from_the_cli(machine, request_,
     assert not (tmp_path / "run").exists()
 
 
-def test_mixed_precision_is_chosen_on_cuda_only(build_tiny, mnist_small):
-    assert uses_mixed_precision(torch.device("cuda")) and uses_mixed_precision(torch.device("cuda", 1))
-    assert not uses_mixed_precision(torch.device("cpu")) and not uses_mixed_precision(torch.device("mps"))
-    trainer = Trainer(build_tiny("vae-mlp"), mnist_small, TrainConfig(epochs=1, device="cpu", mixed_precision=True))
-    assert trainer.model.mixed_precision is False
-    assert isinstance(trainer.model.autocast(), contextlib.nullcontext)  # no autocast on the CPU
+def test_a_cpu_without_bfloat16_instructions_trains_in_float32(build_tiny, mnist_small, monkeypatch):
+    monkeypatch.setattr("gen_core.compute.cpu_bf16_instructions", lambda cpuinfo=None: "")
+    trainer = Trainer(build_tiny("vae-mlp"), mnist_small, TrainConfig(epochs=1, device="cpu", precision="auto"))
+    assert trainer.model.precision == "fp32" and "no bfloat16 instructions" in trainer.precision.reason
+    assert isinstance(trainer.model.autocast(), contextlib.nullcontext)  # no autocast in float32
 
 
 def test_data_stays_on_a_gpu_when_it_takes_under_a_quarter_of_its_free_memory(monkeypatch):

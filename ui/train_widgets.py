@@ -196,7 +196,11 @@ def training_settings_inputs(preset: Preset) -> dict:
     epochs_col, batch_col, seed_col = st.columns(3)
     lr_col, device_col = st.columns([2, 1])
     lr = min(LEARNING_RATES, key=lambda rate: abs(rate - values["lr"]))
-    return {
+    described = settings_of(TrainConfig)  # precision and compile, from their descriptions
+    columns = st.columns(len(described))
+    generated = {setting.name: setting_input(setting, values[setting.name], f"{prefix}_{setting.name}", column)
+                 for setting, column in zip(described, columns)}
+    return {**generated,
         "epochs": int(epochs_col.number_input("Epochs", 1, 10_000, int(values["epochs"]), key=f"{prefix}_epochs")),
         "batch_size": int(batch_col.number_input("Batch size", 1, 8192, int(values["batch_size"]),
                                                  key=f"{prefix}_batch")),

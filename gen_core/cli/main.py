@@ -3,7 +3,9 @@
 One module per command, each with its ``add_*_arguments`` and ``run_*``. Exit codes: 0 on
 success, 2 on bad arguments or bad input (with a one-line reason on stderr). The model, dataset
 and sampler flags are generated from the settings the configs, the dataset registry and the
-samplers describe (``gen_core.settings``): a new setting gets its flag by itself.
+samplers describe (``gen_core.settings``): a new setting gets its flag by itself. Every command
+takes ``--threads N``; without it the process's threads come from the thread policy
+(``gen_core.compute``), chosen once here before any work.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from gen_core.cli.flags import EXIT_BAD_INPUT, Parser, one_line
 from gen_core.cli.gmm import add_gmm_arguments, run_gmm
 from gen_core.cli.sample import add_sample_arguments, run_sample
 from gen_core.cli.train import add_train_arguments, run_train
+from gen_core.compute import THREADS_ENV, apply_thread_policy
 from gen_core.errors import GenCoreError
 
 COMMANDS = {  # name: (help, add its arguments, run it)
@@ -38,12 +41,15 @@ def build_parser() -> Parser:
         command = commands.add_parser(name, help=help_text)
         if add_arguments is not None:
             add_arguments(command)
+        command.add_argument("--threads", metavar="N", help=f"CPU threads for this process (default: ${THREADS_ENV}, "
+                                                            "else the cores free now: one on a busy machine)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        apply_thread_policy(args.threads)  # once, before any work: torch's and the BLAS libraries' threads
         return COMMANDS[args.command][2](args)
     except (GenCoreError, ValueError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)

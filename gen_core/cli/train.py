@@ -33,8 +33,10 @@ from gen_core.run.start import (TrainingRequest, TrainingRun, discard_unused, pr
 from gen_core.run.writer import StopRequested
 from gen_core.settings import settings_of
 from gen_core.training import distributed
+from gen_core.training.config import TrainConfig
 from gen_core.training.events import Epoch, RunStatus
 
+TRAINING_SETTINGS = settings_of(TrainConfig)  # --precision, --compile
 MODEL_SETTINGS = [setting for config_class, _model in FAMILIES.values() for setting in settings_of(config_class)]
 
 
@@ -54,6 +56,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request", type=Path, metavar="FILE",
                    help="a JSON training request (what the app's job queue writes): a new run's family, model, "
                         "dataset and training settings and its folder, or a run to resume; replaces the other flags")
+    add_setting_flags(p.add_argument_group("training options (with --resume: replace the run's own)"),
+                      TRAINING_SETTINGS)
     add_setting_flags(p.add_argument_group("model settings (those the chosen family has)"), MODEL_SETTINGS)
     add_setting_flags(p.add_argument_group("dataset options"),
                       [setting for name in dataset_names() for setting in dataset_options(name)])
@@ -64,12 +68,14 @@ def run_train(args) -> int:
     request = TrainingRequest.read(args.request) if args.request else None
     with distributed.process_group(request.device if request and args.device == "auto" else args.device):
         if request is not None and request.resume:
-            return _resume(request.run_dir, request.extra_epochs, request.device, evaluate=request.evaluate)
+            return _resume(request.run_dir, request.extra_epochs, request.device, evaluate=request.evaluate,
+                           training=_training_changes(request.training))
         if request is None and args.resume:
             if args.epochs is not None and args.epochs < 1:
                 raise GenCoreError(f"With --resume, --epochs is how many more epochs to train: at least 1, "
                                    f"not {args.epochs}")
-            return _resume(run_path(args.resume), args.epochs or 10, args.device, evaluate=not args.no_eval)
+            return _resume(run_path(args.resume), args.epochs or 10, args.device, evaluate=not args.no_eval,
+                           training=given_settings(args, TRAINING_SETTINGS))
         if request is not None or args.out:
             request = request or _request_from_flags(args, args.out)
             return _train_new(request, made=outermost_missing(request.run_dir))
@@ -82,8 +88,14 @@ def run_request(request: TrainingRequest) -> int:
     """Train what a request asks for, in this process (one process: the demo set from a terminal)."""
     with distributed.process_group(request.device):
         if request.resume:
-            return _resume(request.run_dir, request.extra_epochs, request.device, evaluate=request.evaluate)
+            return _resume(request.run_dir, request.extra_epochs, request.device, evaluate=request.evaluate,
+                           training=_training_changes(request.training))
         return _train_new(request, made=outermost_missing(request.run_dir))
+
+
+def _training_changes(training: dict) -> dict:
+    """The training options (precision, compile) a resume request replaces."""
+    return {setting.name: training[setting.name] for setting in TRAINING_SETTINGS if setting.name in training}
 
 
 def _request_from_flags(args, out: Path | None) -> TrainingRequest:
@@ -93,6 +105,7 @@ def _request_from_flags(args, out: Path | None) -> TrainingRequest:
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     training["device"] = args.device
+    training.update(given_settings(args, TRAINING_SETTINGS))
     model = {**(preset.model if preset else {}), **given_settings(args, MODEL_SETTINGS)}
     if out is None:  # rank 0 makes the folder now; the other ranks of a torchrun job only name it
         out = reserve_run_dir(default_root(), family, args.dataset) if _writes_the_run() else \
@@ -153,12 +166,12 @@ def _train_new(request: TrainingRequest, made: Path | None) -> int:
             discard_unused(out, made)
 
 
-def _resume(run_dir: Path, extra_epochs: int, device: str, evaluate: bool) -> int:
+def _resume(run_dir: Path, extra_epochs: int, device: str, evaluate: bool, training: dict | None = None) -> int:
     if not (Path(run_dir) / CONFIG_FILE).is_file():
         raise GenCoreError(f"No run folder at {run_dir}")
     # Refused at once while another process trains it (under torchrun, rank 0 holds the lock).
     with writing(run_dir) if _writes_the_run() else contextlib.nullcontext():
-        return _train_and_measure(resume_training(run_dir, extra_epochs, device=device), evaluate)
+        return _train_and_measure(resume_training(run_dir, extra_epochs, device=device, **(training or {})), evaluate)
 
 
 def _train_and_measure(run: TrainingRun, evaluate: bool) -> int:

@@ -69,32 +69,14 @@ def reconstructions(model, images: torch.Tensor) -> torch.Tensor:
     return decode_latents(model, encode_dataset(model, images))
 
 
-@contextlib.contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run this thread's CPU ops on one core, then restore its previous setting.
-
-    One latent is too little work to split: with two or more OpenMP threads, each small op
-    waits at a barrier for cores that a training job (or another session) is using, which
-    measured 20-150 ms per decode on a busy 2-core machine against under 1 ms single-threaded.
-    With PyTorch's OpenMP backend the setting is per calling thread, so a training thread
-    elsewhere keeps its own.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def decode_to_pil(model, latent, upscale: int = 10) -> Image.Image:
     """One latent (D,) or (1, D) to a display-ready image, enlarged ``upscale`` times.
 
     This is what one slider move costs. ``inference_mode`` skips autograd bookkeeping, which
     matters at this size: a small decoder runs in well under a millisecond, so overheads dominate.
+    The web server runs it on one thread, set once at start-up (``gen_core.compute``): with two,
+    each small op waited at a barrier for a core a training job was using (20-150 ms per decode on
+    a busy 2-core machine, against under 1 ms).
     """
     codes = torch.as_tensor(latent, dtype=torch.float32)
     if codes.numel() != model.latent_dim:
@@ -103,7 +85,7 @@ def decode_to_pil(model, latent, upscale: int = 10) -> Image.Image:
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), _one_cpu_thread(model.device):
+        with torch.inference_mode():
             image = model.decode(codes.to(model.device)).float().cpu()
     finally:
         model.train(was_training)

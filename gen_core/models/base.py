@@ -11,11 +11,12 @@ builds its optimisers and ``train_step`` does one update and returns every loss 
 
 from __future__ import annotations
 
-import contextlib
 from typing import ClassVar
 
 import torch
 from torch import nn
+
+from gen_core.compute import autocast, fused_adam_available
 
 
 class GenerativeModel(nn.Module):
@@ -38,17 +39,17 @@ class GenerativeModel(nn.Module):
     def __init__(self, config) -> None:
         super().__init__()
         self.config = config
-        self.mixed_precision = False  # set by the Trainer; only takes effect on CUDA
+        self.precision = "fp32"  # "bf16" while the Trainer trains in bfloat16 (gen_core.compute)
 
     def autocast(self):
-        """Context for forward passes: bfloat16 autocast on CUDA when mixed precision is on.
+        """Context for forward passes: bfloat16 autocast while training in bf16, else nothing.
 
         Families wrap only their forward computations in it; backward runs outside, as
-        PyTorch's AMP guide recommends. bfloat16 needs no gradient scaler.
+        PyTorch's AMP guide recommends. bfloat16 needs no gradient scaler. Weights stay float32,
+        and losses are computed in float32 (``reconstruction_loss`` and the KL cast first), so a
+        model trained in bf16 loads, samples and is measured in float32.
         """
-        if self.mixed_precision and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.precision, self.device)
 
     # -- shape -------------------------------------------------------------------------------
     @property
@@ -107,7 +108,12 @@ class GenerativeModel(nn.Module):
         return {}
 
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+        return {"model": self.adam(self.parameters(), lr)}
+
+    def adam(self, parameters, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+        """Adam with its fused kernel where the device has one (faster than the per-tensor loop:
+        the optimiser step was a fifth of an MLP VAE's step on the CPU)."""
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=fused_adam_available(self.device) or None)
 
     def train_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         """One update on batch ``x``; returns every loss term as a detached scalar tensor.

@@ -110,8 +110,8 @@ class DCGAN(GenerativeModel):
 
     def make_optimizers(self, lr: float):
         # Radford et al.: Adam with beta1 = 0.5 keeps the two-player game from oscillating.
-        return {"generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
-                "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))}
+        return {"generator": self.adam(self.generator.parameters(), lr, (0.5, 0.999)),
+                "discriminator": self.adam(self.discriminator.parameters(), lr, (0.5, 0.999))}
 
     def _discriminator_loss(self, real_signed, fake_signed):
         real_logits = self.discriminator(real_signed)

@@ -55,9 +55,9 @@ class VAEGAN(GaussianEncoderDecoder):
 
     def make_optimizers(self, lr: float):
         betas = (0.5, 0.999)
-        return {"encoder": torch.optim.Adam(self._encoder_parameters(), lr=lr, betas=betas),
-                "decoder": torch.optim.Adam(self.decoder.parameters(), lr=lr, betas=betas),
-                "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)}
+        return {"encoder": self.adam(self._encoder_parameters(), lr, betas),
+                "decoder": self.adam(self.decoder.parameters(), lr, betas),
+                "discriminator": self.adam(self.discriminator.parameters(), lr, betas)}
 
     def _forward_terms(self, x):
         mu, logvar = self.posterior(x)

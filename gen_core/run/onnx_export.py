@@ -28,7 +28,6 @@ import onnx
 
 from gen_core.atomic import write_bytes_atomic
 from gen_core.errors import CheckpointError, GenCoreError
-from gen_core.latent.codes import _one_cpu_thread
 from gen_core.run.checkpoint import load_run
 from gen_core.run.files import writing
 from gen_core.run.layout import DECODER_FILE, WEIGHTS_FILE
@@ -85,14 +84,13 @@ def weights_digest(run_dir: Path) -> str:
 def export_decoder(model, weights_sha256: str = "") -> bytes:
     """The ONNX bytes of ``model.decode`` (batch size free), with ``weights_sha256`` in its metadata.
 
-    Runs on the CPU in float32 with one thread (the thread policy of gen_core.latent.codes: an
-    export is a burst of small ops, and a training job may hold the other cores).
+    Runs on the CPU in float32, with the threads the process's policy gave it (gen_core.compute).
     """
     _check_parameter_bound(model)
     decoder = _DecodeOnly(_cpu_float32(model)).eval()
     example = torch.zeros(2, model.latent_dim)
     buffer = io.BytesIO()
-    with torch.no_grad(), _one_cpu_thread(torch.device("cpu")), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes about itself are not the user's business
         try:
             torch.onnx.export(decoder, (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
@@ -183,8 +181,9 @@ def _cpu_float32(model):
     """The model itself when it is a float32 CPU model in eval mode (what pages hold), else a copy
     that is: the export must not move or switch the caller's model."""
     first = next(model.parameters())
-    if first.device.type == "cpu" and first.dtype == torch.float32 and not model.training:
+    if first.device.type == "cpu" and first.dtype == torch.float32 and not model.training \
+            and getattr(model, "precision", "fp32") == "fp32":
         return model
     clone = copy.deepcopy(model).to("cpu", torch.float32).eval()
-    clone.mixed_precision = False
+    clone.precision = "fp32"  # no autocast in the exported graph
     return clone

@@ -32,9 +32,11 @@ MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 4000
 MAX_ENTRY_KEYS = 64
 CONFIG_KEYS = ("format_version", "family", "name", "model", "data", "training")
-HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics")
+HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics", "compute")
 # Written next to the TrainConfig fields: how many processes trained, and their batch together.
 TRAINING_RECORD_KEYS = {"world_size": 4096, "total_batch_size": 2**24}
+LEGACY_TRAINING_KEYS = ("mixed_precision",)  # written before ``precision`` replaced it; ignored
+MAX_COMPUTE_ENTRIES = 10_000  # one per training session (start and every resume)
 METRIC_ENTRY_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds", "evaluated_at")
 
 
@@ -133,12 +135,13 @@ def _check_model(family, settings) -> None:
 def _check_training(training) -> None:
     where = f"{CONFIG_FILE}: training"
     _expect(training, dict, where, "an object of training settings")
-    _known_keys(training, [*(f.name for f in fields(TrainConfig)), *TRAINING_RECORD_KEYS], where)
+    _known_keys(training, [*(f.name for f in fields(TrainConfig)), *TRAINING_RECORD_KEYS, *LEGACY_TRAINING_KEYS], where)
     for key, most in TRAINING_RECORD_KEYS.items():
         if key in training:
             _whole(training[key], f"{where}: {key}", 1, most)
     try:
-        TrainConfig(**{key: value for key, value in training.items() if key not in TRAINING_RECORD_KEYS})
+        TrainConfig(**{key: value for key, value in training.items()
+                       if key not in TRAINING_RECORD_KEYS and key not in LEGACY_TRAINING_KEYS})
     except (GenCoreError, TypeError, ValueError, OverflowError) as error:
         raise RecordError(f"{where}: {_short(error)}") from None
     _whole(training.get("epochs", 1), f"{where}: epochs", 1, MAX_EPOCHS)
@@ -187,7 +190,24 @@ def check_history(history) -> dict:
     for index, entry in enumerate(checked["steps"]):
         _numbers_entry(entry, f"{where}: steps[{index}]")
     _check_metrics(checked["metrics"])
+    _check_compute(checked.get("compute", []))
     return checked
+
+
+def _check_compute(sessions) -> None:
+    """How each training session computed: threads, cores, load, precision and their reasons."""
+    where = f"{HISTORY_FILE}: compute"
+    _expect(sessions, list, where, "a list")
+    if len(sessions) > MAX_COMPUTE_ENTRIES:
+        raise RecordError(f"{where} lists more than {MAX_COMPUTE_ENTRIES:,} sessions")
+    for index, entry in enumerate(sessions):
+        if type(entry) is not dict or len(entry) > MAX_ENTRY_KEYS:
+            raise RecordError(f"{where}[{index}] must be an object of at most {MAX_ENTRY_KEYS} entries")
+        for key, value in entry.items():
+            if type(value) not in (int, float, bool, str) or len(key) > 64:
+                raise RecordError(f"{where}[{index}]: {_short(key)} must be text or a number")
+            if type(value) is str:
+                _text(value, f"{where}[{index}].{_short(key)}", 400, allow_empty=True)
 
 
 def _numbers_entry(entry, where: str) -> None:

@@ -184,11 +184,12 @@ def train_config_from_dict(values: dict, **overrides) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in {**values, **overrides}.items() if k in known})
 
 
-def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto") -> TrainingRun:
+def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto", **changes) -> TrainingRun:
     """Continue a saved run for ``extra_epochs`` more complete epochs, with its optimiser state.
 
     A stopped epoch is finished first, as the first of them (see ``gen_core.training.epochs``);
-    with a different number of processes the run keeps its total batch.
+    with a different number of processes the run keeps its total batch. The run's own training
+    settings (its precision among them) hold unless ``changes`` replaces some (``precision="fp32"``).
     """
     if isinstance(extra_epochs, bool) or not isinstance(extra_epochs, int) or extra_epochs < 1:
         raise TrainingError(f"Resume needs at least one more epoch (got {extra_epochs!r}); nothing was changed.")
@@ -196,7 +197,8 @@ def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto") -> T
     done, _ = resume_point(run.history)
     training = run.config.get("training", {})
     batch_size = per_process_batch(training, distributed.current().world_size)
-    config = train_config_from_dict(training, epochs=done + extra_epochs, device=device, batch_size=batch_size)
+    config = train_config_from_dict(training, **changes, epochs=done + extra_epochs, device=device,
+                                    batch_size=batch_size)
     dataset = dataset_for_run(run.config)
     trainer = Trainer(run.model, dataset, config, history=run.history or None, optimizer_state=run.optimizer_state)
     return TrainingRun(trainer, run.path, run.name)

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from gen_core.compute import applied_threads
 from gen_core.errors import SamplerError
 from gen_core.progress import ProgressCallback
 from gen_core.sampling.samplers import LatentSampler
@@ -92,9 +93,11 @@ class ClassMixtureSampler(LatentSampler):
             mixture = GaussianMixture(n_components=int(self.n_components), covariance_type=self.covariance_type,
                                       reg_covar=self.reg_covar, max_iter=self.max_iter, init_params="kmeans",
                                       random_state=self.seed)
-            # One thread: these fits are tiny, and on a busy CPU the thread pools of k-means and
-            # BLAS spin against each other (measured 20x slower with 2 cores under load).
-            with warnings.catch_warnings(), threadpool_limits(limits=1):
+            # The thread policy's count (one in the web server): these fits are tiny, and on a busy
+            # CPU the thread pools of k-means and BLAS spin against each other (measured 20x slower
+            # with 2 cores under load). OpenMP's setting is the calling thread's own; BLAS's is
+            # process-wide, set to the same count at start-up, so sessions cannot undo each other.
+            with warnings.catch_warnings(), threadpool_limits(limits=applied_threads().threads):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 mixture.fit(codes)
             self.mixtures_.append(mixture)

@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 from subprocess import Popen
 
+from gen_core.compute import usable_cores
 from gen_core.errors import GenCoreError
 from gen_core.places import JOBS_DIR, default_root
 from gen_core.run import layout, live
@@ -142,12 +143,14 @@ def gpu_count() -> int:
         return 0
 
 
-def default_threads() -> int | None:
-    """Torch threads of a worker: on a machine without a GPU, all cores but one, which is left to the
-    web server (page reruns stay quick while a job trains); with a GPU, torch's own choice."""
+def default_threads(limit: int = 1) -> int | None:
+    """The cores left to each worker (its thread policy chooses within them by the load it finds):
+    on a machine without a GPU, all cores but one, which is left to the web server (page reruns stay
+    quick while a job trains), shared among the ``limit`` jobs that may train at once; with a GPU,
+    the worker's own choice."""
     if gpu_count():
         return None
-    return max(1, (os.cpu_count() or 2) - 1)
+    return max(1, (usable_cores() - 1) // max(1, limit))
 
 
 def default_limit() -> int:
@@ -165,7 +168,7 @@ class JobQueue:
         worker's torch threads (0: ``default_threads()``, None: torch's choice)."""
         self.limit = max(1, limit or default_limit())
         self.nice, self.poll = nice, poll
-        self.threads = default_threads() if threads == 0 else threads
+        self.threads = default_threads(self.limit) if threads == 0 else threads
         self._work_dir = work_dir
         self._free_gpus = list(range(gpu_count())) if gpus is None else list(gpus)
         self._jobs: list[Job] = []

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gen_core.compute import CORES_ENV
 from gen_core.training.distributed import torchrun_command
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +29,15 @@ def train_command(arguments: list[str], processes: int = 1) -> list[str]:
 
 
 def worker_environment(threads: int | None = None, gpus: list[int] | None = None) -> dict[str, str]:
-    """The worker's environment: this project importable, unbuffered output for the log, the torch
-    thread count (so a worker leaves cores to the web server) and the GPUs it may use."""
+    """The worker's environment: this project importable, unbuffered output for the log, the cores
+    left to it (``threads``: the thread policy in the worker chooses within them, by the load it
+    finds, so a worker leaves cores to the web server) and the GPUs it may use."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TQDM_MININTERVAL", "5")  # a progress bar line every few seconds in the log, not ten a second
     if threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+        env[CORES_ENV] = str(threads)
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(gpu) for gpu in gpus)
     return env

@@ -6,8 +6,18 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from gen_core.compute import PRECISIONS
 from gen_core.errors import TrainingError
+from gen_core.settings import Setting, check_settings
 from gen_core.training.events import RunStatus
+
+
+# The training settings the command line and the Train page generate their inputs from.
+PRECISION = Setting(
+    "Precision", "auto: bfloat16 where this machine has it and a short timing shows it faster, else float32; "
+    "bf16: bfloat16 autocast (weights, losses and metrics stay float32)", choices=PRECISIONS,
+    choice_labels={"auto": "auto", "fp32": "float32", "bf16": "bfloat16"})
+COMPILE = Setting("Compile", "torch.compile the networks first (pays off only on long runs; off by default)")
 
 
 @dataclass
@@ -20,7 +30,8 @@ class TrainConfig:
     sample_epochs: tuple[int, ...] = ()  # empty: first, last and about eight between
     sample_count: int = 64
     log_every: int = 10  # steps between history entries (each costs a device sync)
-    mixed_precision: bool = True  # bfloat16 autocast, CUDA only
+    precision: str = PRECISION.field("auto")
+    compile: bool = COMPILE.field(False)
 
     def __post_init__(self) -> None:
         counts = {"epochs": self.epochs, "batch_size": self.batch_size, "sample_count": self.sample_count,
@@ -30,6 +41,7 @@ class TrainConfig:
                 raise TrainingError(f"{name} must be a whole number of at least 1, got {value!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not 0 < self.lr < math.inf:
             raise TrainingError(f"The learning rate must be a positive number, got {self.lr!r}")
+        check_settings(self, TrainingError)  # precision and compile, as described above
         try:
             self.sample_epochs = tuple(int(e) for e in self.sample_epochs)
         except (TypeError, ValueError):

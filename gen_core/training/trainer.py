@@ -20,7 +20,8 @@ from typing import Callable
 import torch
 
 from gen_core.data.base import ImageDataset, iter_batches
-from gen_core.device import keeps_data_on_device, pick_device, uses_mixed_precision
+from gen_core.compute import applied_threads
+from gen_core.device import keeps_data_on_device, pick_device
 from gen_core.errors import TrainingError
 from gen_core.images import make_grid_image
 from gen_core.training import distributed
@@ -28,6 +29,7 @@ from gen_core.training.config import TrainConfig, new_history
 from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
                                       seed_epoch_draws)
 from gen_core.training.events import End, Epoch, Listener, RunStatus, SavePoint, Snapshot, Step
+from gen_core.training.speed import compile_networks, compute_record, keep_kernels, resolve_precision
 
 __all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
 
@@ -53,13 +55,19 @@ class Trainer:
         self.start_epoch, self._position = resume_point(self.history)
         self.device = self.group.device_for(pick_device(config.device))
         self.model.to(self.device)
-        self.model.mixed_precision = config.mixed_precision and uses_mixed_precision(self.device)
         self.optimizers = self.model.make_optimizers(config.lr)
         for name, state in (optimizer_state or {}).items():
-            self.optimizers[name].load_state_dict(state)
-        self.group.attach(self.model, self.optimizers)
+            keep_kernels(self.optimizers[name], state)
         self._epoch, self._step, self._total_steps, self._elapsed = self.start_epoch, 0, 0, 0.0
         self._place_data()
+        # precision: float32 or bfloat16 autocast, timed on this model's step when "auto" must decide
+        # (one process decides alone; ranks of a torchrun job take float32 rather than time apart)
+        probe = self.train_images[:config.batch_size].to(self.device) if not self.group.active else None
+        self.precision = resolve_precision(config.precision, model, probe, self.device)
+        self.model.precision = self.precision.precision
+        if config.compile:
+            compile_networks(self.model)
+        self.group.attach(self.model, self.optimizers)
         generator = torch.Generator().manual_seed(config.seed)
         self.fixed_noise = torch.randn(config.sample_count, model.latent_dim, generator=generator).to(self.device)
         self.fixed_images = self.test_images[:config.sample_count]
@@ -132,6 +140,10 @@ class Trainer:
         self._total_steps = (remaining - 1) * per_epoch + first if remaining > 0 else 0
         self._epoch = self.start_epoch
         self.history["status"], self.history["message"] = RunStatus.RUNNING.value, ""
+        # how this session computes (threads, precision, optimiser kernel), kept with the run
+        self.history.setdefault("compute", []).append(compute_record(
+            self.start_epoch, self.device, applied_threads(), self.precision, cfg.precision, self.optimizers,
+            cfg.compile))
         self._saved_epochs = list(epochs)
         self._started = time.perf_counter()
         return cfg.grid_epochs(self.start_epoch + 1)

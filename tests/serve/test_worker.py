@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from gen_core.cli import main
+from gen_core.compute import thread_policy
 from gen_core.errors import GenCoreError
 from gen_core.run import checkpoint, live
 from gen_core.run.start import TrainingRequest
@@ -89,4 +90,6 @@ def test_exit_reasons_name_the_signal_or_the_clis_one_line_error_without_paths(t
 def test_the_worker_environment_finds_this_project_and_limits_threads():
     env = worker.worker_environment(threads=1, gpus=[2, 3])
     assert env["PYTHONPATH"].split(":")[0] == str(worker.PROJECT_ROOT)
-    assert (env["OMP_NUM_THREADS"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "2,3")
+    assert (env["GEN_CORE_CORES"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "2,3")
+    # the worker's thread policy stays within the cores left to it, however idle the machine
+    assert thread_policy(environ=env, load=0.0).threads == 1

@@ -1,0 +1,138 @@
+"""Training speed on a busy CPU: the thread policy against fixed thread counts, with and without two
+busy processes, for the three ways training starts.
+
+  cli    python -m gen_core train (an MLP VAE, 2 epochs of the embedded MNIST sample)
+  demo   python -m gen_core demos --quick --only demo-vae-2d (10 epochs)
+  queue  a job of the app's queue (gen_core.serve.jobs): the worker process the Train page starts
+
+Each is run with the policy's own choice ("policy"), and with --threads 1 and --threads N (every
+core) for comparison, alternating, in two conditions: as the machine is ("as is"), and with two
+extra processes spinning on the CPU ("contention"). Speed is images per second over the training
+steps, read from the run's history (process start-up and scoring left out). Goals (issue 19):
+under contention the policy keeps >= 80% of the one-thread run; as is (idle), >= 95% of the best
+fixed count. The load average is printed with each condition: on a shared machine "as is" is not
+idle, so read the ratios, not the absolute figures.
+
+Usage: python bench/bench_contention.py [--entries cli demo queue] [--repeats 2] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gen_core.compute import THREADS_ENV, usable_cores  # noqa: E402
+from gen_core.run import checkpoint  # noqa: E402
+from gen_core.run.start import TrainingRequest  # noqa: E402
+from gen_core.serve.jobs import JobQueue, JobRequest  # noqa: E402
+
+SPIN = "while True: pass"
+TRAIN = ["--model", "vae", "--hidden", "512,256", "--latent-dim", "16", "--dataset", "mnist5k", "--epochs", "2",
+         "--no-eval", "--device", "cpu"]
+
+
+def images_per_second(run_dir: Path) -> float:
+    epochs = checkpoint.load_run(run_dir).history["epochs"]
+    return sum(e["images"] for e in epochs) / sum(e["images"] / e["images_per_sec"] for e in epochs)
+
+
+def environment(threads: int | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["PYTHONPATH"] = str(REPO)
+    if threads:
+        env[THREADS_ENV] = str(threads)
+    return env
+
+
+def run_cli(folder: Path, threads: int | None) -> float:
+    out = folder / "cli"
+    subprocess.run([sys.executable, "-m", "gen_core", "train", *TRAIN, "--out", str(out)], check=True,
+                   env=environment(threads), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return images_per_second(out)
+
+
+def run_demo(folder: Path, threads: int | None) -> float:
+    subprocess.run([sys.executable, "-m", "gen_core", "demos", "--quick", "--only", "demo-vae-2d", "--no-eval",
+                    "--device", "cpu", "--out", str(folder)], check=True, env=environment(threads), cwd=REPO,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return images_per_second(folder / "demo-vae-2d")
+
+
+def run_queued(folder: Path, threads: int | None) -> float:
+    """A job through the app's queue; the queue's worker environment is the app's (its cores share)."""
+    saved = os.environ.pop(THREADS_ENV, None)
+    if threads:
+        os.environ[THREADS_ENV] = str(threads)
+    try:
+        queue = JobQueue(limit=1, work_dir=folder / "_jobs", nice=0, gpus=[])
+        request = TrainingRequest(folder / "queued", "vae", {"hidden": (512, 256), "latent_dim": 16}, "mnist5k", {},
+                                  {"epochs": 2, "device": "cpu"}, evaluate=False)
+        job = queue.submit(JobRequest(request, "bench", "bench"))
+        queue.wait(job.id, timeout=1800)
+        queue.close()
+    finally:
+        os.environ.pop(THREADS_ENV, None)
+        if saved is not None:
+            os.environ[THREADS_ENV] = saved
+    return images_per_second(folder / "queued")
+
+
+ENTRIES = {"cli": run_cli, "demo": run_demo, "queue": run_queued}
+
+
+def measure(entry: str, variants: dict, repeats: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, threads in variants.items():  # alternating, so a change in load hits every variant
+            with tempfile.TemporaryDirectory() as folder:
+                rates[name].append(ENTRIES[entry](Path(folder), threads))
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", nargs="+", choices=list(ENTRIES), default=list(ENTRIES))
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    cores = usable_cores({})
+    variants = {"policy": None, "1 thread": 1, f"{cores} threads": cores}
+    results = []
+    for condition in ("as is", "contention"):
+        spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2 if condition == "contention" else 0)]
+        try:
+            time.sleep(3 if spinners else 0)
+            load_before = os.getloadavg()[0]
+            for entry in args.entries:
+                rates = measure(entry, variants, args.repeats)
+                medians = {name: statistics.median(values) for name, values in rates.items()}
+                reference = medians["1 thread"] if condition == "contention" else max(medians.values())
+                results.append({"condition": condition, "entry": entry, "load_before": round(load_before, 2),
+                                "load_after": round(os.getloadavg()[0], 2), "images_per_sec": rates,
+                                "medians": medians, "policy_ratio": medians["policy"] / reference,
+                                "goal": 0.8 if condition == "contention" else 0.95})
+                row = results[-1]
+                print(f"{condition:<10} {entry:<5} load {row['load_before']:5.2f}-{row['load_after']:5.2f}  "
+                      + "  ".join(f"{name} {value:8.0f}" for name, value in medians.items())
+                      + f"  images/s   policy/{'1 thread' if condition == 'contention' else 'best'} "
+                        f"{row['policy_ratio']:.2f} (goal >= {row['goal']})", flush=True)
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
+    if args.json:
+        args.json.write_text(json.dumps({"cores": cores, "repeats": args.repeats, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
