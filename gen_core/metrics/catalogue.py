@@ -63,6 +63,33 @@ METRICS: dict[str, MetricInfo] = {
                           "(add-one smoothed); large when classes are missing.", _CLASS),
     "modes_covered": MetricInfo("Classes covered", "classes", "higher",
                                 "Classes that get at least 10% of their real share of random samples.", _CLASS),
+    "c2st_accuracy": MetricInfo("Two-sample classifier accuracy (C2ST)", "fraction, 0.5 to 1", "lower",
+                                "Held-out accuracy of a small CNN trained to tell samples from real test images: "
+                                "0.5 cannot tell them apart, 1.0 always can (Lopez-Paz & Oquab 2017).", _DIST),
+    "contrast_samples": MetricInfo("Contrast per image, samples", "intensity (standard deviation)", "",
+                                   "Mean over samples of each image's RMS contrast (std of its pixel values); "
+                                   "a flat image scores 0.", _SHARP),
+    "contrast_real": MetricInfo("Contrast per image, real", "intensity (standard deviation)", "",
+                                "The same on real test images.", _SHARP),
+    "contrast_ratio": MetricInfo("Contrast ratio", "samples / real", "near 1",
+                                 "Below 1: samples are flatter than real images.", _SHARP),
+    "sharpness_normalised_samples": MetricInfo(
+        "Gradient magnitude after contrast stretch, samples", "per pixel, unit-contrast images", "",
+        "Mean gradient magnitude of each sample stretched to zero mean and unit std (dividing by at least a "
+        "quarter of the real images' median contrast, so a flat image stays flat).", _SHARP),
+    "sharpness_normalised_real": MetricInfo("Gradient magnitude after contrast stretch, real",
+                                            "per pixel, unit-contrast images", "",
+                                            "The same on real test images.", _SHARP),
+    "sharpness_normalised_ratio": MetricInfo("Structure sharpness ratio (gradient)", "samples / real", "near 1",
+                                             "Sharpness of the structure, whatever its contrast; below 1: "
+                                             "smoother than real.", _SHARP),
+    "laplacian_normalised_samples": MetricInfo("Laplacian variance after contrast stretch, samples",
+                                               "unit-contrast images", "",
+                                               "The Laplacian variance of contrast-stretched samples.", _SHARP),
+    "laplacian_normalised_real": MetricInfo("Laplacian variance after contrast stretch, real",
+                                            "unit-contrast images", "", "The same on real test images.", _SHARP),
+    "laplacian_normalised_ratio": MetricInfo("Structure sharpness ratio (Laplacian)", "samples / real", "near 1",
+                                             "Fine detail relative to contrast; far above 1: pixel noise.", _SHARP),
     "sharpness_samples": MetricInfo("Gradient magnitude, samples", "intensity per pixel", "",
                                     "Mean sqrt(dx^2 + dy^2) of neighbouring-pixel differences over samples.", _SHARP),
     "sharpness_real": MetricInfo("Gradient magnitude, real", "intensity per pixel", "",
