@@ -10,12 +10,16 @@ import streamlit as st
 from gen_core.data.tiles import load_tile_source
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, to_pil
+from gen_core.metrics.storage import stored_metrics
+from gen_core.metrics.structure import stretch_like
 from gen_core.run import layout
-from gen_core.sampling import draw_images
+from gen_core.sampling import PRIOR, draw_images
 from ui import presentation, state, url_state
 from ui.state import user_errors
 from ui.url_state import UrlParam
+from ui.views import tile_compare
 from ui.views import tiles as tiles_view
+from ui.views.two_sample import c2st_sentence
 
 QUIZ = "tiles_quiz"  # session_state: the viewer's TileQuiz (its round and score)
 QUIZ_KEY = "tiles_quiz_for"  # which run / real pool / seed that quiz belongs to
@@ -76,22 +80,54 @@ def _explain_no_tile_model(run) -> None:
 
 def _real_and_generated(run, real_pool, tile_size: int) -> None:
     st.caption("Nearest-neighbour zoom, so every pixel of a tile shows as a square.")
-    with presentation.settings("How many tiles, seed"):
-        count_column, seed_column = st.columns(2)
+    with presentation.settings("How many tiles, seed, contrast"):
+        count_column, seed_column, stretch_column = st.columns(3)
         count = count_column.select_slider("Tiles in each panel", [4, 8, 16, 32], value=16, key="tiles_pair_count")
         seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="tiles_pair_seed")
-    zoom = tiles_view.zoom_factor(tile_size, 128)
-    real_column, generated_column = st.columns(2)
-    with real_column:
-        st.markdown("**Real**")
-        st.image(_grid(tiles_view.pick_tiles(real_pool, count, seed), zoom), output_format="PNG")
-    with generated_column:
-        st.markdown("**Generated** (decoded from the prior)")
-        st.image(_grid(_generated_for(run, count, seed), zoom), output_format="PNG")
+        stretched = stretch_column.toggle("Same contrast stretch", value=True, key="tiles_pair_stretch",
+                                          help="Every panel shows the real tiles' 1st to 99th percentile of "
+                                               "intensity as black to white: faint structure becomes visible, "
+                                               "and a flat tile still looks flat.")
+    zoom = tiles_view.zoom_factor(tile_size, 96)
+    real = tiles_view.pick_tiles(real_pool, count, seed)
+    panels = tile_compare.tile_panels(run.model, real, _generated_for(run, count, seed), stretched)
+    titles = ["**Real**", "**Reconstructed** (real tiles through the model)", "**Generated** (from the prior)"]
+    shown = [(title, images) for title, images in zip(titles, (panels.real, panels.reconstructed, panels.generated))
+             if images is not None]
+    for column, (title, images) in zip(st.columns(len(shown)), shown):
+        with column:
+            st.markdown(title)
+            st.image(_grid(images, zoom), output_format="PNG")
+    stretch_text = (f"shown with intensities {panels.stretch[0]:.2f} to {panels.stretch[1]:.2f} as black to white"
+                    if panels.stretch else "shown as stored, 0 to 1")
+    st.caption(f"All panels {stretch_text}. Contrast per tile (standard deviation of its pixels): real "
+               f"{panels.contrast_real:.3f}, generated {panels.contrast_generated:.3f} "
+               f"({panels.contrast_generated / max(panels.contrast_real, 1e-9):.0%} of real).")
+    st.markdown("**Each generated tile above its nearest training tile** (is the model copying?)")
+    with user_errors():
+        nearest = _nearest_tiles(run, count, seed)
+        pairs = tile_compare.interleave_rows(nearest.generated, nearest.nearest, 8)
+        if panels.stretch:
+            pairs = stretch_like(pairs, *panels.stretch)
+        st.image(_grid(pairs, zoom, columns=8), output_format="PNG")
+        st.caption(f"Rows alternate: generated, then the closest of the training tiles (mean squared difference per "
+                   f"pixel, median {float(nearest.distances.median()):.4f}). A reconstruction of an unseen tile is "
+                   f"typically {nearest.baseline:.4f} from its nearest training tile; {nearest.copies()} of "
+                   f"{len(nearest.distances)} generated tiles are under a quarter of that, i.e. near copies.")
 
 
-def _grid(tiles, zoom: int):
-    return make_grid_image(tiles, nrow=4, padding=4, upscale=zoom)
+@st.cache_data(show_spinner="Finding each tile's nearest training tile…", max_entries=16)
+def _nearest(run_path: str, mtime: float, count: int, seed: int, _run, _dataset):
+    return tile_compare.nearest_real_tiles(_run.model, _generated_for(_run, count, seed), _dataset.train_images,
+                                           _dataset.test_images)
+
+
+def _nearest_tiles(run, count: int, seed: int):
+    return _nearest(str(run.path), _weights_mtime(run), count, seed, run, state.active_dataset())
+
+
+def _grid(tiles, zoom: int, columns: int = 4):
+    return make_grid_image(tiles, nrow=columns, padding=4, upscale=zoom)
 
 
 def _mosaic(run, tile_size: int) -> None:
@@ -117,7 +153,18 @@ def _quiz_for(run, real_from: str, real_count: int, seed: int) -> tiles_view.Til
     return st.session_state[QUIZ]
 
 
+def _two_sample_note(run) -> None:
+    """What the classifier two-sample test says about this model, beside the quiz."""
+    sentence = c2st_sentence((stored_metrics(run.path).get(PRIOR) or {}).get("details"))
+    if sentence:
+        st.info(f"Can you beat a machine? In the two-sample test, {sentence}.", icon=":material/smart_toy:")
+    else:
+        st.caption("Not yet measured how often a classifier tells these tiles apart: score the model on the "
+                   f"**Evaluate** page, or `python -m gen_core eval {run.name} --store`.")
+
+
 def _quiz(run, real_pool, real_from: str, tile_size: int) -> None:
+    _two_sample_note(run)
     about_column, seed_column = st.columns([3, 1], vertical_alignment="bottom")
     about_column.caption("One tile is real, one was generated, in random order. Which one is real? "
                          "The same quiz seed gives the same rounds on every screen.")
@@ -245,7 +292,7 @@ else:
                               "the model learned from, which makes the quiz about quality, not content.")
     real_pool = dataset.test_images if real_from == "test" else dataset.train_images
     compare_tab, mosaic_tab, quiz_tab, coverage_tab = st.tabs(
-        ["Real vs generated", "Mosaic", "Which one is real?", "Coverage heat map"])
+        ["Real, reconstructed, generated", "Mosaic", "Which one is real?", "Coverage heat map"])
     with compare_tab:
         _real_and_generated(run, real_pool, tile_size)
     with mosaic_tab:

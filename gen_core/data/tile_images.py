@@ -146,10 +146,25 @@ def _refuse(reason: str) -> bytes:
     raise _Unusable(reason)
 
 
-def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size: int = 1) -> TileSource:
-    """Decode every usable image under ``path`` (None: scikit-image's bundled photographs)."""
+def _only(named, wanted: list[str] | None):
+    """The (name, read) pairs whose name, or file name, is one of ``wanted`` (None: all)."""
+    if wanted is None:
+        yield from named
+        return
+    for name, read in named:
+        if name in wanted or Path(name).name in wanted:
+            yield name, read
+
+
+def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size: int = 1,
+                     images: list[str] | None = None) -> TileSource:
+    """Decode every usable image under ``path`` (None: scikit-image's bundled photographs); with
+    ``images``, only those named (e.g. ``["retina.jpg"]`` of the embedded set)."""
     if channels not in (1, 3):
         raise DatasetError(f"Tiles can have 1 or 3 channels, not {channels}.")
+    wanted = None if images is None else [images] if isinstance(images, str) else [str(name) for name in images]
+    if wanted is not None and not wanted:
+        raise DatasetError("Name at least one image to cut tiles from, or leave the list out for all of them.")
     if path is None:
         folder = Path(skimage.__file__).parent / "data"
         named = [(name, (folder / name).read_bytes) for name in EMBEDDED_IMAGES if (folder / name).is_file()]
@@ -158,6 +173,7 @@ def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size
         if not path.exists():
             raise DatasetError(f"No file or folder called {shown_path(path)!r}.")
         named = _named_files(path)
+    named = _only(named, wanted)
     source, decoded_bytes = TileSource(images=[], names=[]), 0
     try:
         for name, read in named:
@@ -174,6 +190,11 @@ def load_tile_source(path: str | Path | None = None, channels: int = 1, min_size
             source.names.append(name)
     except (OSError, ArchiveError) as error:
         raise DatasetError(f"Could not read {shown_path(path)!r}: {error}") from None
+    missing = [name for name in wanted or [] if not any(name in (known, Path(known).name)
+                                                          for known in source.names + [n for n, _ in source.skipped])]
+    if missing:
+        known = ", ".join(EMBEDDED_IMAGES) if path is None else "the files there"
+        raise DatasetError(f"No image called {', '.join(map(repr, missing))} (choose from {known}).")
     if not source.images:
         reasons = "; ".join(f"{name}: {why}" for name, why in source.skipped[:3]) or "it is empty"
         where = shown_path(path) if path is not None else "the embedded set"

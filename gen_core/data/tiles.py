@@ -41,8 +41,8 @@ from gen_core.errors import DatasetError
 from gen_core.limits import MAX_IMAGE_SIDE, MAX_TILE_SET_BYTES, check_image_batch
 
 __all__ = ["EMBEDDED_IMAGES", "MAX_FILE_BYTES", "MAX_PIXELS", "PLACEMENTS", "TileCutter", "TileDraw", "TileSource",
-           "axis_corner_distribution", "coverage_counts", "expected_coverage", "load_tile_dataset", "load_tile_source",
-           "sample_corners"]
+           "axis_corner_distribution", "coverage_counts", "expected_coverage", "hold_out_strips", "load_tile_dataset",
+           "load_tile_source", "sample_corners"]
 
 PLACEMENTS = ("equal", "naive")
 
@@ -184,10 +184,32 @@ def _held_out_indices(source: TileSource, test_images) -> list[int]:
     return sorted(set(indices))
 
 
+def hold_out_strips(source: TileSource, share: float, tile: int) -> tuple[TileSource, list[int]]:
+    """Each image cut in two across its height: the top for training, the bottom ``share`` of its rows
+    held out. For a set of one kind of image (one fundus photograph) where no whole image of that
+    kind is large enough to hold out: the test tiles then come from the same kind of picture, in
+    a region the model never saw. Returns the new source and the indices of the held-out strips."""
+    if not (isinstance(share, (int, float)) and 0 < share < 1):
+        raise DatasetError(f"The held-out strip must be a share between 0 and 1 of each image's height, got {share!r}.")
+    images, names, test_indices = [], [], []
+    for name, image in zip(source.names, source.images):
+        cut = round(image.shape[1] * (1 - share))
+        if min(cut, image.shape[1] - cut) < tile:
+            raise DatasetError(f"{name} is {image.shape[1]} pixels high: a {share:.0%} strip and the rest above it "
+                               f"must both hold a {tile}-pixel tile.")
+        percent = round(100 * share)
+        images += [image[:, :cut], image[:, cut:]]
+        names += [f"{name} (top {100 - percent}%)", f"{name} (bottom {percent}%)"]
+        test_indices.append(len(images) - 1)
+    return TileSource(images=images, names=names, skipped=source.skipped), test_indices
+
+
 def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles_per_epoch: int = 2000,
                       test_images=None, channels: int = 1, seed: int = 0, test_tiles: int = 500,
-                      placement: str = "equal") -> ImageDataset:
-    """Square tiles for training on large images; whole images are held out as the test set."""
+                      placement: str = "equal", images: list[str] | None = None,
+                      test_strip: float | None = None) -> ImageDataset:
+    """Square tiles for training on large images; whole images are held out as the test set, or with
+    ``test_strip`` the bottom share of every image's rows. ``images`` picks some of the images."""
     for label, value, lowest in (("tile_size", tile_size, 2), ("tiles_per_epoch", tiles_per_epoch, 1),
                                  ("test_tiles", test_tiles, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or value < lowest:
@@ -199,9 +221,16 @@ def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles
     # Refused before any image is read: every epoch draws this many tiles at once.
     check_image_batch(tiles_per_epoch + test_tiles, (channels, tile_size, tile_size), "tiles", MAX_TILE_SET_BYTES,
                       DatasetError)
-    source = load_tile_source(path, channels=channels, min_size=tile_size)
-    cutter = TileCutter(source, tile_size, tiles_per_epoch, _held_out_indices(source, test_images),
-                        seed=seed, test_tiles=test_tiles, placement=placement)
+    if test_strip is not None and test_images is not None:
+        raise DatasetError("Hold out either whole images (test_images) or a strip of each image (test_strip), "
+                           "not both.")
+    source = load_tile_source(path, channels=channels, min_size=tile_size, images=images)
+    if test_strip is None:
+        held_out = _held_out_indices(source, test_images)
+    else:
+        source, held_out = hold_out_strips(source, test_strip, tile_size)
+    cutter = TileCutter(source, tile_size, tiles_per_epoch, held_out, seed=seed, test_tiles=test_tiles,
+                        placement=placement)
     held_out = ", ".join(source.names[i] for i in cutter.test_indices)
     skipped = f"; {source.skipped_count} file(s) skipped" if source.skipped else ""
     return ImageDataset(
@@ -214,10 +243,11 @@ def load_tile_dataset(path: str | Path | None = None, tile_size: int = 32, tiles
 
 def _load_tiles_from_data_folder(path: str | Path | None = None, tile_size: int = 32, tiles_per_epoch: int = 2000,
                                  test_images=None, channels: int = 1, seed: int = 0, test_tiles: int = 500,
-                                 placement: str = "equal") -> ImageDataset:
+                                 placement: str = "equal", images: list[str] | None = None,
+                                 test_strip: float | None = None) -> ImageDataset:
     """Registry loader for "tiles": a given path must lie inside the data folders."""
     return load_tile_dataset(None if path is None else resolve_data_path(path), tile_size, tiles_per_epoch,
-                             test_images, channels, seed, test_tiles, placement)
+                             test_images, channels, seed, test_tiles, placement, images, test_strip)
 
 
 register_dataset(DatasetInfo(

@@ -66,6 +66,16 @@ METRICS: dict[str, MetricInfo] = {
                           "(add-one smoothed); large when classes are missing.", _CLASS),
     "modes_covered": MetricInfo("Classes covered", "classes", "higher",
                                 "Classes that get at least 10% of their real share of random samples.", _CLASS),
+    "c2st_accuracy": MetricInfo("Two-sample classifier accuracy (C2ST)", "fraction, 0.5 to 1", "lower",
+                                "Held-out accuracy of a small CNN trained to tell samples from real test images: "
+                                "0.5 cannot tell them apart, 1.0 always can (Lopez-Paz & Oquab 2017).", _DIST),
+    "contrast_samples": MetricInfo("Contrast per image, samples", "intensity (standard deviation)", "",
+                                   "Mean over samples of each image's RMS contrast (std of its pixel values); "
+                                   "a flat image scores 0.", _SHARP),
+    "contrast_real": MetricInfo("Contrast per image, real", "intensity (standard deviation)", "",
+                                "The same on real test images.", _SHARP),
+    "contrast_ratio": MetricInfo("Contrast ratio", "samples / real", "near 1",
+                                 "Below 1: samples are flatter than real images.", _SHARP),
     "sharpness_samples": MetricInfo("Gradient magnitude, samples", "intensity per pixel", "",
                                     "Mean sqrt(dx^2 + dy^2) of neighbouring-pixel differences over samples.", _SHARP),
     "sharpness_real": MetricInfo("Gradient magnitude, real", "intensity per pixel", "",

@@ -23,6 +23,7 @@ from gen_core.limits import check_evaluation_size, check_image_batch
 from gen_core.metrics import catalogue, inception, likelihood, reconstruction
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.metrics.sample_scores import feature_scores, pixel_scores
+from gen_core.metrics.two_sample import C2STSettings, classifier_two_sample_test
 from gen_core.models import FAMILY_LABELS
 from gen_core.progress import ProgressCallback
 from gen_core.run import checkpoint
@@ -144,6 +145,12 @@ def _features(model, dataset, fitted, samples, real, settings: dict, stages: _St
     report["unavailable"].update(unavailable)
 
 
+def _two_sample(samples, real, settings: dict, report: dict) -> None:
+    result = classifier_two_sample_test(real, samples, C2STSettings(seed=settings["seed"]), settings["device"])
+    report["metrics"]["c2st_accuracy"] = result.accuracy
+    report["details"]["c2st"] = {**result.as_dict(), "interval": [result.low, result.high]}
+
+
 def _inception(samples, real, device, wanted: bool, stages: _Stages, report: dict) -> None:
     reason = inception.inception_unavailable_reason() if wanted else "Not requested (inception=False)."
     if reason is not None:
@@ -198,6 +205,8 @@ def evaluate_run(run_dir, n_samples: int = 500, iwae_k: int = 64, sampler: str =
     real = _real_reference(dataset, n_samples, seed)
     stages.begin(0.1, "Comparing samples with real images")
     report["metrics"].update(pixel_scores(samples, real, dataset.train_images))
+    stages.begin(0.1, "Training a classifier to tell samples from real images (C2ST)")
+    _two_sample(samples, real, settings, report)
     _features(model, dataset, fitted, samples, real, settings, stages, report)
     _inception(samples, real, torch_device, inception, stages, report)
     _set_aside_non_finite(report)

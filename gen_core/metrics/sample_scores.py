@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from gen_core.metrics import classes, distances, image_quality
+from gen_core.metrics import classes, distances, image_quality, structure
 from gen_core.metrics.features import TrainedFeatureNet, accuracy, extract_features, predict_classes
 
 
@@ -19,7 +19,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def pixel_scores(samples: torch.Tensor, real: torch.Tensor, train_images: torch.Tensor) -> dict[str, float]:
-    """Pixel-space MMD, sharpness, novelty and diversity of ``samples`` against ``real`` images.
+    """Pixel-space MMD, sharpness, per-image contrast, novelty and diversity of
+    ``samples`` against ``real`` images.
 
     ``real`` should be held-out (test) images, so their distance to ``train_images`` is what a
     genuinely new image scores.
@@ -31,6 +32,7 @@ def pixel_scores(samples: torch.Tensor, real: torch.Tensor, train_images: torch.
     values["laplacian_samples"] = float(image_quality.laplacian_variance(samples).mean())
     values["laplacian_real"] = float(image_quality.laplacian_variance(real).mean())
     values["laplacian_ratio"] = _ratio(values["laplacian_samples"], values["laplacian_real"])
+    values.update(structure.structure_scores(samples, real))
     train = train_images.float().cpu()
     values["nn_distance_samples"] = float(distances.nearest_neighbour_mse(samples, train).mean())
     values["nn_distance_real"] = float(distances.nearest_neighbour_mse(real, train).mean())

@@ -22,7 +22,7 @@ import pytest
 import torch
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from gen_core.checkpoints import load_run
+from gen_core.run.checkpoint import load_run
 from .test_browser import (APP_DIR, CHROMIUM, CHROMIUM_FLAGS, _free_port, _wait_until_rendered,
                                       require_chromium, wait_until_serving)
 from ui.components.browser_decoder import RUNTIME_DIR, runtime_installed

@@ -34,8 +34,10 @@ def test_page_shows_real_and_generated_tiles_a_mosaic_and_the_coverage_maps(tile
     assert not at.exception
     text = page_text(at)
     assert "**Real**" in text and "**Generated**" in text and "microaneurysms.png" in text
-    # real, generated, the mosaic, the two quiz tiles and the whole image under the heat map
-    assert len(at.image) == 6
+    assert "**Reconstructed**" in text and "nearest training tile" in text and "as black to white" in text
+    # real, reconstructed, generated, generated over nearest training tiles, the mosaic, the two quiz
+    # tiles and the whole image under the heat map
+    assert len(at.image) == 8
     captions = _image_captions(at)
     assert {"Left", "Right", "The image"} <= set(captions)
     assert any(caption.startswith("64 generated 16x16 tiles") for caption in captions)
@@ -110,3 +112,27 @@ def test_with_no_model_at_all_the_heat_map_still_works(tmp_path, monkeypatch):
     assert not at.exception
     assert "no trained model yet" in page_text(at)
     assert len(at.get("plotly_chart")) == 2 and "Equal-coverage: coefficient of variation" in _metrics(at)
+
+
+def test_the_quiz_says_how_often_a_classifier_tells_the_tiles_apart(tile_run):
+    import shutil
+
+    from gen_core.metrics.storage import store_final_metrics
+
+    tile_run = Path(shutil.copytree(tile_run, tile_run.parent / f"{tile_run.name}-scored"))  # others stay unscored
+    at = open_page("tiles", tile_run)
+    assert "Not yet measured how often a classifier" in page_text(at)
+    report = {"sampler": "prior", "metrics": {"c2st_accuracy": 0.97}, "epochs_trained": 1,
+              "details": {"c2st": {"accuracy": 0.97, "interval": [0.95, 0.98], "confidence": 0.95, "n_test": 500}}}
+    store_final_metrics(tile_run, report)
+    at = open_page("tiles", tile_run)
+    assert not at.exception
+    assert any("tells generated from real images 97% of the time (95% interval 95%–98%" in info.value
+               for info in at.info)
+
+
+def test_without_the_stretch_tiles_are_shown_as_stored(tile_run):
+    at = open_page("tiles", tile_run)
+    at.toggle(key="tiles_pair_stretch").set_value(False).run()
+    assert not at.exception
+    assert "shown as stored, 0 to 1" in page_text(at)

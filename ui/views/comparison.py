@@ -23,6 +23,7 @@ from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.metrics.storage import stored_metrics
 from gen_core.models import family_class
 from gen_core.sampling import PRIOR, SAMPLER_TITLES, sampler_unusable_reason
+from ui.views.two_sample import c2st_sentence
 
 SAMPLER_COLOURS = {PRIOR: "#1f77b4", "gmm": "#ff7f0e"}
 GROUP_TITLES = {"reconstruction": "Reconstruction", "likelihood": "Likelihood", "distribution": "Distance to real images",
@@ -241,7 +242,7 @@ def charted_metrics(table: ComparisonTable) -> list[str]:
 
 
 def reading_notes(table: ComparisonTable) -> list[str]:
-    """A line per column on blur (sharpness ratio) and on mode collapse (classes covered)."""
+    """A line per column on blur (sharpness ratio), the two-sample test and mode collapse (classes covered)."""
     notes = []
     for index, column in enumerate(table.columns):
         parts = []
@@ -250,6 +251,9 @@ def reading_notes(table: ComparisonTable) -> list[str]:
             verdict = ("blurrier than real images" if ratio < BLURRY_BELOW else
                        "sharper or noisier than real images" if ratio > SHARP_ABOVE else "about as sharp as real images")
             parts.append(f"{verdict} (edge strength {ratio:.0%} of real)")
+        told_apart = c2st_sentence((column.entry or {}).get("details"))
+        if told_apart:
+            parts.append(told_apart)
         covered = column.value("modes_covered")
         classes = ((column.entry or {}).get("details") or {}).get("classes_in_data")
         if covered is not None and classes:
