@@ -22,6 +22,7 @@ from ui.model_notes import class_check_notes, training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale
+from ui.text import plain
 
 SAMPLER_CHOICES = {name: SAMPLER_TITLES[name] for name in ("gmm", "gaussian", "perturb", "prior")}  # page order
 KIND_KEY = "class_sampler_kind"
@@ -92,7 +93,7 @@ def _show_rows(row_labels, rows, row_matches, upscale: int, notes: dict, matched
     for position, (label, row, matches) in enumerate(zip(row_labels, rows, row_matches or [None] * len(rows))):
         name_column, image_column = st.columns([1, 12], vertical_alignment="center")
         if label:
-            name_column.markdown(f"**{label}**" + (" :orange[:material/warning:]" if position in notes else ""))
+            name_column.markdown(f"**{plain(label)}**" + (" :orange[:material/warning:]" if position in notes else ""))
         if matches is None:
             image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale), output_format="PNG")
         else:
@@ -100,7 +101,7 @@ def _show_rows(row_labels, rows, row_matches, upscale: int, notes: dict, matched
             image_column.image(side_by_side(compared, upscale=upscale), output_format="PNG")
             distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
             image_column.caption(f"Nearest training images, their classes: "
-                                 f"{' · '.join(matched_name(index) for index in matches.indices.tolist())}  \n"
+                                 f"{' · '.join(plain(matched_name(index)) for index in matches.indices.tolist())}  \n"
                                  f"Distance to each: {distances}")
         if position in notes:
             image_column.warning(notes[position], icon=":material/warning:")
