@@ -21,8 +21,11 @@ import html
 import re
 
 MAX_SHOWN = 200  # characters of one supplied string
-# CommonMark's escapable ASCII punctuation, which covers Streamlit's own syntax too (":" "[" "]")
-_MARKDOWN_SPECIAL = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# the characters that start or close Markdown, HTML, or Streamlit's own syntax (":red[...]"); the
+# rest of CommonMark's punctuation ("-", ".", "+") only counts at the start, handled below
+_MARKDOWN_SPECIAL = re.compile(r"""([\\`*_\[\]()<>#!|~:$&])""")
+_LEADING = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")  # a list item or a heading underline
+_WWW = re.compile(r"(?i)\b(www)\.")  # GFM makes "www.x.y" a link even without a scheme
 _LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u2028\u2029]+")
 
 
@@ -35,7 +38,10 @@ def plain(text: object) -> str:
     """``text`` for any Streamlit element that renders Markdown, shown exactly as written."""
     # a colon also gets an invisible word joiner after it: Streamlit's icon and emoji short codes
     # (":material/x:", ":smile:") are looked for in the text after Markdown's escapes are undone
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", _short(text)).replace("\\:", "\\:\u2060")
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _short(text)).replace("\\:", "\\:\u2060")
+    escaped = _WWW.sub(r"\1\\.", escaped)
+    return _LEADING.sub(lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2)[0].isdigit() else "\\" + m.group(2)),
+                        escaped)
 
 
 def chart_text(text: object) -> str:
