@@ -13,6 +13,7 @@ import streamlit as st
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import encode_dataset
+from gen_core.limits import MAX_CLASSES
 from gen_core.metrics.novelty import nearest_matches_by_row, novelty_baseline
 from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, SAMPLER_TITLES, TooManyComponentsError,
                                component_limits, draw_class_rows, fit_sampler)
@@ -29,6 +30,7 @@ KIND_KEY = "class_sampler_kind"
 COMPONENTS_KEY = "class_sampler_components"
 COVARIANCE_KEY = "class_sampler_covariance"
 LAYOUTS = {"rows": "A row per class", "one": "One class"}
+MAX_CLASS_ROWS = 20     # rows of a "row per class" drawing; the rest one class at a time
 PER_ROW = 10            # samples per row when one class (or no class) fills several rows
 STORE_SIZE = 8          # fitted samplers kept per run
 
@@ -127,6 +129,12 @@ if not labelled:
     st.info("This dataset has no class labels, so each sampler is fitted to all training codes as one group.")
 
 all_classes = sorted(set(labels.tolist())) if labelled else []
+fit_latents, fit_labels = latents, labels  # the codes the samplers are fitted to
+if len(all_classes) > MAX_CLASSES:  # an imported run may have any number: bound what one visit fits and draws
+    kept = labels <= all_classes[MAX_CLASSES - 1]  # the classes are sorted: the first MAX_CLASSES of them
+    st.info(f"This model's dataset has {len(all_classes):,} classes; this page fits and draws the first "
+            f"{MAX_CLASSES} of them on this server.")
+    fit_latents, fit_labels, all_classes = latents[kept], labels[kept], all_classes[:MAX_CLASSES]
 URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOICES)),
               UrlParam("k", COMPONENTS_KEY, "int", 1, MAX_COMPONENTS),
               UrlParam("cov", COVARIANCE_KEY, "choice", choices=tuple(COVARIANCE_TYPES)),
@@ -135,8 +143,8 @@ URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOI
               UrlParam("n", "class_sampler_per_class", "int", 1, 16),
               UrlParam("total", "class_sampler_total", "int", 1, 100),
               UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000)]
-counts = [int((labels == label).sum()) for label in all_classes] if labelled else [len(latents)]
-limits = component_limits(counts, latents.shape[1])
+counts = [int((fit_labels == label).sum()) for label in all_classes] if labelled else [len(fit_latents)]
+limits = component_limits(counts, fit_latents.shape[1])
 for key, value in ((KIND_KEY, "gmm"), (COMPONENTS_KEY, min(10, limits["full"])), ("class_sampler_layout", "rows"),
                    ("class_sampler_per_class", 8), ("class_sampler_total", 30), ("class_sampler_seed", 0)):
     st.session_state.setdefault(key, value)
@@ -187,7 +195,7 @@ else:
 
 fitted = None
 try:
-    fitted = _fitted_sampler(run, kind, fit_settings, latents, labels)
+    fitted = _fitted_sampler(run, kind, fit_settings, fit_latents, fit_labels)
 except TooManyComponentsError as error:
     _explain_too_many(error)
 except GenCoreError as error:
@@ -199,7 +207,7 @@ if kind != "prior":
     took = f"{fit_seconds:.1f} s" if fit_seconds >= 0.1 else "under 0.1 s"
     what = (f"a {fit_settings['n_components']}-component {fit_settings['covariance_type']} mixture per "
             f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLER_CHOICES[kind].lower())
-    st.caption(f"Fitted {what} to {len(latents):,} encoded training images in {took} (cached for this model).")
+    st.caption(f"Fitted {what} to {len(fit_latents):,} encoded training images in {took} (cached for this model).")
 if draw_settings:
     sampler = copy.copy(sampler)  # the cached one is shared; draw-time settings go on a copy
     for name, value in draw_settings.items():
@@ -235,6 +243,10 @@ with presentation.settings("Which samples"):
 rows = row_matches = None
 with user_errors("Sampling failed: "):
     if by_class:
+        if len(classes) > MAX_CLASS_ROWS:
+            st.caption(f"Showing the first {MAX_CLASS_ROWS} of {len(classes)} classes, one row each; choose "
+                       "*one class* above to draw any other.")
+            classes = classes[:MAX_CLASS_ROWS]
         rows = draw_class_rows(model, sampler, per_class, classes, seed=seed)
         row_labels = [class_name(label) for label in classes]
     else:
