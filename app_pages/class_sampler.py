@@ -13,6 +13,7 @@ import streamlit as st
 from gen_core.errors import GenCoreError
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import encode_dataset
+from gen_core.limits import MAX_CLASSES
 from gen_core.metrics.novelty import nearest_matches_by_row, novelty_baseline
 from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, SAMPLER_TITLES, TooManyComponentsError,
                                component_limits, draw_class_rows, fit_sampler)
@@ -22,12 +23,14 @@ from ui.model_notes import class_check_notes, training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale
+from ui.text import plain
 
 SAMPLER_CHOICES = {name: SAMPLER_TITLES[name] for name in ("gmm", "gaussian", "perturb", "prior")}  # page order
 KIND_KEY = "class_sampler_kind"
 COMPONENTS_KEY = "class_sampler_components"
 COVARIANCE_KEY = "class_sampler_covariance"
 LAYOUTS = {"rows": "A row per class", "one": "One class"}
+MAX_CLASS_ROWS = 20     # rows of a "row per class" drawing; the rest one class at a time
 PER_ROW = 10            # samples per row when one class (or no class) fills several rows
 STORE_SIZE = 8          # fitted samplers kept per run
 
@@ -92,7 +95,7 @@ def _show_rows(row_labels, rows, row_matches, upscale: int, notes: dict, matched
     for position, (label, row, matches) in enumerate(zip(row_labels, rows, row_matches or [None] * len(rows))):
         name_column, image_column = st.columns([1, 12], vertical_alignment="center")
         if label:
-            name_column.markdown(f"**{label}**" + (" :orange[:material/warning:]" if position in notes else ""))
+            name_column.markdown(f"**{plain(label)}**" + (" :orange[:material/warning:]" if position in notes else ""))
         if matches is None:
             image_column.image(make_grid_image(row, nrow=len(row), upscale=upscale), output_format="PNG")
         else:
@@ -100,7 +103,7 @@ def _show_rows(row_labels, rows, row_matches, upscale: int, notes: dict, matched
             image_column.image(side_by_side(compared, upscale=upscale), output_format="PNG")
             distances = " · ".join(f"{value:.3f}" for value in matches.distances.tolist())
             image_column.caption(f"Nearest training images, their classes: "
-                                 f"{' · '.join(matched_name(index) for index in matches.indices.tolist())}  \n"
+                                 f"{' · '.join(plain(matched_name(index)) for index in matches.indices.tolist())}  \n"
                                  f"Distance to each: {distances}")
         if position in notes:
             image_column.warning(notes[position], icon=":material/warning:")
@@ -126,6 +129,12 @@ if not labelled:
     st.info("This dataset has no class labels, so each sampler is fitted to all training codes as one group.")
 
 all_classes = sorted(set(labels.tolist())) if labelled else []
+fit_latents, fit_labels = latents, labels  # the codes the samplers are fitted to
+if len(all_classes) > MAX_CLASSES:  # an imported run may have any number: bound what one visit fits and draws
+    kept = labels <= all_classes[MAX_CLASSES - 1]  # the classes are sorted: the first MAX_CLASSES of them
+    st.info(f"This model's dataset has {len(all_classes):,} classes; this page fits and draws the first "
+            f"{MAX_CLASSES} of them on this server.")
+    fit_latents, fit_labels, all_classes = latents[kept], labels[kept], all_classes[:MAX_CLASSES]
 URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOICES)),
               UrlParam("k", COMPONENTS_KEY, "int", 1, MAX_COMPONENTS),
               UrlParam("cov", COVARIANCE_KEY, "choice", choices=tuple(COVARIANCE_TYPES)),
@@ -134,8 +143,8 @@ URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOI
               UrlParam("n", "class_sampler_per_class", "int", 1, 16),
               UrlParam("total", "class_sampler_total", "int", 1, 100),
               UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000)]
-counts = [int((labels == label).sum()) for label in all_classes] if labelled else [len(latents)]
-limits = component_limits(counts, latents.shape[1])
+counts = [int((fit_labels == label).sum()) for label in all_classes] if labelled else [len(fit_latents)]
+limits = component_limits(counts, fit_latents.shape[1])
 for key, value in ((KIND_KEY, "gmm"), (COMPONENTS_KEY, min(10, limits["full"])), ("class_sampler_layout", "rows"),
                    ("class_sampler_per_class", 8), ("class_sampler_total", 30), ("class_sampler_seed", 0)):
     st.session_state.setdefault(key, value)
@@ -186,7 +195,7 @@ else:
 
 fitted = None
 try:
-    fitted = _fitted_sampler(run, kind, fit_settings, latents, labels)
+    fitted = _fitted_sampler(run, kind, fit_settings, fit_latents, fit_labels)
 except TooManyComponentsError as error:
     _explain_too_many(error)
 except GenCoreError as error:
@@ -198,7 +207,7 @@ if kind != "prior":
     took = f"{fit_seconds:.1f} s" if fit_seconds >= 0.1 else "under 0.1 s"
     what = (f"a {fit_settings['n_components']}-component {fit_settings['covariance_type']} mixture per "
             f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLER_CHOICES[kind].lower())
-    st.caption(f"Fitted {what} to {len(latents):,} encoded training images in {took} (cached for this model).")
+    st.caption(f"Fitted {what} to {len(fit_latents):,} encoded training images in {took} (cached for this model).")
 if draw_settings:
     sampler = copy.copy(sampler)  # the cached one is shared; draw-time settings go on a copy
     for name, value in draw_settings.items():
@@ -234,6 +243,10 @@ with presentation.settings("Which samples"):
 rows = row_matches = None
 with user_errors("Sampling failed: "):
     if by_class:
+        if len(classes) > MAX_CLASS_ROWS:
+            st.caption(f"Showing the first {MAX_CLASS_ROWS} of {len(classes)} classes, one row each; choose "
+                       "*one class* above to draw any other.")
+            classes = classes[:MAX_CLASS_ROWS]
         rows = draw_class_rows(model, sampler, per_class, classes, seed=seed)
         row_labels = [class_name(label) for label in classes]
     else:

@@ -17,6 +17,7 @@ from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
                                  selected_indices)
 from ui.views.pictures import display_upscale
+from ui.text import plain
 
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
 INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
@@ -148,7 +149,7 @@ with point_column:
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
                             key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "
                                                 "image is ringed in the map.")
-    label = "" if latent_map.labels is None else f", class {latent_map.class_name(int(latent_map.labels[index]))}"
+    label = "" if latent_map.labels is None else f", class {plain(latent_map.class_name(int(latent_map.labels[index])))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
              width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
     st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
@@ -193,7 +194,7 @@ if not classes:
 else:
     with user_errors():
         _picture(_class_means_grid(*run_key(run), upscale, model, latent_map),
-                 "Decoded mean code of each class: " + ", ".join(map(latent_map.class_name, classes)))
+                 "Decoded mean code of each class: " + ", ".join(plain(latent_map.class_name(c)) for c in classes))
     _keep_valid("latent_map_mean_from", classes, classes[_position_of(latent_map, classes, "1", 0)])
     _keep_valid("latent_map_mean_to", classes, classes[_position_of(latent_map, classes, "7", -1)])
     st.session_state.setdefault("latent_map_mean_steps", 10)
@@ -207,8 +208,8 @@ else:
     with user_errors():
         path_grid = _class_path_grid(*run_key(run), int(class_a), int(class_b), int(steps), upscale, model,
                                      latent_map)
-        _picture(path_grid, f"(1 − t) · mean({latent_map.class_name(class_a)}) + t · "
-                 f"mean({latent_map.class_name(class_b)}), t from 0 to 1: the decoder warps one class into the "
+        _picture(path_grid, f"(1 − t) · mean({plain(latent_map.class_name(class_a))}) + t · "
+                 f"mean({plain(latent_map.class_name(class_b))}), t from 0 to 1: the decoder warps one class into the "
                  "other rather than cross-fading.")
         _download("Download path", path_grid, "class-mean-path.png", "latent_map_path_download")
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from gen_core.errors import CheckpointError, GenCoreError
+from gen_core.atomic import disk_errors
+from gen_core.errors import GenCoreError
 from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.models import FAMILY_LABELS, family_class
@@ -24,6 +25,7 @@ from ui.live_runs import training_dirs
 from ui.train_widgets import SIDEBAR_PICKER, enlarged, make_active
 from ui.views.comparison import headline_lines
 from ui.views.loss_charts import loss_thumbnail_figure
+from ui.text import plain
 
 FLASH = "models_flash"  # (kind, text) left by an action's callback, shown once on the rerun
 
@@ -87,10 +89,12 @@ def delete(path: str, name: str, was_active: bool) -> None:
     if refused(path, name, "delete"):
         return
     try:
-        collection.delete_run(Path(path), root=classroom.space_of(Path(path)))
+        space = classroom.space_of(Path(path))
+        collection.delete_run(Path(path), root=space)
     except GenCoreError as error:
-        st.session_state[FLASH] = ("error", f"Could not delete **{name}**: {error}")
+        st.session_state[FLASH] = ("error", f"Could not delete **{plain(name)}**: {plain(error)}")
         return
+    classroom.prune_uploads(space)  # an upload goes with the last run that used it
     if was_active:  # the newest remaining run takes over, as on a first visit
         remaining = [run for run in state.list_runs() if not run.error]
         if remaining:
@@ -103,8 +107,8 @@ def delete(path: str, name: str, was_active: bool) -> None:
 
 def run_summary(run, busy: bool) -> None:
     status = "training now" if busy else ("interrupted" if run.status == "running" else run.status)
-    st.caption(f"{FAMILY_LABELS.get(run.family, run.family)} · {run.dataset} · "
-               f"{run.epochs_done}/{run.epochs_planned} epochs · {status}")
+    st.caption(f"{FAMILY_LABELS.get(run.family, plain(run.family))} · {plain(run.dataset)} · "
+               f"{run.epochs_done}/{run.epochs_planned} epochs · {plain(status)}")
     final = run.final
     losses = [f"{split} loss **{final[f'{split}_loss']:.4g}**"
               for split in ("train", "test") if f"{split}_loss" in final]
@@ -148,7 +152,7 @@ def rename_action(run, is_active: bool, busy: bool, key: str) -> None:
 def delete_action(run, is_active: bool, busy: bool, key: str) -> None:
     with st.popover("Delete", icon=":material/delete:", disabled=busy, width="stretch",
                     key=f"models_delete_popover_{key}"):
-        st.markdown(f"Delete **{run.name}**: its weights, history and samples. This cannot be undone.")
+        st.markdown(f"Delete **{plain(run.name)}**: its weights, history and samples. This cannot be undone.")
         sure = st.checkbox("I understand", key=f"models_delete_sure_{key}")
         st.button("Delete for good", key=f"models_delete_{key}", type="primary", disabled=not sure,
                   on_click=delete, args=(str(run.path), run.name, is_active))
@@ -163,14 +167,14 @@ def run_card(run, active_path: str | None, busy_paths: set[str], owner: str = ""
     key = f"{owner}_{run.name}" if owner else run.name  # two students may both have a "quick-start"
     with st.container(border=True):
         badge = " :green-badge[:material/check: active]" if is_active else ""
-        whose = f" · {owner}" if owner else ""
+        whose = f" · {plain(classroom.space_label(owner))}" if owner else ""
         if run.error:
-            st.markdown(f"#### {run.name}{whose}")
-            st.error(f"**{run.name}** cannot be read: {public_message(run.error)}. It can still be deleted.")
+            st.markdown(f"#### {plain(run.name)}{whose}")
+            st.error(f"**{plain(run.name)}** cannot be read: {plain(public_message(run.error))}. It can still be deleted.")
         else:
             info_col, chart_col, samples_col = st.columns([3, 3, 2])
             with info_col:
-                st.markdown(f"#### {run.name}{badge}{whose}")
+                st.markdown(f"#### {plain(run.name)}{badge}{whose}")
                 run_summary(run, busy)
             run_pictures(run, chart_col, samples_col, key, curve=not owner or manage)
         use_col, rename_col, delete_col, download_col = st.columns(4)
@@ -199,10 +203,12 @@ def import_uploaded() -> None:
     if upload is None:
         return
     try:
-        path = collection.import_zip(upload.getvalue(), root=state.runs_root())
-        st.session_state[FLASH] = ("success", f"Imported **{upload.name}** as **{path.name}**.")
-    except CheckpointError as error:
-        st.session_state[FLASH] = ("error", f"Could not import {upload.name}: {error}")
+        classroom.check_room_for_a_run()  # an imported run counts against a student's runs like a trained one
+        with disk_errors("import the run"):
+            path = collection.import_zip(upload.getvalue(), root=state.runs_root())
+        st.session_state[FLASH] = ("success", f"Imported **{plain(upload.name)}** as **{plain(path.name)}**.")
+    except GenCoreError as error:
+        st.session_state[FLASH] = ("error", f"Could not import {plain(upload.name)}: {plain(public_message(error))}")
 
 
 def class_gallery(active_path: str | None, busy_paths: set[str]) -> None:
@@ -216,7 +222,8 @@ def class_gallery(active_path: str | None, busy_paths: set[str]) -> None:
                   "Only their owner or the lecturer can change them."))
     counts = {owner: len(state.runs_in(folder)) for owner, folder in spaces.items()}
     owner = st.selectbox("Whose runs", [o for o in spaces if counts[o]], key="models_gallery_owner",
-                         format_func=lambda o: f"{o} ({counts[o]} run{'s' if counts[o] != 1 else ''})")
+                         format_func=lambda o: f"{classroom.space_label(o)} ({counts[o]} "
+                                               f"run{'s' if counts[o] != 1 else ''})")
     if owner is None:
         st.caption("Nobody else has a run yet.")
         return

@@ -18,6 +18,7 @@ from ui.model_notes import grid_content, training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.samples import epoch_grid_image, epoch_grids, random_indices, reconstruction_rows, spread_evenly
+from ui.text import plain
 
 GRID_WIDTH_PX = 560
 EPOCHS_SHOWN = 6
@@ -63,7 +64,7 @@ st.title("Samples")
 run = require_active_run()
 model = run.model
 epochs_done = len(run.history.get("epochs", []))
-st.caption(f"**{run.name}** · {family_label(run.family)} · {model.latent_dim}-d latent · "
+st.caption(f"**{plain(run.name)}** · {family_label(run.family)} · {model.latent_dim}-d latent · "
            f"{epochs_done} epoch{'s' if epochs_done != 1 else ''} trained")
 st.session_state.setdefault("samples_seed", 0)
 st.session_state.setdefault("samples_count", 36)

@@ -19,6 +19,7 @@ from ui.state import user_errors
 from ui.url_state import UrlParam
 from ui.views import tile_compare
 from ui.views import tiles as tiles_view
+from ui.text import plain
 from ui.views.two_sample import c2st_sentence
 
 QUIZ = "tiles_quiz"  # session_state: the viewer's TileQuiz (its round and score)
@@ -72,7 +73,7 @@ def _explain_no_tile_model(run) -> None:
                 f"{TRAIN_HINT} The coverage heat map below needs no model.")
     else:
         trained_on = (run.config.get("data") or {}).get("name", "an unknown dataset")
-        st.info(f"**{run.name}** was trained on **{trained_on}**, not on tiles of large images, so there "
+        st.info(f"**{plain(run.name)}** was trained on **{plain(trained_on)}**, not on tiles of large images, so there "
                 f"are no real and generated tiles to compare. {TRAIN_HINT} "
                 "The coverage heat map below needs no model.")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
@@ -225,7 +226,7 @@ def _coverage_section(run, dataset, default_tile: int) -> None:
                                                 "borders stay.")
     image_hw = shapes[name]
     if tile_size > min(image_hw):
-        st.warning(f"A {tile_size}-pixel tile does not fit in {name}, which is {image_hw[1]}x{image_hw[0]} pixels.")
+        st.warning(f"A {tile_size}-pixel tile does not fit in {plain(name)}, which is {image_hw[1]}x{image_hw[0]} pixels.")
         return
     with user_errors():
         comparison = _coverage(image_hw, tile_size, per_pixel)
@@ -285,7 +286,7 @@ if dataset is None:
     _coverage_section(run, None, 32)
 else:
     tile_size = int(dataset.image_shape[-1])
-    st.caption(f"**{run.name}** · {run.family.upper()} · {dataset.description}")
+    st.caption(f"**{plain(run.name)}** · {plain(run.family.upper())} · {plain(dataset.description)}")
     real_from = st.radio("Real tiles from", list(REAL_FROM), format_func=REAL_FROM.get, horizontal=True,
                          key="tiles_real_from",
                          help="The held-out image was never seen in training. Training images show what "

@@ -22,11 +22,10 @@ from ui.estimates import quick_start_estimate
 from ui.live_runs import queue
 from ui.run_name import forget_run_name, run_name_input
 from ui.train_jobs import has_own_job, jobs_section, processes_note, submit_new_run, submit_resume
-from ui.train_widgets import (cached_dataset, dataset_label, dataset_options_inputs, dataset_rows,
+from ui.train_widgets import (dataset_label, dataset_options_inputs, dataset_rows,
                               keep_form_across_pages, layer_table, model_settings_inputs, training_settings_inputs)
 
 DEFAULT_PRESET = "MLP VAE, latent 2"
-USER_DATA = ("folder", "tiles")  # checked here before queueing; the worker loads the data itself
 
 
 # -- page ------------------------------------------------------------------------------------------
@@ -119,8 +118,6 @@ with settings_col:
                  disabled=not ready, width="stretch"):
         options, shape = dataset_choice
         with state.user_errors("Could not start: "):
-            if dataset_name in USER_DATA:
-                cached_dataset(dataset_name, options)  # a bad folder or zip is reported now, not by the worker
             submit_new_run(preset.family, model_settings, dataset_name, options, fit_settings, shape,
                            name=run_name, measure=measure, processes=processes)
             forget_run_name()

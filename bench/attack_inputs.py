@@ -20,6 +20,7 @@ old version on a shared machine).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -40,7 +41,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # a package named "tests" in site-packa
 
 import hostile_inputs as hostile  # noqa: E402
 
-OUTCOMES = ("handled cleanly", "clear error", "traceback", "data lost", "reached outside")
+OUTCOMES = ("handled cleanly", "clear error", "traceback", "data lost", "reached outside", "impersonation",
+            "markup rendered", "over budget")
 PAGES = ("train", "models", "samples", "latent_sliders", "interpolate", "latent_map", "class_sampler",
          "evaluate", "tiles")
 SECRET = "secret_photo"  # file names in the folder a visitor must not reach
@@ -487,6 +489,142 @@ def cases(world: World, heavy: bool):
     yield name, lambda: reader_case(world, name, lambda: folder_zip(world, "encrypted flag", "tiles"))
 
 
+# -- a mischievous student in classroom mode (issue 18) ------------------------------------------------
+def classroom_case(name: str, attempt) -> Result:
+    """``attempt()`` returns (outcome, detail); a GenCoreError it raises is a clear error."""
+    from gen_core.errors import GenCoreError
+    try:
+        outcome, detail = attempt()
+    except GenCoreError as error:
+        outcome, detail = "clear error", str(error)
+    return Result("classroom", name, outcome, detail[:160])
+
+
+def classroom_cases(world: World):
+    import errno
+    import threading
+    from unittest import mock
+
+    from gen_core.data import access
+    from gen_core.data.folders import survey_image_folder
+    from gen_core.run.writer import RunWriter
+    from gen_core.serve.budget import budget_problems, estimate_cost
+    from gen_core.serve.classroom import ClassroomError, ClassroomSettings, PassphraseGuard, claim_space
+
+    settings = ClassroomSettings(enabled=True, passphrase="chalk", join_code="ROOM42")
+    budgets = (settings.max_parameters, settings.max_batch_mb * 2**20, settings.max_image_epochs)
+
+    def claimed(name, code="ROOM42"):
+        claim_space(world.runs, name, code, settings)
+        return "impersonation", f"{name} was accepted"
+
+    yield "name: lecturer", lambda: classroom_case("name: lecturer", lambda: claimed("lecturer"))
+    yield "name: The-Lecturer2", lambda: classroom_case("name: The-Lecturer2", lambda: claimed("The-Lecturer2"))
+    yield "name: without the class code", lambda: classroom_case("name: without the class code",
+                                                                 lambda: claimed("early-bird", ""))
+
+    def race():
+        winners, start = [], threading.Barrier(8)
+
+        def one():
+            start.wait()
+            try:
+                winners.append(claim_space(world.runs, "contested", "ROOM42", settings))
+            except ClassroomError:
+                pass
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return ("handled cleanly", "one session got it") if len(winners) == 1 else \
+            ("impersonation", f"{len(winners)} sessions got one name")
+    yield "name: claimed by 8 sessions at once", lambda: classroom_case("name: claimed by 8 sessions at once", race)
+
+    def guesses():
+        guard = PassphraseGuard()
+        for _ in range(10):
+            guard.check(settings, "guess")
+        return "impersonation", "ten guesses were all tried"
+    yield "passphrase: 10 guesses from 3 sessions", lambda: classroom_case("passphrase: 10 guesses from 3 sessions",
+                                                                           guesses)
+
+    def markup():
+        at = open_page("class_sampler", {"seed": "[Log in here](https://evil.example)", "run": "base"})
+        shown = page_text(at, EVERYTHING)
+        if "[Log in here](" in shown:
+            return "markup rendered", "the link's value became a link"
+        return ("traceback", "page failed") if at.exception else ("handled cleanly", "shown as text")
+    yield "?seed=[Log in here](https://…)", lambda: classroom_case("?seed=[Log in here](https://…)", markup)
+
+    def job(name, family, model, shape, batch):
+        problems = budget_problems(estimate_cost(family, model, shape, batch, 4500, 100), *budgets)
+        return ("clear error", "; ".join(problems)) if problems else ("over budget", "accepted")
+    yield "job: hidden 100000 (163 M parameters)", lambda: classroom_case(
+        "job: hidden 100000 (163 M parameters)", lambda: job("", "vae", {"hidden": (100_000,), "latent_dim": 2},
+                                                             (1, 28, 28), 128))
+    yield "job: batch 8192 of 64 px colour", lambda: classroom_case(
+        "job: batch 8192 of 64 px colour", lambda: job("", "dcgan", {"latent_dim": 8}, (3, 64, 64), 8192))
+
+    def others_upload():
+        bobs = access.save_upload("bobs.zip", folder_zip_bytes(), access.student_uploads("bob"))
+        with access.uploads_scope(access.student_uploads("ada")):
+            access.resolve_data_path(str(bobs))
+        return "reached outside", "ada named bob's upload"
+    yield "folder path: another student's upload", lambda: classroom_case("folder path: another student's upload",
+                                                                          others_upload)
+
+    def recorded():
+        upload = access.save_upload("mine.zip", folder_zip_bytes(), access.student_uploads("ada"))
+        text = access.recorded_path(upload)
+        return ("reached outside", text) if str(world.base) in text else ("handled cleanly", f"recorded as {text}")
+    yield "config.json of a run on an upload", lambda: classroom_case("config.json of a run on an upload", recorded)
+
+    def header_size():
+        upload = access.save_upload("many.zip", folder_zip_bytes(2000))
+        survey_image_folder(str(upload), size=256, channels=3, most_bytes=settings.max_dataset_mb * 2**20)
+        return "over budget", "decoded"
+    yield "zip of 2,000 images at 256 px: sized from its listing", lambda: classroom_case(
+        "zip of 2,000 images at 256 px: sized from its listing", header_size)
+
+    def read_only():
+        with mock.patch("gen_core.atomic.os.link", side_effect=OSError(errno.EROFS, "Read-only file system")):
+            try:
+                claim_space(world.runs, "on-a-read-only-disk", "ROOM42", settings)
+            finally:
+                if (world.runs / "students" / "on-a-read-only-disk").exists():
+                    return "data lost", "a half-made student folder was left"
+        return "traceback", "no error"
+    yield "runs folder read-only: claim a name", lambda: classroom_case("runs folder read-only: claim a name",
+                                                                        read_only)
+
+    def removed():
+        import shutil
+        writer = RunWriter(world.runs / "vanishing", min_interval=0)
+        shutil.rmtree(world.runs / "vanishing")
+        time.sleep(0.3)
+        stopped = writer.should_stop()
+        writer.finish("stopped", "gone")
+        if (world.runs / "vanishing").exists():
+            return "data lost", "the removed folder was re-created"
+        return ("handled cleanly", "the writer stopped") if stopped else ("over budget", "it kept training")
+    yield "run folder removed while it trains", lambda: classroom_case("run folder removed while it trains", removed)
+
+
+def folder_zip_bytes(count: int = 4) -> bytes:
+    import io
+    import zipfile
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(count):
+            image = io.BytesIO()
+            Image.new("L", (8, 8), index % 250).save(image, "PNG")
+            archive.writestr(f"set/{index}.png", image.getvalue())
+    return buffer.getvalue()
+
+
 def table(results: list[Result]) -> str:
     counts = Counter(result.outcome for result in results)
     lines = ["| " + " | ".join(["inputs", *OUTCOMES]) + " |", "|" + "---|" * (len(OUTCOMES) + 1),
@@ -507,7 +645,7 @@ def main() -> None:
     started = time.perf_counter()
     world = World()
     results = []
-    for name, run in cases(world, heavy=not args.skip_heavy):
+    for name, run in itertools.chain(cases(world, heavy=not args.skip_heavy), classroom_cases(world)):
         if args.only and args.only not in name:
             continue
         try:

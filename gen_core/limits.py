@@ -23,6 +23,7 @@ MAX_SAVED_GRID_PIXELS = 16_000_000  # a sample grid read from a run folder (64 i
 MAX_TILE_SET_BYTES = 2 * 2**30  # float32 tiles drawn for one epoch plus the test tiles
 MAX_DATASET_BYTES = 4 * 2**30  # float32 images of a folder dataset, or the large images tiles are cut from
 MAX_EPOCHS = 100_000
+MAX_CLASSES = 100  # classes of a folder dataset (one per sub-folder)
 MAX_EVAL_SAMPLES = 50_000  # generated images one evaluation scores
 MAX_IWAE_K = 5_000  # importance samples per test image
 

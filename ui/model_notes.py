@@ -7,6 +7,7 @@ import streamlit as st
 from gen_core.metrics.features import dataset_key, load_or_train_feature_net, predict_classes
 from gen_core.metrics.verdicts import class_mismatches, training_verdict
 from gen_core.models import family_class
+from ui.text import plain
 
 
 def grid_content(family: str) -> str:
@@ -31,7 +32,7 @@ def training_note(run) -> None:
     """A warning next to the pictures when the model is undertrained (None: say nothing)."""
     verdict = training_verdict(run.history, run.family)
     if verdict:
-        st.warning(f"**{run.name}**: {verdict}", icon=":material/hourglass_bottom:")
+        st.warning(f"**{plain(run.name)}**: {verdict}", icon=":material/hourglass_bottom:")
 
 
 @st.cache_resource(show_spinner="Loading the class checker (trained once per dataset, about 20 s)…", max_entries=4)
@@ -53,8 +54,8 @@ def class_check_notes(dataset, rows, row_classes, class_name) -> dict[int, str]:
     for position, label in checked.items():
         if label in flagged:
             mismatch = flagged[label]
-            notes[position] = (f"Most of these do not look like {class_name(label)}: a classifier "
+            notes[position] = (f"Most of these do not look like {plain(class_name(label))}: a classifier "
                                f"({checker.test_accuracy:.0%} right on real test images) calls "
-                               f"{mismatch.share_seen_as:.0%} of them {class_name(mismatch.most_seen_as)} and only "
-                               f"{mismatch.share_as_wanted:.0%} {class_name(label)}.")
+                               f"{mismatch.share_seen_as:.0%} of them {plain(class_name(mismatch.most_seen_as))} and only "
+                               f"{mismatch.share_as_wanted:.0%} {plain(class_name(label))}.")
     return notes

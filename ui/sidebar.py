@@ -6,11 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from gen_core.device import device_label
-from gen_core.serve.classroom import ClassroomError, space_owner
+from gen_core.errors import GenCoreError
+from gen_core.serve.classroom import claimed_names, join_code, new_join_code, release_name, space_owner
 from gen_core.serve.jobs import ENDED
 from ui import classroom, state
 from ui.live_runs import live_run, queue, training_runs
 from ui.train_widgets import format_duration
+from ui.text import plain
 
 PICKER = "sidebar_run"
 
@@ -31,6 +33,8 @@ def render_sidebar() -> None:
             st.fragment(run_every=2.0)(_training_status)()
         if classroom.settings().passphrase:
             _lecturer_login(who)
+        if who.lecturer and who.classroom:
+            _class_names()
 
 
 def _active_model_picker() -> None:
@@ -40,8 +44,8 @@ def _active_model_picker() -> None:
     labels = {str(r.path): f"{r.name} · {r.family} · {r.epochs_done} ep" for r in runs}
     if active is not None and str(active) not in paths:  # a run from the class gallery
         paths.insert(0, str(active))
-        owner = space_owner(classroom.top_root(), active) or "lecturer"
-        labels[str(active)] = f"{active.name} · {owner}'s"
+        owner = space_owner(classroom.top_root(), active)
+        labels[str(active)] = f"{active.name} · {owner + chr(39) + 's' if owner else 'the lecturer' + chr(39) + 's'}"
     if not paths:
         st.caption("Active model: none yet")
         return
@@ -54,6 +58,9 @@ def _active_model_picker() -> None:
 
 def _identity(who: classroom.Viewer) -> None:
     """Classroom mode: the name this visitor's runs are kept under, asked for once."""
+    notice = st.session_state.pop(classroom.LINK_NOTICE, None)
+    if notice:
+        st.warning(notice)
     if who.student:
         st.caption(f"You are **{who.student}** · bookmark this page's address to come back as {who.student}")
         return
@@ -63,11 +70,13 @@ def _identity(who: classroom.Viewer) -> None:
         name = st.text_input("Your name for this class", max_chars=31, key="sidebar_name",
                              help="Letters, digits, - or _. Your runs are kept under it; others see them "
                                   "in the class gallery but cannot change them.")
+        code = st.text_input("Class code", max_chars=32, key="sidebar_join_code",
+                             help="The code on the projector: only people in the room can take a name.")
         if st.form_submit_button("Enter", type="primary", key="sidebar_name_enter"):
             try:
-                classroom.claim_name(name)
+                classroom.claim_name(name, code)
                 st.rerun()
-            except ClassroomError as error:
+            except GenCoreError as error:
                 st.error(str(error))
 
 
@@ -77,12 +86,55 @@ def _lecturer_login(who: classroom.Viewer) -> None:
             st.caption("You can manage every run and job.")
             st.button("Log out", key="sidebar_lecturer_logout", on_click=classroom.log_out_lecturer)
             return
+        guard = classroom.PASSPHRASE_GUARD
+        if guard.seconds_locked():
+            st.warning(f"Locked for {int(guard.seconds_locked()) + 1} s after repeated wrong passphrases.")
         with st.form("sidebar_lecturer_form", border=False):
             attempt = st.text_input("Passphrase", type="password", key="sidebar_passphrase")
             if st.form_submit_button("Manage every run", key="sidebar_lecturer_enter"):
-                if classroom.log_in_as_lecturer(attempt):
-                    st.rerun()
-                st.error("That passphrase is not right.")
+                try:
+                    if classroom.log_in_as_lecturer(attempt):
+                        st.rerun()
+                    st.error("That passphrase is not right.")
+                except GenCoreError as error:
+                    st.error(str(error))
+
+
+def _class_names() -> None:
+    """The lecturer's view of the class: the code to show, every name taken, and a way to free one."""
+    root, config = classroom.top_root(), classroom.settings()
+    with st.expander("Class code and names", icon=":material/groups:", expanded=False):
+        try:
+            code = join_code(root, config)
+        except GenCoreError as error:
+            st.error(str(error))
+            return
+        st.markdown(f"Class code: **{code}** · students need it to take a name")
+        if not config.join_code:
+            st.button("New code", key="sidebar_new_code", on_click=_new_code,
+                      help="Names already taken keep working; new names need the new code.")
+        guard = classroom.PASSPHRASE_GUARD
+        if guard.total_failures:
+            st.caption(f"{guard.total_failures} wrong passphrase{'s' if guard.total_failures != 1 else ''} since "
+                       f"the server started; {guard.lockouts} lockout{'s' if guard.lockouts != 1 else ''}.")
+        names = claimed_names(root)
+        st.caption(f"{len(names)} name{'s' if len(names) != 1 else ''} taken" + (":" if names else ""))
+        for slug, _ in names:
+            name_col, button_col = st.columns([3, 2])
+            name_col.text(slug)
+            button_col.button("Release", key=f"sidebar_release_{slug}", on_click=_release, args=(slug,),
+                              help="Its key stops working and the name is free again; its runs stay.")
+
+
+def _new_code() -> None:
+    new_join_code(classroom.top_root())
+
+
+def _release(slug: str) -> None:
+    try:
+        release_name(classroom.top_root(), slug)
+    except GenCoreError:
+        pass
 
 
 def _training_status() -> None:
@@ -94,10 +146,10 @@ def _training_status() -> None:
         if view.is_waiting:
             when = "starts when the jobs ahead end" if view.estimated_start is None else \
                 f"starts in about {format_duration(view.estimated_start)}"
-            st.caption(f"Your job **{view.run_name}**: place {view.place} in the queue · {when}")
+            st.caption(f"Your job **{plain(view.run_name)}**: place {view.place} in the queue · {when}")
         else:
             run = live_run(view.run_dir)
-            st.caption(f"Training **{view.run_name}**: epoch {run.epoch}/{run.total_epochs}")
+            st.caption(f"Training **{plain(view.run_name)}**: epoch {run.epoch}/{run.total_epochs}")
             st.progress(run.fraction)
     training = sum(v.is_training for v in views if v.owner != who.owner)
     queued_dirs = {str(v.run_dir) for v in views}

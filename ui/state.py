@@ -18,6 +18,7 @@ from gen_core.models import family_label
 from gen_core.run import checkpoint, collection, layout
 from gen_core.run.start import dataset_for_run
 from ui.boundary import public_message
+from ui.text import plain
 
 ACTIVE_RUN = "active_run"  # str path of the run the explore pages use
 _LINK_APPLIED = "_linked_run_applied"
@@ -157,7 +158,7 @@ def require_active_run(need_encoder: bool = False):
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     if need_encoder and not run.model.has_encoder:
-        st.warning(f"**{run.name}** is {family_label(run.family, in_sentence=True)}, which has no encoder, and this page needs one. "
+        st.warning(f"**{plain(run.name)}** is {family_label(run.family, in_sentence=True)}, which has no encoder, and this page needs one. "
                    "Pick an autoencoder, VAE or VAE-GAN in the sidebar.")
         st.stop()
     return run

@@ -13,18 +13,23 @@ from pathlib import Path
 
 import streamlit as st
 
+from gen_core.atomic import disk_errors
+from gen_core.data.folders import survey_image_folder
 from gen_core.errors import GenCoreError
+from gen_core.limits import MAX_DATASET_BYTES
 from gen_core.models import family_class
 from gen_core.run import checkpoint, layout, live
 from gen_core.run.collection import list_runs
 from gen_core.run.start import TrainingRequest, discard_unused, reserve_run_dir
 from gen_core.serve import jobs
+from gen_core.serve.budget import JobCost, budget_problems, estimate_cost
 from gen_core.serve.classroom import ClassroomError, check_job_limits
 from gen_core.training.events import FINAL_STATUSES, RunStatus
 from ui import classroom, presentation, state
 from ui.live_runs import grid_image, live_run, queue, run_family, training_runs
 from ui.model_notes import latest_grid_caption
-from ui.train_widgets import enlarged, format_duration, make_active
+from ui.text import plain
+from ui.train_widgets import dataset_rows, enlarged, format_duration, make_active
 from ui.views.loss_charts import loss_curves_figure
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
@@ -40,42 +45,85 @@ def processes_note(processes: int, device: str) -> str:
     return f"The run trains in {processes} process{'es' if processes > 1 else ''} of its own, on {where}."
 
 
-def check_limits(epochs: int, image_shape, new_run: bool) -> None:
-    """A student's job must stay within the operator's limits (the lecturer's and a laptop's need not)."""
+def is_student() -> bool:
     who = classroom.viewer()
-    if not who.classroom or who.lecturer:
+    return who.classroom and not who.lecturer
+
+
+def check_limits(epochs: int, image_shape, new_run: bool, cost: JobCost | None = None) -> None:
+    """A student's job must stay within the operator's limits and budgets (the lecturer's and a
+    laptop's need not)."""
+    who = classroom.viewer()
+    if not is_student():
         return
     if who.student is None:
         raise ClassroomError("Give your name in the sidebar first: your runs are kept under it")
+    config = classroom.settings()
     kept = len(list_runs(classroom.own_space(who)))
-    check_job_limits(classroom.settings(), epochs, image_shape, kept, new_run=new_run)
+    check_job_limits(config, epochs, image_shape, kept, new_run=new_run)
+    problems = [] if cost is None else budget_problems(cost, config.max_parameters, config.max_batch_mb * 2**20,
+                                                       config.max_image_epochs)
+    used = queue().seconds_used(who.owner) / 60
+    if used >= config.student_minutes:
+        problems.append(f"your jobs have trained for {used:.0f} minutes, the {config.student_minutes} minutes "
+                        "each student has on this server (the lecturer can help)")
+    if problems:
+        raise ClassroomError("This job is too large for this server: " + "; ".join(problems) + ".")
+
+
+def job_cost(family: str, model_settings: dict, dataset: str, dataset_options: dict, training: dict,
+             image_shape) -> JobCost:
+    """A new run's cost, its dataset sized from file listings and headers only (nothing decoded here)."""
+    train_images = dataset_rows().get(dataset, {}).get("train_size") or 0
+    if dataset == "folder":
+        most = classroom.settings().max_dataset_mb * 2**20 if is_student() else MAX_DATASET_BYTES
+        with classroom.uploads_scope():
+            survey = survey_image_folder(dataset_options.get("path", ""), int(dataset_options.get("size", 64)),
+                                         dataset_options.get("channels", 3), most_bytes=most)
+        train_images = survey.files
+    elif dataset == "tiles":
+        train_images = int(dataset_options.get("tiles_per_epoch") or 0)
+    return estimate_cost(family, model_settings, image_shape, int(training.get("batch_size", 128)), train_images,
+                         int(training.get("epochs", 1)))
 
 
 def submit_new_run(family: str, model_settings: dict, dataset: str, dataset_options: dict, training: dict,
                    image_shape, name: str | None = None, measure: bool = True, processes: int = 1) -> None:
     """Queue a new run (its folder is reserved now); raise GenCoreError with the reason when it cannot be."""
-    check_limits(int(training["epochs"]), image_shape, new_run=True)
-    run_dir = reserve_run_dir(classroom.own_space(), family, dataset, name)
+    check_limits(int(training["epochs"]), image_shape, new_run=True)  # the quick refusals first
+    check_limits(int(training["epochs"]), image_shape, new_run=True,
+                 cost=job_cost(family, model_settings, dataset, dataset_options, training, image_shape))
+    with disk_errors("start the run"):
+        run_dir = reserve_run_dir(classroom.own_space(), family, dataset, name)
     try:
         _submit(TrainingRequest(run_dir, family, model_settings, dataset, dataset_options, training,
                                 processes=processes, evaluate=measure))
     except GenCoreError:
-        discard_unused(run_dir)
+        discard_unused(run_dir, made=run_dir)
         raise
 
 
 def submit_resume(run_dir: Path, extra_epochs: int, device: str, measure: bool) -> None:
     if not classroom.can_manage_run(run_dir):
         raise ClassroomError("Only the owner of a run (or the lecturer) can train it further")
-    image_shape = checkpoint.read_config(run_dir).get("model", {}).get("image_shape") or ()
-    check_limits(int(extra_epochs), image_shape, new_run=False)
+    config = checkpoint.read_config(run_dir)
+    model = config.get("model", {})
+    image_shape = model.get("image_shape") or ()
+    cost = None
+    if is_student() and image_shape:
+        settings = {k: v for k, v in model.items() if k != "image_shape"}
+        cost = estimate_cost(str(config.get("family", "")), settings, image_shape,
+                             int(config.get("training", {}).get("batch_size", 128)), 0, 0)
+    check_limits(int(extra_epochs), image_shape, new_run=False, cost=cost)
     _submit(TrainingRequest(Path(run_dir), resume=True, extra_epochs=int(extra_epochs), training={"device": device},
                             evaluate=measure))
 
 
 def _submit(training: TrainingRequest) -> None:
     who = classroom.viewer()
-    view = queue().submit(jobs.JobRequest(training, owner=who.owner, owner_label=who.label))
+    time_limit = classroom.settings().max_job_minutes * 60.0 if is_student() else None
+    view = queue().submit(jobs.JobRequest(training, owner=who.owner, owner_label=who.label, person=who.person,
+                                          time_limit=time_limit, one_waiting=not who.lecturer))
     st.session_state[MY_JOB], st.session_state[WATCHED] = view.id, str(view.run_dir)
 
 
@@ -145,9 +193,9 @@ def live_panel(run: live.LiveRun, owner: str | None, label: str, view: jobs.JobV
     with st.container(border=True):
         title_col, stop_col = st.columns([5, 1])
         whose = classroom.owner_label(owner, label)
-        title_col.subheader(f"Training {run.run_dir.name}")
+        title_col.subheader(f"Training {plain(run.run_dir.name)}")
         title_col.caption("Started outside the app (a terminal, or another machine writing to this folder)"
-                          if owner is None else f"Started by {whose}")
+                          if owner is None else f"Started by {plain(whose)}")
         starting = view is not None and view.state == jobs.STARTING
         if classroom.can_control_job(owner):
             key = f"jobs_stop_{view.id if view else run.run_dir.name}"
@@ -165,7 +213,7 @@ def live_panel(run: live.LiveRun, owner: str | None, label: str, view: jobs.JobV
         stopping = " · stopping…" if (view is not None and view.stopping) or live.stop_requested(
             run.run_dir) else ""
         if starting:
-            st.progress(0.0, text=f"Starting a training process for {whose}…{stopping}")
+            st.progress(0.0, text=f"Starting a training process for {plain(whose)}…{stopping}")
         else:
             current = min(run.epoch + 1, run.total_epochs) if run.total_epochs else run.epoch
             eta = format_duration(run.eta_seconds) if run.eta_seconds else "estimating…"
@@ -199,7 +247,7 @@ def waiting_panel(view: jobs.JobView) -> None:
     with st.container(border=True):
         text_col, cancel_col = st.columns([5, 1])
         waiting_count = sum(v.is_waiting for v in queue().jobs(include_ended=False))
-        text_col.markdown(f"**Your job {view.run_name} is waiting: place {view.place} of {waiting_count} "
+        text_col.markdown(f"**Your job {plain(view.run_name)} is waiting: place {view.place} of {waiting_count} "
                           f"in the queue** · {start_estimate(view)}")
         text_col.caption(f"At most {queue().limit} job{'s' if queue().limit > 1 else ''} train at once on this "
                          "server; each person may have one job waiting.")
@@ -234,7 +282,7 @@ def queue_table(views: list[jobs.JobView], outside: list[live.LiveRun]) -> None:
 
 def _queue_row(name: str, whose: str, state: str, view: jobs.JobView | None) -> None:
     text_col, button_col = st.columns([5, 1])
-    text_col.markdown(f"{name} · {whose} · {state}")
+    text_col.markdown(f"{plain(name)} · {plain(whose)} · {state}")
     if view is not None and view.owner != classroom.viewer().owner and classroom.can_control_job(view.owner):
         button_col.button("Cancel" if view.is_waiting else "Stop", key=f"jobs_queue_stop_{view.id}",
                           disabled=view.stopping, on_click=stop_job, args=(view.id, view.owner))
@@ -270,12 +318,12 @@ def finished_panel() -> None:
     if run is None and view.status != "failed":
         return  # renamed or deleted since: old news
     status = view.status or run.status
-    message = view.message or run.message
+    message = plain(view.message or run.message)
     just_ended = st.session_state.pop(JUST_ENDED, None) == str(view.run_dir)
     saved = run is not None and run.has_weights
     is_active = saved and str(state.active_run_path()) == str(view.run_dir)
     active_note = " It is now the active model: explore it with the pages in the sidebar." if is_active else ""
-    name = f"**{view.run_name}**"
+    name = f"**{plain(view.run_name)}**"
     if status == RunStatus.COMPLETED:
         st.success(f"{name} is trained: {message}{active_note}", icon=":material/check_circle:")
     elif status == RunStatus.STOPPED:
@@ -294,9 +342,9 @@ def finished_panel() -> None:
 def metrics_note(run: live.LiveRun) -> None:
     """How the scoring after training is going (the model is usable meanwhile)."""
     if run.metrics_state == "computing":
-        st.progress(run.metrics_fraction, text=f"Measuring the model: {run.metrics_message} "
+        st.progress(run.metrics_fraction, text=f"Measuring the model: {plain(run.metrics_message)} "
                                                "(you can explore it meanwhile)")
     elif run.metrics_state == "done":
-        st.caption(f":material/analytics: {run.metrics_message} See them on the Models and Evaluate pages.")
+        st.caption(f":material/analytics: {plain(run.metrics_message)} See them on the Models and Evaluate pages.")
     elif run.metrics_state in ("failed", "skipped"):
-        st.warning(run.metrics_message)
+        st.warning(plain(run.metrics_message))

@@ -22,7 +22,7 @@ from gen_core.models import FAMILIES, build_model, layer_summary
 from gen_core.models.presets import Preset
 from gen_core.settings import Setting, settings_of
 from gen_core.training import TrainConfig
-from ui import state
+from ui import classroom, state
 from ui.boundary import public_message
 
 SIDEBAR_PICKER = "sidebar_run"  # widget key of the active-model picker in ui/sidebar.py
@@ -65,8 +65,10 @@ def dataset_label(row: dict) -> str:
 
 
 def save_upload(name: str, data: bytes) -> str:
-    """Keep an uploaded zip in the uploads folder, named by its content so a re-upload is reused."""
-    return str(access.save_upload(name, data))
+    """Keep an uploaded zip in this visitor's uploads folder (within their quota), named by its
+    content so a re-upload is reused; the path a run records, relative to the runs folder."""
+    folder, quota = classroom.own_uploads()
+    return access.recorded_path(access.save_upload(name, data, folder, quota))
 
 
 def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
@@ -81,13 +83,23 @@ def _images_source(prefix: str, allow_embedded: bool) -> str | None | bool:
                                   "anything else, upload as a zip.").strip()
         if path:
             try:  # said at once, before Start; the loader checks again
-                access.resolve_data_path(path)
+                with classroom.uploads_scope():
+                    access.resolve_data_path(path)
             except DatasetError as error:
                 st.error(public_message(error))
                 return False
         return path or False
+    if not classroom.may_save():  # nothing is kept for a classroom visitor without a name
+        st.caption("Give your name in the sidebar first: uploads are kept under it.")
+        return False
     upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}_upload")
-    return save_upload(upload.name, upload.getvalue()) if upload is not None else False
+    if upload is None:
+        return False
+    try:
+        return save_upload(upload.name, upload.getvalue())
+    except GenCoreError as error:
+        st.error(public_message(error))
+        return False
 
 
 def _dataset_hint(name: str, row: dict) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from ui import classroom, state
+from ui.text import plain
 
 MAX_VALUE_CHARS = 400  # longer query values are ignored unread
 _NOTICES = "_url_notices"
@@ -181,7 +182,7 @@ def show_notices(notices: list[str] | None = None) -> None:
     """Say which link parameters were ignored (``notices``, and any left by ``begin_run``)."""
     notices = (notices or []) + st.session_state.pop(_NOTICES, [])
     if notices:
-        st.caption(":material/link_off: Ignored in the link: " + "; ".join(notices) + ".")
+        st.caption(":material/link_off: Ignored in the link: " + "; ".join(plain(n) for n in notices) + ".")
 
 
 def publish(params: Iterable[UrlParam] = (), overrides: Mapping[str, Any] | None = None) -> None:

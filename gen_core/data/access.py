@@ -6,7 +6,12 @@ when it lies inside one of the data folders:
 
 * ``$GEN_CORE_DATA_DIRS``: folders separated by ``os.pathsep`` (":" on Linux and macOS), or
   by default ``./data``, the project's own data folder, where a laptop user drops images;
-* the uploads folder (``_uploads`` under the runs folder), where the app keeps uploaded zips.
+* the uploads folder (``_uploads`` under the runs folder), where the app keeps uploaded zips;
+  in classroom mode each student's in a folder of their own (``_uploads/students/<name>/``),
+  and while ``uploads_scope`` names one, no other upload can be named or read.
+
+A run records its dataset relative to its data folder (``faces/cats``, ``_uploads/...``), never
+as a server path (``recorded_path``), so a downloaded run shows nothing of the server.
 
 Relative paths are looked up in the current folder and then in each data folder, so both
 ``data/faces`` and ``faces`` name ``./data/faces``. Symbolic links are resolved first, so a
@@ -21,15 +26,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterable, Iterator
 
-from gen_core.atomic import write_bytes_atomic
+from gen_core.atomic import disk_errors, outermost_missing, write_bytes_atomic
 from gen_core.errors import DatasetError
-from gen_core.places import UPLOADS_DIR, default_root
+from gen_core.places import STUDENTS_DIR, UPLOADS_DIR, default_root
 
 DATA_DIRS_ENV = "GEN_CORE_DATA_DIRS"
 DEFAULT_DATA_DIR = "data"
 MAX_PATH_CHARS = 1024
+_uploads_scope: ContextVar[Path | None] = ContextVar("uploads_scope", default=None)
 
 
 class DataAccessError(DatasetError):
@@ -61,8 +71,11 @@ def resolve_data_path(path: str | os.PathLike) -> Path:
     if not text or len(text) > MAX_PATH_CHARS or "\x00" in text:
         raise DatasetError("Give the name of a folder or .zip file inside the data folder.")
     roots, candidate = allowed_roots(), Path(text)
-    bases = [Path.cwd(), *data_folders()] if not candidate.is_absolute() else [Path("/")]
+    bases = [Path.cwd(), *data_folders(), default_root()] if not candidate.is_absolute() else [Path("/")]
     inside = [found for found in ((base / candidate).resolve() for base in bases) if _within(found, roots)]
+    scope = _uploads_scope.get()
+    if scope is not None:  # another student's uploads are outside for this one
+        inside = [found for found in inside if not _within(found, [uploads_folder()]) or _within(found, [scope])]
     for found in inside:
         if found.exists():
             return found
@@ -108,14 +121,94 @@ def check_dataset_root(root: str | os.PathLike, default: Path) -> Path:
                           "server reads from.")
 
 
-def save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded zip in the uploads folder, named by its content so a re-upload is reused."""
+def recorded_path(path: str | os.PathLike) -> str:
+    """How a run records a dataset path: relative to its data folder ("faces/cats"), or to the runs
+    folder for an upload ("_uploads/..."), so that it names no server folder and still resolves
+    with ``resolve_data_path``. A path outside every data folder is kept as given (it is refused
+    when used)."""
+    try:
+        resolved = resolve_data_path(path)
+    except DatasetError:
+        return os.fspath(path)
+    uploads = uploads_folder()
+    if _within(resolved, [uploads]):
+        return Path(UPLOADS_DIR, resolved.relative_to(uploads)).as_posix()
+    for root in data_folders():
+        if _within(resolved, [root]) and resolved != root:
+            return resolved.relative_to(root).as_posix()
+    return os.fspath(path)
+
+
+# -- uploads: each student's own --------------------------------------------------------------------
+@contextmanager
+def uploads_scope(folder: Path | None) -> Iterator[None]:
+    """While inside, only uploads in ``folder`` can be named (None: every upload, as for the operator)."""
+    token = _uploads_scope.set(None if folder is None else Path(folder).resolve())
+    try:
+        yield
+    finally:
+        _uploads_scope.reset(token)
+
+
+def student_uploads(slug: str) -> Path:
+    """The folder of one student's uploads."""
+    return uploads_folder() / STUDENTS_DIR / slug
+
+
+def scope_for_run(run_dir: Path) -> Path | None:
+    """The uploads a run may train on: its student's, for a run in a student's space; else all."""
+    try:
+        parts = Path(run_dir).resolve().relative_to(default_root().resolve()).parts
+    except ValueError:
+        return None
+    return student_uploads(parts[1]) if len(parts) >= 3 and parts[0] == STUDENTS_DIR else None
+
+
+def uploads_size(folder: Path) -> int:
+    """Bytes of the zips kept in ``folder``."""
+    try:
+        return sum(entry.stat().st_size for entry in Path(folder).glob("*.zip"))
+    except OSError:
+        return 0
+
+
+def save_upload(name: str, data: bytes, folder: Path | None = None, quota_bytes: int | None = None) -> Path:
+    """Keep an uploaded zip in ``folder`` (default: the uploads folder), named by its content so a
+    re-upload is reused; refused when the folder's zips would pass ``quota_bytes``."""
+    folder = Path(folder) if folder is not None else uploads_folder()
     digest = hashlib.sha256(data).hexdigest()[:12]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(name)).stem).strip("-.")[:60] or "upload"
-    target = uploads_folder() / f"{stem}-{digest}.zip"
-    if not target.exists():
+    target = folder / f"{stem}-{digest}.zip"
+    if target.exists():
+        return target
+    if quota_bytes is not None and uploads_size(folder) + len(data) > quota_bytes:
+        raise DatasetError(f"Your uploads would take {(uploads_size(folder) + len(data)) / 2**20:.0f} MB; each "
+                           f"student may keep {quota_bytes / 2**20:.0f} MB here. Deleting a run deletes the "
+                           "uploads only it used.")
+    with disk_errors("save the upload", made=outermost_missing(folder)):
         write_bytes_atomic(target, data)
     return target
+
+
+def prune_uploads(folder: Path, still_used: Iterable[str | os.PathLike], min_age: float = 600.0) -> list[Path]:
+    """Remove the zips in ``folder`` that no run uses any more (``still_used``: dataset paths the
+    remaining runs and jobs record), except ones saved in the last ``min_age`` seconds (just
+    picked for a run not yet started)."""
+    used = set()
+    for path in still_used:
+        try:
+            used.add(resolve_data_path(path))
+        except (DatasetError, OSError):
+            continue
+    removed, now = [], time.time()
+    for upload in Path(folder).glob("*.zip"):
+        try:
+            if upload.resolve() not in used and now - upload.stat().st_mtime > min_age:
+                upload.unlink()
+                removed.append(upload)
+        except OSError:
+            continue
+    return removed
 
 
 def _within(path: Path, roots: list[Path]) -> bool:

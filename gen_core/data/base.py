@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from gen_core.data.access import recorded_path
 from gen_core.errors import DatasetError
 from gen_core.settings import Setting
 
@@ -122,7 +123,8 @@ def dataset_info(name: str) -> DatasetInfo:
 def load_dataset(name: str, **options) -> ImageDataset:
     """Load a registered dataset by name; ``options`` go to its loader (e.g. ``path=``)."""
     dataset = dataset_info(name).loader(**options)
-    dataset.source = {"name": name, **{k: v for k, v in options.items() if _is_json_value(v)}}
+    recorded = {k: recorded_path(v) if k == "path" and isinstance(v, str) else v for k, v in options.items()}
+    dataset.source = {"name": name, **{k: v for k, v in recorded.items() if _is_json_value(v)}}
     return dataset
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
@@ -27,7 +28,7 @@ from gen_core.data.base import ImageDataset
 from gen_core.errors import ArchiveError, DatasetError, GenCoreError
 from gen_core.images import archive
 from gen_core.images.upload import decode_image as decode_safely
-from gen_core.limits import MAX_DATASET_BYTES, check_image_batch
+from gen_core.limits import MAX_CLASSES, MAX_DATASET_BYTES, check_image_batch
 
 MAX_IMAGE_PIXELS = 50_000_000  # larger images are skipped: decoding one could exhaust memory
 MAX_FILE_BYTES = 256 * 2**20
@@ -67,6 +68,29 @@ def load_image_folder(path: str | Path, size: int = 64, channels: int | str = 3,
         class_names=class_names,
         description=_describe(path, len(images), class_names, size, channel_count, skipped_names))
     return dataset, len(skipped_names)
+
+
+@dataclass(frozen=True)
+class FolderSurvey:
+    """What a folder or zip of images would become, read from its listing alone (nothing decoded)."""
+
+    files: int
+    classes: int
+    decoded_bytes: int  # the float32 images at the requested size
+
+
+def survey_image_folder(path: str | Path, size: int = 64, channels: int | str = 3,
+                        most_bytes: int = MAX_DATASET_BYTES) -> FolderSurvey:
+    """Count the images of a folder or zip (a zip's central directory, a folder's listing) and size
+    the decoded set, refusing one past ``most_bytes`` or MAX_CLASSES classes before any image is
+    decoded: the web server asks this before a job is queued, and only the worker decodes."""
+    size, channel_count, _ = _checked_options(size, channels, 0.1)
+    path = resolve_data_path(path)
+    with _entries(path) as (entries, _):
+        paths = [relative for relative, _ in entries]
+    check_image_batch(len(paths), (channel_count, size, size), "images", most_bytes, DatasetError)
+    _, class_names = _labels_from_folders(paths)
+    return FolderSurvey(len(paths), len(class_names), len(paths) * channel_count * size * size * 4)
 
 
 def load_folder_dataset(path: str | Path, size: int = 64, channels: int | str = 3,
@@ -203,6 +227,9 @@ def _labels_from_folders(image_paths: list[PurePosixPath]) -> tuple[list[int] | 
     if not all(len(p) > 1 for p in parts):
         return None, []
     class_names = sorted({p[0] for p in parts})
+    if len(class_names) > MAX_CLASSES:
+        raise DatasetError(f"{len(class_names):,} sub-folders would make {len(class_names):,} classes; this server "
+                           f"allows at most {MAX_CLASSES}. Put the images in fewer folders (or in one).")
     index_of = {name: index for index, name in enumerate(class_names)}
     return [index_of[p[0]] for p in parts], class_names
 

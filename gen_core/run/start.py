@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from gen_core.atomic import write_json_atomic
-from gen_core.data import ImageDataset, load_dataset
+from gen_core.data import ImageDataset, access, load_dataset
 from gen_core.errors import GenCoreError, TrainingError
 from gen_core.models import build_model
 from gen_core.places import default_root
@@ -166,7 +166,8 @@ def prepare_training(family: str, model_settings: dict, dataset: ImageDataset | 
     """Load the data, size the model to it, pick a fresh run folder (or use ``run_dir``) and
     return the run ready to train. With ``save=False`` nothing is written."""
     if isinstance(dataset, str):
-        dataset = load_dataset(dataset, **(dataset_options or {}))
+        with access.uploads_scope(access.scope_for_run(run_dir or Path(root or default_root()) / "new")):
+            dataset = load_dataset(dataset, **(dataset_options or {}))  # a student's run: their uploads only
     settings = {**model_settings, "image_shape": dataset.image_shape}
     with torch.random.fork_rng(devices=[]):  # the seed decides the initial weights too
         torch.manual_seed(train_config.seed)
@@ -199,7 +200,8 @@ def resume_training(run_dir: Path, extra_epochs: int, device: str = "auto", **ch
     batch_size = per_process_batch(training, distributed.current().world_size)
     config = train_config_from_dict(training, **changes, epochs=done + extra_epochs, device=device,
                                     batch_size=batch_size)
-    dataset = dataset_for_run(run.config)
+    with access.uploads_scope(access.scope_for_run(run.path)):
+        dataset = dataset_for_run(run.config)
     trainer = Trainer(run.model, dataset, config, history=run.history or None, optimizer_state=run.optimizer_state)
     return TrainingRun(trainer, run.path, run.name)
 

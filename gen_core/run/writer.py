@@ -70,7 +70,7 @@ class RunWriter:
             self.finish(event.status, event.message)
 
     def _save_epoch(self, event: Epoch) -> None:
-        if not self.enabled or event.save is None:
+        if not self.enabled or event.save is None or self.folder_gone():
             return
         if event.grid is not None:
             save_png_atomic(event.grid, layout.grid_path(self.run_dir, event.entry["epoch"]))
@@ -94,12 +94,17 @@ class RunWriter:
                            eta_seconds=snapshot.eta_seconds, total_epochs=snapshot.total_epochs,
                            steps_per_epoch=snapshot.steps_per_epoch)
 
+    def folder_gone(self) -> bool:
+        """The run folder was removed or renamed while the run trained (from a shell, say): the run
+        stops and nothing re-creates the folder."""
+        return self.enabled and not self.run_dir.is_dir()
+
     def should_stop(self) -> bool:
-        """True once a stop request is in the run folder (checked at most every 0.2 s)."""
+        """True once a stop request is in the run folder, or the folder is gone (checked at most every 0.2 s)."""
         now = time.monotonic()
         if not self._stop and now - self._checked >= 0.2:
             self._checked = now
-            self._stop = live.stop_requested(self.run_dir)
+            self._stop = live.stop_requested(self.run_dir) or self.folder_gone()
             if now - self._written >= _HEARTBEAT:
                 self._write()
         return self._stop
@@ -120,7 +125,7 @@ class RunWriter:
 
     def _write(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.enabled or (not force and now - self._written < self.min_interval):
+        if not self.enabled or (not force and now - self._written < self.min_interval) or self.folder_gone():
             return
         self._written = now
         self._state["updated"] = time.time()

@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 from subprocess import Popen
 
+from gen_core.atomic import disk_errors
 from gen_core.compute import usable_cores
 from gen_core.errors import GenCoreError
 from gen_core.places import JOBS_DIR, default_root
@@ -66,6 +67,13 @@ class JobRequest:
     owner: str  # who may stop it: a student's name, or a browser session's token
     owner_label: str = ""  # how others see the owner
     one_waiting: bool = True  # False: this owner may queue several (the demo set)
+    person: str = ""  # who is behind the owner (a browser): one waiting job per person, across names
+    time_limit: float | None = None  # seconds it may train; then it is stopped and its epochs kept
+    memory_limit: int | None = None  # bytes its processes may hold; None: the queue's default
+
+    @property
+    def who(self) -> str:
+        return self.person or self.owner
 
     @property
     def run_dir(self) -> Path:
@@ -99,6 +107,7 @@ class Job:
     message: str = ""
     log_path: Path | None = None
     request_file: Path | None = None  # what the worker reads; removed when the job ends
+    limit_reason: str = ""  # set when the queue ended it at a limit (time, memory)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ class JobView:
     status: str
     message: str
     pid: int | None
+    dataset_path: str = ""  # the folder or upload it trains on, as recorded ("" for the embedded sets)
 
     @property
     def run_name(self) -> str:
@@ -153,6 +163,20 @@ def default_threads(limit: int = 1) -> int | None:
     return max(1, (usable_cores() - 1) // max(1, limit))
 
 
+def default_memory_limit() -> int:
+    """Bytes one job's processes may hold: $LATENT_LAB_JOB_MEMORY_GB, else half the machine's memory."""
+    configured = os.environ.get("LATENT_LAB_JOB_MEMORY_GB", "").strip()
+    try:
+        if configured and float(configured) > 0:
+            return int(float(configured) * 2**30)
+    except ValueError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
 def default_limit() -> int:
     """Jobs training at once: $LATENT_LAB_MAX_JOBS, else one per GPU, else one."""
     configured = os.environ.get("LATENT_LAB_MAX_JOBS", "").strip()
@@ -163,10 +187,17 @@ def default_limit() -> int:
 
 class JobQueue:
     def __init__(self, limit: int | None = None, work_dir: Path | None = None, nice: int = 5,
-                 threads: int | None = 0, gpus: list[int] | None = None, poll: float = 0.25) -> None:
+                 threads: int | None = 0, gpus: list[int] | None = None, poll: float = 0.25,
+                 memory_limit: int | None = 0) -> None:
         """``nice``: how much lower a worker's CPU priority is than the server's; ``threads``: a
-        worker's torch threads (0: ``default_threads()``, None: torch's choice)."""
+        worker's torch threads (0: ``default_threads()``, None: torch's choice); ``memory_limit``:
+        bytes one job's processes may hold (0: ``default_memory_limit()``, None: no limit)."""
         self.limit = max(1, limit or default_limit())
+        self.memory_limit = default_memory_limit() if memory_limit == 0 else memory_limit
+        self._seconds_used: dict[str, float] = {}  # training seconds per owner since the server started
+        self._adopted: list[Path] = []  # run folders still trained by workers of an earlier server process
+        self._adopted_checked = 0.0
+        self._memory_checked = 0.0
         self.nice, self.poll = nice, poll
         self.threads = default_threads(self.limit) if threads == 0 else threads
         self._work_dir = work_dir
@@ -189,17 +220,20 @@ class JobQueue:
             for job in self._jobs:
                 if job.state != ENDED and Path(job.request.run_dir).resolve() == run_dir:
                     raise QueueError(f"{run_dir.name} already has a job {'waiting' if job.state == QUEUED else 'training'}")
-                if job.state == QUEUED and job.request.owner == request.owner and request.one_waiting \
+                if job.state == QUEUED and job.request.who == request.who and request.one_waiting \
                         and job.request.one_waiting:
                     raise QueueError(f"You already have a job waiting ({job.request.run_dir.name}, place "
                                      f"{self._place(job)}); cancel it or wait until it starts")
             if live.is_training(run_dir):
                 raise QueueError(f"{run_dir.name} is being trained by another process")
-            work_dir = Path(self._work_dir or default_root() / JOBS_DIR)
+            if not run_dir.is_dir():
+                raise QueueError(f"{run_dir.name} is not in the runs folder any more")
+            work_dir = self._jobs_folder()
             training = replace(request.training, run_dir=run_dir)
             job = Job(next(self._ids), replace(request, training=training), time.time())
             job.log_path = work_dir / f"{run_dir.name}-{job.id}.log"
-            job.request_file = training.write(work_dir / f"{run_dir.name}-{job.id}.json")
+            with disk_errors("queue the job"):
+                job.request_file = training.write(work_dir / f"{run_dir.name}-{job.id}.json")
             self._jobs.append(job)
             self._ensure_supervisor()
         self._wake.set()
@@ -223,6 +257,19 @@ class JobQueue:
                     worker.signal_group(job.process, signal.SIGTERM)
         self._wake.set()
         return "stopping"
+
+    def seconds_used(self, owner: str) -> float:
+        """Seconds ``owner``'s jobs have trained since the server started (those training count so far)."""
+        with self._lock:
+            now = time.time()
+            running = sum(now - j.started for j in self._jobs if j.request.owner == owner and j.started
+                          and j.state in (STARTING, RUNNING))
+            return self._seconds_used.get(owner, 0.0) + running
+
+    def adopted(self) -> list[Path]:
+        """Run folders still trained by workers an earlier server process started (counted as busy slots)."""
+        with self._lock:
+            return list(self._adopted)
 
     def jobs(self, include_ended: bool = True) -> list[JobView]:
         """Training jobs first, then waiting ones in order, then recently ended ones (newest first)."""
@@ -281,6 +328,10 @@ class JobQueue:
     def _tick(self) -> None:
         with self._lock:
             now = time.time()
+            self._adopt_workers(now)
+            check_memory = now - self._memory_checked >= 1.0
+            if check_memory:
+                self._memory_checked = now
             for job in [j for j in self._jobs if j.state in (STARTING, RUNNING)]:
                 return_code = job.process.poll()
                 if return_code is not None:
@@ -288,6 +339,7 @@ class JobQueue:
                     continue
                 if job.state == STARTING and self._writer_attached(job):
                     job.state = RUNNING
+                self._hold_to_limits(job, now, check_memory)
                 if job.stop_requested is not None and now - job.stop_requested > STOP_GRACE:
                     hard = now - job.stop_requested > STOP_GRACE + 10
                     worker.signal_group(job.process, signal.SIGKILL if hard else signal.SIGTERM)
@@ -295,6 +347,53 @@ class JobQueue:
             ended = [j for j in self._jobs if j.state == ENDED]
             for job in ended[:-KEEP_ENDED]:
                 self._jobs.remove(job)
+
+    def _hold_to_limits(self, job: Job, now: float, check_memory: bool) -> None:
+        """Stop a job at its wall-clock limit (its epochs are kept), kill one past its memory limit, and
+        stop one whose run folder was removed while it trained."""
+        request = job.request
+        if job.stop_requested is None and not request.run_dir.is_dir():
+            job.limit_reason = "Its run folder was removed while it trained, so it was stopped."
+            job.stop_requested = now
+            worker.signal_group(job.process, signal.SIGTERM)
+        elif job.stop_requested is None and request.time_limit and job.started \
+                and now - job.started > request.time_limit:
+            job.limit_reason = (f"Stopped at the time limit of {request.time_limit / 60:.0f} minutes per job on "
+                                "this server.")
+            job.stop_requested = now
+            live.request_stop(request.run_dir)
+        limit = request.memory_limit or self.memory_limit
+        if check_memory and limit and not job.limit_reason.startswith("It used"):
+            used = worker.memory_used(job.process.pid)
+            if used > limit:
+                job.limit_reason = (f"It used {used / 2**30:.1f} GB of memory, more than the {limit / 2**30:.1f} GB "
+                                    "one job may use on this server: use a smaller batch, model or image size.")
+                worker.signal_group(job.process, signal.SIGKILL)
+
+    def _adopt_workers(self, now: float) -> None:
+        """Workers a previous server process started and that still train hold their slots: found once
+        at start-up through the request files it left in the jobs folder, and then kept until they end."""
+        if now - self._adopted_checked < 2.0:
+            return
+        first = not self._adopted_checked
+        self._adopted_checked = now
+        if first:
+            ours = {job.request_file for job in self._jobs}
+            for request_file in sorted(self._jobs_folder().glob("*.json")):
+                if request_file in ours:
+                    continue
+                try:
+                    run_dir = TrainingRequest.read(request_file).run_dir
+                except GenCoreError:
+                    continue
+                if live.is_training(run_dir):
+                    self._adopted.append(run_dir)
+                else:
+                    request_file.unlink(missing_ok=True)
+        self._adopted = [run_dir for run_dir in self._adopted if live.is_training(run_dir)]
+
+    def _jobs_folder(self) -> Path:
+        return Path(self._work_dir or default_root() / JOBS_DIR)
 
     def _start_waiting(self) -> None:
         for job in [j for j in self._jobs if j.state == QUEUED]:
@@ -328,6 +427,15 @@ class JobQueue:
             if status == RunStatus.COMPLETED and metrics.get("state") == "computing":
                 live.record_scoring_failed(run_dir, worker.exit_reason(return_code, job.log_path))
             self._learn_epoch_time(recorded)
+        if job.limit_reason and run_dir.is_dir():  # said in its own words, whatever the worker wrote
+            status = RunStatus.FAILED.value if job.limit_reason.startswith("It used") else RunStatus.STOPPED.value
+            kept = " The saved epochs are kept." if (run_dir / layout.WEIGHTS_FILE).exists() else ""
+            message = job.limit_reason + kept
+            live.record_end(run_dir, status, message)
+        elif job.limit_reason:  # its folder is gone: nothing to write into (writing would re-create it)
+            status, message = RunStatus.STOPPED.value, job.limit_reason
+        elif status in FINAL_STATUSES:
+            pass
         elif job.stop_requested is not None:
             status, message = RunStatus.STOPPED.value, "Stopped before the end of its first epoch." if not \
                 (run_dir / layout.WEIGHTS_FILE).exists() else "Stopped; the saved epochs are kept."
@@ -339,6 +447,9 @@ class JobQueue:
 
     def _end(self, job: Job, status: str, message: str) -> None:
         job.state, job.ended, job.status, job.message = ENDED, time.time(), status, message
+        if job.started is not None:
+            owner = job.request.owner
+            self._seconds_used[owner] = self._seconds_used.get(owner, 0.0) + job.ended - job.started
         self._free_gpus = sorted(self._free_gpus + job.gpus)
         if job.request_file is not None:
             job.request_file.unlink(missing_ok=True)
@@ -361,7 +472,7 @@ class JobQueue:
         return min(self.limit, max(1, job.request.processes))
 
     def _slots_used(self) -> int:
-        return sum(self._slots_needed(j) for j in self._jobs if j.state in (STARTING, RUNNING))
+        return sum(self._slots_needed(j) for j in self._jobs if j.state in (STARTING, RUNNING)) + len(self._adopted)
 
     def _place(self, job: Job) -> int:
         waiting = [j for j in self._jobs if j.state == QUEUED]
@@ -392,7 +503,8 @@ class JobQueue:
         return JobView(job.id, request.run_dir, request.owner, request.owner_label or request.owner, job.state,
                        self._place(job), request.processes, request.epochs, job.submitted, job.started, job.ended,
                        estimates.get(job.id), job.stop_requested is not None, job.status, job.message,
-                       job.process.pid if job.process is not None else None)
+                       job.process.pid if job.process is not None else None,
+                       str(request.training.dataset_options.get("path") or ""))
 
 
 def estimate_starts(training: list[tuple[int, float | None]], waiting: list[tuple[int, int, float | None]],

@@ -101,3 +101,24 @@ def prune_logs(folder: Path, keep: int) -> None:
     logs = sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True)
     for log in logs[keep:]:
         log.unlink(missing_ok=True)
+
+
+def memory_used(group: int) -> int:
+    """Resident bytes of every process in process group ``group`` (a worker and what it started,
+    torchrun's ranks included), read from /proc; 0 where /proc is not there."""
+    page, total = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096, 0
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return 0
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != group:  # after the command name: state, ppid, pgrp, ...
+                continue
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue  # it ended while we looked
+    return total

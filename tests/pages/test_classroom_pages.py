@@ -20,6 +20,7 @@ from gen_core.serve.classroom import student_space
 from .conftest import APP, page_text
 
 PASSPHRASE = "chalk and talk"
+CODE = "ROOM42"
 TIMEOUT = 180
 
 
@@ -30,6 +31,7 @@ def class_root(tmp_path, monkeypatch, trained_runs, runs_root):
     monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
     monkeypatch.setenv("LATENT_LAB_CLASSROOM", "1")
     monkeypatch.setenv("LATENT_LAB_LECTURER_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("LATENT_LAB_JOIN_CODE", CODE)
     monkeypatch.setattr(jobs, "_default_queue", jobs.JobQueue(limit=1, nice=0, threads=1, gpus=[]))
     shutil.copytree(trained_runs["ae"], student_space(root, "bob") / "bobs-ae")
     shutil.copytree(trained_runs["vae2"], root / "lecture-demo")
@@ -37,12 +39,15 @@ def class_root(tmp_path, monkeypatch, trained_runs, runs_root):
     jobs.default_queue().close(timeout=60)
 
 
-def visit(page: str, student: str | None = None, key: str | None = None) -> AppTest:
+def visit(page: str, student: str | None = None, key: str | None = None, join: str | None = CODE) -> AppTest:
+    """Open ``page`` as ``student``: with the key of their bookmark, or (a new name) the class code."""
     at = AppTest.from_file(APP, default_timeout=60)
     if student is not None:
         at.query_params["student"] = student
     if key is not None:
         at.query_params["key"] = key
+    elif student is not None and join:
+        at.query_params["join"] = join
     at.switch_page(f"app_pages/{page}.py")
     return at.run()
 
@@ -74,6 +79,9 @@ def test_a_name_is_given_once_and_kept_in_the_url_with_its_key(class_root, train
     assert "Your name for this class" in [t.label for t in at.text_input]
     at.text_input(key="sidebar_name").input("Ada L")
     at.button(key="sidebar_name_enter").click().run()
+    assert any("class code is not right" in e.value for e in at.error), "a name needs the class code"
+    at.text_input(key="sidebar_join_code").input(CODE.lower())
+    at.button(key="sidebar_name_enter").click().run()
     assert at.query_params["student"] == "ada-l" and len(at.query_params["key"]) == 32
     assert "You are **ada-l**" in page_text(at) and (class_root / "students" / "ada-l").is_dir()
     shutil.copytree(trained_runs["vae2"], class_root / "students" / "ada-l" / "adas-vae")
@@ -82,9 +90,10 @@ def test_a_name_is_given_once_and_kept_in_the_url_with_its_key(class_root, train
     assert at.query_params["student"] == "ada-l" and at.query_params["key"], "the name stays in the URL"
     again = visit("models", "ada-l", at.query_params["key"])  # a reload or a bookmark
     assert "You are **ada-l**" in page_text(again)
-    impostor = visit("models", "ada-l")  # the name without its key
+    impostor = visit("models", "ada-l", join=None)  # the name without its key
     assert "You are" not in page_text(impostor) and "student" not in impostor.query_params
     impostor.text_input(key="sidebar_name").input("ada-l")
+    impostor.text_input(key="sidebar_join_code").input(CODE)
     impostor.button(key="sidebar_name_enter").click().run()
     assert any("is taken in this class" in e.value for e in impostor.error)
     assert not at.exception and not again.exception and not impostor.exception
@@ -193,3 +202,36 @@ def test_a_run_written_by_the_cli_shows_live_in_the_app_and_can_be_stopped(tmp_p
     history = checkpoint.load_run(run_dir).history
     assert history["status"] == "stopped" and history["epochs"]
     assert not at.exception
+
+
+def test_nobody_can_take_the_lecturers_place(class_root):
+    """Issue 18: "lecturer" was a name a student could claim; it then shadowed the lecturer's runs."""
+    at = visit("models", "lecturer")
+    assert "You are" not in page_text(at) and "student" not in at.query_params
+    assert any("role" in w.value for w in at.warning), "the refused name is said, not dropped"
+    assert not (class_root / "students" / "lecturer").exists()
+    ada = visit("models", "ada")
+    ada.selectbox(key="models_gallery_owner").set_value(":lecturer").run()
+    assert "lecture-demo" in page_text(ada) and not ada.exception
+
+
+def test_a_bookmark_with_a_wrong_key_is_said_and_a_nameless_visitor_saves_nothing(class_root):
+    bob = visit("models", "bob")
+    wrong = visit("train", "bob", key="0" * 32)
+    assert any("does not prove the name bob" in w.value for w in wrong.warning)
+    assert "You are" not in page_text(wrong) and bob.query_params.get("key")
+    nameless = visit("train")
+    nameless.selectbox(key="train_dataset").set_value("folder").run()
+    nameless.radio(key="train_folder_source").set_value("Upload a zip").run()
+    assert "uploads are kept under it" in page_text(nameless) and not nameless.exception
+    assert not (class_root / "_uploads").exists()
+
+
+def test_the_lecturer_sees_the_code_and_the_names_and_can_release_one(class_root):
+    visit("models", "ada")
+    lecturer = visit("models")
+    lecturer.text_input(key="sidebar_passphrase").input(PASSPHRASE)
+    lecturer.button(key="sidebar_lecturer_enter").click().run()
+    assert f"Class code: **{CODE}**" in page_text(lecturer)
+    lecturer.button(key="sidebar_release_ada").click().run()
+    assert not (student_space(class_root, "ada") / ".owner").exists()

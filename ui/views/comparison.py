@@ -23,6 +23,7 @@ from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.metrics.storage import stored_metrics
 from gen_core.models import family_class
 from gen_core.sampling import PRIOR, SAMPLER_TITLES, sampler_unusable_reason
+from ui.text import chart_text
 from ui.views.two_sample import c2st_sentence
 
 SAMPLER_COLOURS = {PRIOR: "#1f77b4", "gmm": "#ff7f0e"}
@@ -216,7 +217,7 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
     for sampler in dict.fromkeys(column.sampler for column in table.columns):
         indices = [index for index, column in enumerate(table.columns) if column.sampler == sampler]
         figure.add_bar(
-            x=[table.labels[index] for index in indices], y=[row.values[index] or 0.0 for index in indices],
+            x=[chart_text(table.labels[index]) for index in indices], y=[row.values[index] or 0.0 for index in indices],
             name=SAMPLER_TITLES.get(sampler, sampler), marker_color=SAMPLER_COLOURS.get(sampler),
             marker_line_color="#0b5d1e", marker_line_width=[4 if row.best[index] else 0 for index in indices],
             text=[NOT_AVAILABLE if row.values[index] is None else
@@ -232,7 +233,7 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
     figure.update_layout(title=dict(text=f"{info.label}<br><sup>{info.unit} · {subtitle}</sup>"),
                          barmode="group", height=420, margin=dict(t=90, b=40, l=60, r=20),
                          legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-                         xaxis=dict(categoryorder="array", categoryarray=table.labels), yaxis_title=info.unit)
+                         xaxis=dict(categoryorder="array", categoryarray=[chart_text(label) for label in table.labels]), yaxis_title=info.unit)
     return figure
 
 

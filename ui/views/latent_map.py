@@ -12,6 +12,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from gen_core.latent import LatentMap
+from ui.text import chart_text
 
 # A well-separated digit pair (0 vs 1) and overlapping ones, found by class name so they only
 # appear for digit datasets.
@@ -53,7 +54,7 @@ def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | N
         groups = [("all test images", np.arange(len(latent_map.coords)), 0)]
     else:
         shown = latent_map.present_classes() if shown_classes is None else [int(c) for c in shown_classes]
-        groups = [(latent_map.class_name(label), np.flatnonzero(latent_map.labels == label), label)
+        groups = [(chart_text(latent_map.class_name(label)), np.flatnonzero(latent_map.labels == label), label)
                   for label in shown]
     for name, indices, label in groups:
         figure.add_trace(trace_type(
