@@ -113,12 +113,12 @@ def slider_panel(runs, axes, start, context, publish_args) -> None:
     if st.session_state.get(CONTEXT) != context or any(key not in st.session_state for key in _slider_keys(axes)):
         _set_sliders(axes, _starting_positions(axes, start))
         st.session_state[CONTEXT] = context
-    controls, picture = st.columns([1, 1], gap="medium")
+    controls, picture = st.columns([2, 3] if presentation.is_on() else [1, 1], gap="medium")
     with controls:
         coords = _sliders(axes, start)
     latent = axes.latent_at(coords, start)
     width_px = presentation.scaled(IMAGE_WIDTH_PX if len(runs) == 1 else IMAGE_WIDTH_PX * 2 // 3)
-    with picture:
+    with picture, presentation.main_picture():
         for column, each in zip(st.columns(len(runs)), runs):
             started = time.perf_counter()
             image = decode_to_pil(each.model, latent, upscale=display_upscale(each.model.image_shape, width_px))
@@ -133,6 +133,7 @@ def slider_panel(runs, axes, start, context, publish_args) -> None:
         _sweep(runs[0], axes, coords, start, str(context), width_px)
     params, overrides = publish_args
     url_state.publish(params, {**overrides, LINKED_COORDS: [round(c, 4) for c in coords]})
+    url_state.link_box()  # drawn here, so it holds what this fragment's rerun just wrote
 
 
 st.title("Latent sliders")
@@ -229,4 +230,3 @@ with user_errors():
     params_overrides["_url_sliders_dims"] = [d + 1 for d in axes.dims] if dims else None
     slider_panel([run] + ([other] if other is not None else []), axes, start,
                  (run_key(run), start_id, axes.kind, tuple(axes.dims), len(axes)), (params, params_overrides))
-url_state.link_box()

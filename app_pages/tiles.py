@@ -81,7 +81,7 @@ def _real_and_generated(run, real_pool, tile_size: int) -> None:
         count = count_column.select_slider("Tiles in each panel", [4, 8, 16, 32], value=16, key="tiles_pair_count")
         seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="tiles_pair_seed")
     zoom = tiles_view.zoom_factor(tile_size, 128)
-    real_column, generated_column = st.columns(2)
+    real_column, generated_column = presentation.main_picture().columns(2)
     with real_column:
         st.markdown("**Real**")
         st.image(_grid(tiles_view.pick_tiles(real_pool, count, seed), zoom), output_format="PNG")
@@ -235,7 +235,8 @@ if dataset is None:
     if run is None or not tiles_view.is_tile_run(run.config):
         _explain_no_tile_model(run)
     st.subheader("Coverage heat map")
-    _coverage_section(run, None, 32)
+    with presentation.main_picture():
+        _coverage_section(run, None, 32)
 else:
     tile_size = int(dataset.image_shape[-1])
     st.caption(f"**{run.name}** · {run.family.upper()} · {dataset.description}")
