@@ -41,7 +41,8 @@ _STYLE = """
 _PRESENT_STYLE = """
 <style>
 html { font-size: 18px; }
-[data-testid="stMainBlockContainer"] { padding: 1.2rem 1.5rem 3rem 1.5rem; max-width: 100%; }
+/* the top padding clears the header bar, which holds the arrow that opens the folded sidebar */
+[data-testid="stMainBlockContainer"] { padding: 3.4rem 1.5rem 3rem 1.5rem; max-width: 100%; }
 h1 { font-size: 1.9rem !important; padding-top: 0 !important; }
 [data-testid="stCaptionContainer"] { font-size: 1rem; }
 /* the page's introduction under its title: the lecturer says it, the room reads the picture */
