@@ -3,7 +3,7 @@
 import streamlit as st
 
 from gen_core.compute import ComputeError, apply_thread_policy
-from ui import presentation, url_state
+from ui import decks, presentation, url_state
 from ui.boundary import page_boundary
 from ui.sidebar import render_sidebar
 
@@ -32,12 +32,15 @@ try:  # once per server: one thread per request, BLAS too (gen_core.compute); ne
 except ComputeError as error:  # a bad $GEN_CORE_THREADS: said in one line on every page
     st.error(str(error))
     st.stop()
+PAGES_BY_PATH = {each.url_path: each for group in PAGES.values() for each in group}
 page = st.navigation(PAGES)
 with page_boundary(page.title):  # an unexpected error: logged in full, a short message on screen
     url_state.begin_run()  # a link's ?present= and ?run=, before anything is drawn
-    presentation.apply_style()
+    presentation.apply_style()  # the lecture view also folds the sidebar away
     render_sidebar()
     with st.sidebar:
         presentation.toggle()
+        decks.panel(page.url_path, PAGES_BY_PATH)
+    decks.player(PAGES_BY_PATH)
     url_state.show_link_notices()
     page.run()

@@ -167,7 +167,7 @@ if kind == "gmm":
                                                  help="full: own covariance per component; tied: one shared; "
                                                       "diag: per-dimension variances; spherical: one variance.")
         button_column.form_submit_button("Fit mixtures", type="primary", width="stretch", key="class_sampler_fit")
-    st.caption("Largest K for this data: " + " · ".join(f"{name} {limit}" for name, limit in limits.items())
+    presentation.note("Largest K for this data: " + " · ".join(f"{name} {limit}" for name, limit in limits.items())
                + (f" (the smallest class has {min(counts)} codes" if labelled else f" ({min(counts)} codes")
                + f" in {latents.shape[1]} dimensions). "
                "Mixtures start from k-means.")
@@ -207,7 +207,7 @@ if kind != "prior":
     took = f"{fit_seconds:.1f} s" if fit_seconds >= 0.1 else "under 0.1 s"
     what = (f"a {fit_settings['n_components']}-component {fit_settings['covariance_type']} mixture per "
             f"{'class' if labelled else 'group'}" if kind == "gmm" else SAMPLER_CHOICES[kind].lower())
-    st.caption(f"Fitted {what} to {len(fit_latents):,} encoded training images in {took} (cached for this model).")
+    presentation.note(f"Fitted {what} to {len(fit_latents):,} encoded training images in {took} (cached for this model).")
 if draw_settings:
     sampler = copy.copy(sampler)  # the cached one is shared; draw-time settings go on a copy
     for name, value in draw_settings.items():
@@ -258,22 +258,23 @@ with user_errors("Sampling failed: "):
 if rows is None:
     url_state.publish(URL_PARAMS)
     st.stop()
-training_note(run)
 notes = {}
 if classes:
     row_classes = classes if by_class else [chosen_class] * len(rows)
     with user_errors("The samples' classes could not be checked: "):
         notes = class_check_notes(dataset, rows, row_classes, class_name)
+if compare:
+    presentation.note("Each block: **generated** images on top, the **nearest training image** under each, and the "
+                      "model's **reconstruction** of that training image at the bottom.")
+train_labels = None if dataset.train_labels is None else dataset.train_labels.tolist()
+with presentation.main_picture():  # 112 px a frame in the lecture view (28 px digits, 4x)
+    _show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, 112 if presentation.is_on() else 48),
+               notes, lambda index: "?" if train_labels is None else class_name(int(train_labels[index])))
 if notes:
-    st.warning("Some rows mostly show another class than the one they were drawn for (marked below): this model "
+    st.warning("Some rows mostly show another class than the one they were drawn for (marked): this model "
                "or sampler does not separate those classes well enough. Train longer, or try more components.",
                icon=":material/warning:")
-if compare:
-    st.caption("Each block: **generated** images on top, the **nearest training image** under each, and the "
-               "model's **reconstruction** of that training image at the bottom.")
-train_labels = None if dataset.train_labels is None else dataset.train_labels.tolist()
-_show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, presentation.scaled(48)), notes,
-           lambda index: "?" if train_labels is None else class_name(int(train_labels[index])))
+training_note(run)
 
 if row_matches:
     sample_median = statistics.median(value for matches in row_matches for value in matches.distances.tolist())

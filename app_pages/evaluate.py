@@ -159,12 +159,15 @@ table_layout = {"_index": st.column_config.Column(width=200), "Better": st.colum
                 **{label: st.column_config.Column(width=max(COLUMN_WIDTH_PX, HEADER_CHAR_PX * len(label) + 24), help=label)
                    for label in table.labels}}
 st.subheader("Side by side")
-for group, rows in table.groups().items():
-    st.markdown(f"**{GROUP_TITLES.get(group, group)}**")
-    st.dataframe(table.styled(group), width="stretch", placeholder="n/a", column_order=["Better", *table.labels, "Unit"],
-                 column_config=table_layout)
-st.caption("✓ on green: the best value of its row (by the *Better* column: lower, higher, or nearest 1 for ratios "
-           "against real images). Rows without a direction are descriptive and get no mark.")
+with presentation.main_picture():
+    for group, rows in table.groups().items():
+        st.markdown(f"**{GROUP_TITLES.get(group, group)}**")
+        st.dataframe(table.styled(group), width="stretch", placeholder="n/a",
+                     column_order=["Better", *table.labels, "Unit"], column_config=table_layout)
+st.caption("Each number ± how much it could change with other samples (a 90% bootstrap interval over the images "
+           "it was computed from; their number is under *How each column was computed*). ✓ on green: the best "
+           "value of its row, marked only where it is better by more than that uncertainty (by the *Better* column: "
+           "lower, higher, or nearest 1 for ratios against real images). Rows without a direction get no mark.")
 notes = reading_notes(table)
 if notes:
     st.markdown("**What the numbers say**")

@@ -94,6 +94,7 @@ def mix_panel(models_and_codes, publish_args, runs=()) -> None:
         for title, model, start, end in models_and_codes:
             _mix_row(model, start, end, method, percent, title)
     url_state.publish(*publish_args)
+    url_state.link_box()  # drawn here, so it holds what this fragment's rerun just wrote
 
 
 st.title("Interpolate")
@@ -136,15 +137,16 @@ titles = [each.name for each in runs] if other is not None else [None]
 
 st.subheader("As the model sees them" if other is None else "As the models see them")
 upscale = display_upscale(model.image_shape, THUMB_PX)
-for title, each, result in zip(titles, runs, found):
-    how = "found by optimisation" if result.by_optimisation else "encoded and decoded"
-    if title:
-        st.markdown(f"**{title}**")
-    columns = st.columns(4)
-    for index, (name, image) in enumerate((("A", image_a), ("B", image_b))):
-        show_image(to_pil(image, upscale), f"{name}: the model's input", columns[2 * index])
-        show_image(decode_to_pil(each.model, result.latents[index], upscale),
-                   f"{name}: {how}, MSE {float(result.errors[index]):.4f}", columns[2 * index + 1])
+with presentation.settings("The two images, and as the model sees them"):
+    for title, each, result in zip(titles, runs, found):
+        how = "found by optimisation" if result.by_optimisation else "encoded and decoded"
+        if title:
+            st.markdown(f"**{title}**")
+        columns = st.columns(4)
+        for index, (name, image) in enumerate((("A", image_a), ("B", image_b))):
+            show_image(to_pil(image, upscale), f"{name}: the model's input", columns[2 * index])
+            show_image(decode_to_pil(each.model, result.latents[index], upscale),
+                       f"{name}: {how}, MSE {float(result.errors[index]):.4f}", columns[2 * index + 1])
 
 st.subheader("Paths in latent space")
 st.caption("A straight line between two codes can cut through the middle of the space, where a prior puts little "
@@ -152,8 +154,8 @@ st.caption("A straight line between two codes can cut through the middle of the 
 with presentation.settings("Frames"):
     frames = st.slider("Frames", 3, 16, key="interp_frames", persist_state="page")
 strips = {}
-with user_errors("Interpolation failed: "):
-    frame_px = min(presentation.scaled(100), 640 // frames)  # a strip stays on one line at 1024 wide
+with presentation.main_picture(), user_errors("Interpolation failed: "):
+    frame_px = presentation.strip_frame_px(frames)  # one line at 1024 wide; at least 120 px in the lecture view
     captions = [f"{round(100 * k / (frames - 1))}%" for k in range(frames)]
     for method in INTERPOLATION_METHODS:
         st.markdown(f"**{METHOD_LABELS[method]}**")
@@ -189,4 +191,3 @@ if strips:
             st.download_button("Download GIF", animation, file_name=f"{each.name}-{gif_method}.gif", mime="image/gif",
                                icon=":material/download:", key=f"interp_gif_download_{each.name}", on_click="ignore")
 url_state.publish(*publish_args)
-url_state.link_box()

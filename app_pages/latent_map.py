@@ -107,7 +107,7 @@ if dataset is not None:
         latent_map = _latent_map(*run_key(run), model, dataset)
 if latent_map is None:
     st.stop()
-upscale = display_upscale(model.image_shape, 56)
+upscale = display_upscale(model.image_shape, 84 if presentation.is_on() else 56)  # 126 px shown, lecture view
 classes = latent_map.present_classes()
 url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0), max_items=len(classes) or 1),
               UrlParam("img", INDEX_KEY, "int", 0, len(latent_map.latents) - 1),
@@ -117,7 +117,8 @@ url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0
 url_state.restore(url_params)
 
 # -- the map ----------------------------------------------------------------------------------
-st.subheader("The test set along its first two principal directions")
+st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_dim == 2 else
+             "The test set along its first two principal directions")
 shown = None
 last_index = len(latent_map.latents) - 1
 _keep_valid(INDEX_KEY, range(last_index + 1), 0)
@@ -132,12 +133,12 @@ if classes:
                 st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
                           args=(pair,), help=f"Only classes {title}: a pair the code keeps apart, or one it mixes.")
 map_column, point_column = st.columns([3, 1], gap="small")
-with map_column:
+with map_column, presentation.main_picture():
     if classes and not shown:
         st.info("Choose at least one class to show.")
     figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
                             marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
-                            height=560 if presentation.is_on() else 480)
+                            height=470 if presentation.is_on() else 480)  # its x-axis above the fold at 768
     st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
                     selection_mode="points", width="stretch")
     two_share = latent_map.explained_variance_ratio[:2].sum()

@@ -137,13 +137,14 @@ def slider_panel(runs, axes, start, context, publish_args) -> None:
         _live_downloads(runs, axes.latent_at(coords, start), width_px)  # the pictures are drawn in the browser
         _sweep(runs[0], axes, coords, start, str(context), width_px)
         url_state.publish(publish_args[0], {**publish_args[1], LINKED_COORDS: [round(c, 4) for c in coords]})
+        url_state.link_box()
         return
-    controls, picture = st.columns([1, 1], gap="medium")
+    controls, picture = st.columns([2, 3] if presentation.is_on() else [1, 1], gap="medium")
     with controls:
         _slider_buttons(axes, start)
         coords = _sliders(axes)
     latent = axes.latent_at(coords, start)
-    with picture:
+    with picture, presentation.main_picture():
         for column, each in zip(st.columns(len(runs)), runs):
             started = time.perf_counter()
             image = decode_to_pil(each.model, latent, upscale=display_upscale(each.model.image_shape, width_px))
@@ -158,6 +159,7 @@ def slider_panel(runs, axes, start, context, publish_args) -> None:
         _sweep(runs[0], axes, coords, start, str(context), width_px)
     params, overrides = publish_args
     url_state.publish(params, {**overrides, LINKED_COORDS: [round(c, 4) for c in coords]})
+    url_state.link_box()  # drawn here, so it holds what this fragment's rerun just wrote
 
 
 st.title("Latent sliders")
@@ -254,4 +256,3 @@ with user_errors():
     params_overrides["_url_sliders_dims"] = [d + 1 for d in axes.dims] if dims else None
     slider_panel([run] + ([other] if other is not None else []), axes, start,
                  (run_key(run), start_id, axes.kind, tuple(axes.dims), len(axes)), (params, params_overrides))
-url_state.link_box()

@@ -18,7 +18,7 @@ from gen_core.images import decode_image
 from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.models import FAMILY_LABELS, family_class
 from gen_core.run import checkpoint, collection, layout
-from ui import classroom, state
+from ui import classroom, presentation, state
 from ui.boundary import public_message
 from ui.demos_panel import demos_section
 from ui.live_runs import training_dirs
@@ -248,10 +248,17 @@ if flash:
     getattr(st, flash[0])(flash[1])
 
 who = classroom.viewer()
-if who.student or who.lecturer or not who.classroom:  # a nameless classroom visitor has no space to import to
-    import_section()
-if who.lecturer or not who.classroom:  # in a class the demo set is the lecturer's to train
-    demos_section()
+
+
+def _tools() -> None:
+    if who.student or who.lecturer or not who.classroom:  # a nameless classroom visitor has no space to import to
+        import_section()
+    if who.lecturer or not who.classroom:  # in a class the demo set is the lecturer's to train
+        demos_section()
+
+
+if not presentation.is_on():  # the lecture view shows the runs first, the tools after them
+    _tools()
 
 all_runs = state.list_runs()
 active = state.active_run_path()
@@ -261,9 +268,12 @@ if all_runs:
     readable = sum(1 for run in all_runs if not run.error)
     st.subheader(f"{'Your ' if who.classroom else ''}{readable} run{'s' if readable != 1 else ''}" +
                  (f", {len(all_runs) - readable} unreadable" if readable < len(all_runs) else ""))
-    for run in all_runs:
-        run_card(run, active_path, busy_paths)
+    with presentation.main_picture():
+        for run in all_runs:
+            run_card(run, active_path, busy_paths)
 else:
     st.info("No saved runs yet. Train one first: the quick start on the Train page takes seconds.")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 class_gallery(active_path, busy_paths)
+if presentation.is_on():
+    _tools()

@@ -85,13 +85,8 @@ with presentation.settings("How many, seed, second model"):
                   on_click=_fresh_seed, args=("samples_seed",))
     other = compare_picker(run)
 
-if not model.has_prior:
-    st.caption("A plain autoencoder has no prior to sample from, so these codes are drawn from a Gaussian "
-               "that follows its training codes (each dimension's mean and spread, recorded while it trained).")
 shown_runs = [run] + ([other] if other is not None else [])
-if other is not None:
-    st.caption(_same_codes_note(run, other))
-with user_errors("Sampling failed: "):
+with presentation.main_picture(), user_errors("Sampling failed: "):
     for column, each in zip(st.columns(len(shown_runs), gap="medium"), shown_runs):
         with column:
             samples = _sample_png(*run_key(each), int(count), int(seed), each.model)
@@ -102,6 +97,11 @@ with user_errors("Sampling failed: "):
             st.download_button("Download PNG", samples, file_name=f"{each.name}-samples-seed{seed}.png",
                                mime="image/png", icon=":material/download:", key=f"samples_download_{each.name}",
                                on_click="ignore")
+if not model.has_prior:
+    st.caption("A plain autoencoder has no prior to sample from, so these codes are drawn from a Gaussian "
+               "that follows its training codes (each dimension's mean and spread, recorded while it trained).")
+if other is not None:
+    st.caption(_same_codes_note(run, other))
 
 # -- progress over training -------------------------------------------------------------------
 st.subheader("Progress over training")

@@ -89,13 +89,13 @@ def _real_and_generated(run, real_pool, tile_size: int) -> None:
                                           help="Every panel shows the real tiles' 1st to 99th percentile of "
                                                "intensity as black to white: faint structure becomes visible, "
                                                "and a flat tile still looks flat.")
-    zoom = tiles_view.zoom_factor(tile_size, 96)
+    zoom = tiles_view.zoom_factor(tile_size, 128)
     real = tiles_view.pick_tiles(real_pool, count, seed)
     panels = tile_compare.tile_panels(run.model, real, _generated_for(run, count, seed), stretched)
     titles = ["**Real**", "**Reconstructed** (real tiles through the model)", "**Generated** (from the prior)"]
     shown = [(title, images) for title, images in zip(titles, (panels.real, panels.reconstructed, panels.generated))
              if images is not None]
-    for column, (title, images) in zip(st.columns(len(shown)), shown):
+    for column, (title, images) in zip(presentation.main_picture().columns(len(shown)), shown):
         with column:
             st.markdown(title)
             st.image(_grid(images, zoom), output_format="PNG")
@@ -283,7 +283,8 @@ if dataset is None:
     if run is None or not tiles_view.is_tile_run(run.config):
         _explain_no_tile_model(run)
     st.subheader("Coverage heat map")
-    _coverage_section(run, None, 32)
+    with presentation.main_picture():
+        _coverage_section(run, None, 32)
 else:
     tile_size = int(dataset.image_shape[-1])
     st.caption(f"**{plain(run.name)}** · {plain(run.family.upper())} · {plain(dataset.description)}")

@@ -17,7 +17,7 @@ from gen_core.models import FAMILY_LABELS
 from gen_core.models.presets import PRESETS, QUICK_START
 from gen_core.run.start import train_config_from_dict
 from gen_core.serve.jobs import gpu_count
-from ui import classroom, state
+from ui import classroom, presentation, state
 from ui.estimates import quick_start_estimate
 from ui.live_runs import queue
 from ui.run_name import forget_run_name, run_name_input
@@ -51,7 +51,8 @@ if not state.list_runs() and not has_own_job():
 jobs_section()
 
 st.header("New training run")
-settings_col, summary_col = st.columns([1, 1], gap="large")
+# the lecture view gives the layer table (the page's picture) the larger share of a 1024-wide projector
+settings_col, summary_col = st.columns([2, 3] if presentation.is_on() else [1, 1], gap="large")
 with settings_col:
     st.subheader("1 · Data")
     rows = dataset_rows()
@@ -76,7 +77,7 @@ with settings_col:
                                "the per-class GMM sampler, stored with the run. About 30 s on a CPU (the first "
                                "time per dataset a small feature classifier is trained too).")
 
-with summary_col:
+with summary_col, presentation.main_picture():
     st.subheader("Layer summary")
     table = None
     if dataset_choice is None:

@@ -4,6 +4,7 @@
     <root>/_jobs/              the job queue's settings files and worker logs
     <root>/_uploads/           uploaded image zips, named by their content
     <root>/_feature_nets/      small classifiers trained per dataset for the metrics
+    <root>/_decks/<name>.json  lesson decks: saved views a lecturer steps through (gen_core.serve.decks)
     <root>/students/<name>/    a student's own runs root, in classroom mode
     <root>/.import-*           a run zip being unpacked
 
@@ -18,6 +19,7 @@ from pathlib import Path
 JOBS_DIR = "_jobs"
 UPLOADS_DIR = "_uploads"
 FEATURE_NETS_DIR = "_feature_nets"
+DECKS_DIR = "_decks"
 STUDENTS_DIR = "students"
 IMPORT_STAGING_PREFIX = ".import-"
 

@@ -3,9 +3,9 @@
     python -m gen_core demos                       # the models the pictures show
     python docs/screenshots/take_screenshots.py    # writes docs/screenshots/*.png
 
-Each page is shot 1280 wide with the model (and settings) a lesson would use for it, through the
-same links a lecturer would bookmark; ``presentation.png`` is the Samples page in presentation
-mode on a 1024x768 projector.
+Each page is shot as the room sees it: at 1024x768 in the lecture view (``present=1``), with the
+model (and settings) a lesson would use for it, through the same links a lecturer would bookmark;
+``presentation.png`` is the Samples page with a second model beside it.
 """
 
 from __future__ import annotations
@@ -79,10 +79,9 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
                 args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            for name, (path, query, key_text) in SHOTS.items():
-                _shoot(page, url, path, query, key_text, args.out / f"{name}.png")
             projector = browser.new_page(viewport={"width": 1024, "height": 768})
+            for name, (path, query, key_text) in SHOTS.items():
+                _shoot(projector, url, path, f"{query}&present=1", key_text, args.out / f"{name}.png")
             _shoot(projector, url, *PRESENTATION, args.out / "presentation.png")
             browser.close()
     finally:

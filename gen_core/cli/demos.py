@@ -46,6 +46,8 @@ def run_demos(args) -> int:
         _print_states(demos.demo_states(root, args.quick, chosen), {})
         return 0
     started, seconds = time.perf_counter(), {}
+    if demos.write_demo_deck(root):
+        print(f"Lesson deck '{demos.DEMO_DECK.name}' saved (step through it from the sidebar's Lesson deck)")
     requests = demos.demo_requests(root, quick=args.quick, device=args.device, names=args.only, evaluate=args.eval)
     for index, request in enumerate(requests, start=1):
         print(f"[{index}/{len(requests)}] {request.run_dir.name}")

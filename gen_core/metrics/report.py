@@ -1,6 +1,8 @@
 """Every metric that applies to a saved run, in one call: ``evaluate_run(run_dir)``.
 
-The report is one JSON-ready dict: ``metrics`` (name -> number), ``unavailable`` (name -> the
+The report is one JSON-ready dict: ``metrics`` (name -> number), ``intervals`` (name -> [low, high],
+a 90% bootstrap interval over the images the number was computed from), ``counts`` (name -> how
+many images that was), ``unavailable`` (name -> the
 reason it could not be computed here), ``descriptions`` (label, unit, which way is better),
 ``details`` (per-class numbers, the feature classifier used) and the settings that produced
 it. Sample-based numbers depend on the sampler: decoding draws from the prior and from a
@@ -24,6 +26,7 @@ from gen_core.metrics import catalogue, inception, likelihood, reconstruction
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.metrics.sample_scores import feature_scores, pixel_scores
 from gen_core.metrics.two_sample import C2STSettings, classifier_two_sample_test
+from gen_core.metrics.uncertainty import mean_interval
 from gen_core.models import FAMILY_LABELS
 from gen_core.progress import ProgressCallback
 from gen_core.run import checkpoint
@@ -99,7 +102,10 @@ def _reconstruction(model, dataset, report: dict) -> None:
                                       for name in names})
         return
     scores = reconstruction.reconstruction_scores(model, dataset.test_images)
-    report["metrics"].update({name: float(scores[key].mean()) for name, key in zip(names, ("mse", "bce", "ssim"))})
+    for name, key in zip(names, ("mse", "bce", "ssim")):
+        report["metrics"][name] = float(scores[key].mean())
+        report["intervals"][name] = mean_interval(scores[key].double().cpu().numpy())
+        report["counts"][name] = len(scores[key])
 
 
 def _likelihood(model, dataset, iwae_k: int, seed: int, report: dict) -> None:
@@ -117,6 +123,9 @@ def _likelihood(model, dataset, iwae_k: int, seed: int, report: dict) -> None:
         return
     scores = likelihood.likelihood_scores(model, dataset.test_images, k=iwae_k, seed=seed)
     values = {name: float(scores[name].mean()) for name in ("elbo", "kl", "log_likelihood")}
+    for name in values:
+        report["intervals"][name] = mean_interval(scores[name].double().cpu().numpy())
+        report["counts"][name] = len(scores[name])
     values["bits_per_dim"] = likelihood.bits_per_dim(values["log_likelihood"], dataset.test_images[0].numel())
     report["metrics"].update(values)
 
@@ -141,6 +150,11 @@ def _features(model, dataset, fitted, samples, real, settings: dict, stages: _St
     values, details, unavailable = feature_scores(net, dataset, samples, real, draw_class if class_aware else None,
                                                  settings["class_samples"])
     report["metrics"].update(values)
+    report["intervals"].update(details.pop("intervals", {}))
+    report["counts"].update({name: len(samples) for name in ("frechet_feature", "mmd_feature", "mode_kl",
+                                                             "modes_covered") if name in values})
+    if "class_accuracy" in values:
+        report["counts"]["class_accuracy"] = settings["class_samples"] * len(details["class_accuracy_per_class"])
     report["details"].update(details)
     report["unavailable"].update(unavailable)
 
@@ -161,10 +175,14 @@ def _inception(samples, real, device, wanted: bool, stages: _Stages, report: dic
 
 
 def _set_aside_non_finite(report: dict) -> None:
-    """NaN or infinite values go to ``unavailable``, so the report stays strict JSON."""
+    """NaN or infinite values go to ``unavailable``, so the report stays strict JSON; an interval
+    that could not be estimated is left out."""
+    report["intervals"] = {name: [float(low), float(high)] for name, (low, high) in report["intervals"].items()
+                           if math.isfinite(low) and math.isfinite(high)}
     for name, value in list(report["metrics"].items()):
         if not math.isfinite(value):
             del report["metrics"][name]
+            report["intervals"].pop(name, None)
             report["unavailable"][name] = f"It came out as {value} (e.g. a ratio over real images that score 0)."
 
 
@@ -194,7 +212,7 @@ def evaluate_run(run_dir, n_samples: int = 500, iwae_k: int = 64, sampler: str =
                 "class_samples": int(class_samples), "feature_net_root": Path(feature_net_root or run_dir.parent)}
     report = {"run": run.name, "run_dir": str(run_dir), "family": model.family, "dataset": dataset.name,
               "epochs_trained": len(run.history.get("epochs", [])), "sampler": sampler,
-              "metrics": {}, "unavailable": {}, "details": {}}
+              "metrics": {}, "intervals": {}, "counts": {}, "unavailable": {}, "details": {}}
     stages.begin(0.08, "Reconstructing the test set")
     _reconstruction(model, dataset, report)
     stages.begin(0.25, f"Estimating the log-likelihood with k = {iwae_k} importance samples")
@@ -204,7 +222,9 @@ def evaluate_run(run_dir, n_samples: int = 500, iwae_k: int = 64, sampler: str =
     samples = draw_images(model, int(n_samples), seed, fitted)
     real = _real_reference(dataset, n_samples, seed)
     stages.begin(0.1, "Comparing samples with real images")
-    report["metrics"].update(pixel_scores(samples, real, dataset.train_images))
+    pixel = pixel_scores(samples, real, dataset.train_images, report["intervals"])
+    report["metrics"].update(pixel)
+    report["counts"].update({name: len(samples) for name in pixel})
     stages.begin(0.1, "Training a classifier to tell samples from real images (C2ST)")
     _two_sample(samples, real, settings, report)
     _features(model, dataset, fitted, samples, real, settings, stages, report)

@@ -67,3 +67,51 @@ def class_mismatches(predictions: dict[int, np.ndarray]) -> list[ClassMismatch]:
         top = int(np.argmax(counts))
         flagged.append(ClassMismatch(int(wanted), share, int(values[top]), float(counts[top] / len(predicted))))
     return flagged
+
+
+# -- when two measures of the same thing disagree ------------------------------------------------
+# Levels, from best to worst, of a few scores read on their own.
+LEVELS = ("good", "fair", "poor")
+FRECHET_LEVELS = (40.0, 120.0)  # classifier-feature Fréchet distance: below the first good, below the second fair
+COVERAGE_LEVELS = (0.9, 0.6)  # share of the data's classes that samples show often enough
+SHARP_RANGE = (0.7, 1.4)  # a sharpness ratio in here: about as sharp as real images
+UNREADABLE_SHARE = 0.5  # class accuracy under half of the classifier's own on real images
+
+
+def _level(value: float, limits: tuple[float, float], higher_is_better: bool) -> str:
+    first, second = limits
+    if higher_is_better:
+        return "good" if value >= first else "fair" if value >= second else "poor"
+    return "good" if value <= first else "fair" if value <= second else "poor"
+
+
+def frechet_level(frechet: float) -> str:
+    return _level(frechet, FRECHET_LEVELS, higher_is_better=False)
+
+
+def coverage_level(covered: float, classes: int) -> str:
+    return _level(covered / max(classes, 1), COVERAGE_LEVELS, higher_is_better=True)
+
+
+def disagreements(metrics: dict, classes_in_data: int | None = None) -> list[str]:
+    """Plain sentences for scores that contradict another measure of the same thing.
+
+    The Fréchet distance summarises the samples' features by a mean and a covariance, so a model
+    that draws one kind of image well can score better on it than the classes it covers warrant;
+    and images can be as sharp as real ones while the classifier cannot read them.
+    """
+    notes = []
+    frechet, covered = metrics.get("frechet_feature"), metrics.get("modes_covered")
+    if frechet is not None and covered is not None and classes_in_data:
+        by_distance, by_coverage = frechet_level(frechet), coverage_level(covered, classes_in_data)
+        if LEVELS.index(by_coverage) > LEVELS.index(by_distance):
+            notes.append(f"The Fréchet distance looks {by_distance} ({frechet:.0f}), but the samples show only "
+                         f"{covered:.0f} of {classes_in_data} classes often enough ({by_coverage}): the distance "
+                         "can miss missing classes, so trust the class count here.")
+    sharpness, accuracy = metrics.get("laplacian_ratio"), metrics.get("class_accuracy")
+    ceiling = metrics.get("classifier_accuracy_real") or 1.0
+    if sharpness is not None and accuracy is not None and SHARP_RANGE[0] <= sharpness <= SHARP_RANGE[1] \
+            and accuracy < UNREADABLE_SHARE * ceiling:
+        notes.append(f"The samples are about as sharp as real images, but the classifier reads only {accuracy:.0%} "
+                     "of them as the class they were drawn for: sharp is not the same as right.")
+    return notes

@@ -24,6 +24,7 @@ from gen_core.places import default_root
 from gen_core.run import checkpoint, layout, live
 from gen_core.run.files import writing
 from gen_core.run.start import TrainingRequest
+from gen_core.serve.decks import Deck, DeckError, Slide, deck_names, save_deck
 from gen_core.serve.jobs import JobQueue, JobRequest, JobView
 
 DEMO_OWNER = "demo-set"  # who the demo jobs belong to in the queue
@@ -72,6 +73,38 @@ DEMOS: tuple[Demo, ...] = (
          "vae", {"arch": "conv", "latent_dim": 16, "loss": "mse"}, {"epochs": 25, "lr": 1e-3, "batch_size": 64},
          quick_epochs=3, dataset="tiles", dataset_options={"tile_size": 32, "tiles_per_epoch": 2000}),
 )
+
+
+# A ready lesson over the demo models only: each slide is a page and the link state it opens with.
+DEMO_DECK = Deck("ae-vae-gan", (
+    Slide("samples", {"run": "demo-ae-32d", "seed": "3"},
+          "An autoencoder: test images and their reconstructions. Its codes follow no known law."),
+    Slide("class_sampler", {"run": "demo-ae-32d", "n": "6"},
+          "So we fit a Gaussian mixture to each class's codes and sample from it: new digits of a chosen class."),
+    Slide("latent_map", {"run": "demo-vae-2d", "classes": "4,7,9"},
+          "A VAE pulls its codes towards N(0, I): a 2-d latent space we can draw."),
+    Slide("latent_sliders", {"run": "demo-vae-2d", "axes": "dim", "seed": "3"},
+          "Move the code and watch the digit change smoothly."),
+    Slide("interpolate", {"run": "demo-vae-2d", "a": "3", "b": "57", "mix": "30"},
+          "Walk from one digit to another through the latent space."),
+    Slide("samples", {"run": "demo-vae-32d", "vs": "demo-dcgan", "seed": "3"},
+          "The same codes: the VAE's samples are blurry, the GAN's are sharp."),
+    Slide("evaluate", {"run": "demo-vae-gan"},
+          "The VAE-GAN: an encoder and sharper images. The numbers, with their uncertainty."),
+))
+
+
+def write_demo_deck(root: Path | None = None) -> bool:
+    """Save the demo deck under ``root`` unless a deck of that name is there (a lecturer's edits
+    are kept); True when it was written."""
+    root = Path(root or default_root())
+    if DEMO_DECK.name in deck_names(root):
+        return False
+    try:
+        save_deck(root, DEMO_DECK)
+    except (DeckError, OSError):
+        return False
+    return True
 
 
 @dataclass
@@ -147,6 +180,7 @@ def demo_requests(root: Path | None = None, quick: bool = False, device: str = "
 
 def submit_demos(queue: JobQueue, root: Path | None = None, quick: bool = False) -> list[JobView]:
     """Queue every demo that needs training, as ordinary jobs of the demo set's owner."""
+    write_demo_deck(root)
     queued = {view.run_dir.resolve() for view in queue.jobs(include_ended=False)}
     states = [state for state in demo_states(root, quick) if state.needs_training
               and state.path.resolve() not in queued and not live.is_training(state.path)]

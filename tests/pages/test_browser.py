@@ -44,7 +44,7 @@ PAGES = {
     "latent_sliders": "Move the code",
     "interpolate": "Paths in latent space",
     "latent_map": "Eigenvalue spectrum",
-    "class_sampler": "encoded training images in",
+    "class_sampler": "Median distance",
     "evaluate": "More settings",
     "tiles": "Coverage heat map",
 }
@@ -195,5 +195,92 @@ def test_every_page_fits_a_projector_without_errors(server, trained_runs):
                 if query and not page.locator(SIDEBAR).get_by_role("switch", name="Presentation mode").is_checked():
                     failures.append(f"/{url_path} ({layout}): ?present=1 did not turn presentation mode on")
             page.close()
+        browser.close()
+    assert not failures, "\n".join(failures)
+
+
+# The lecture view (presentation mode) on a 1024x768 projector: the sidebar folded away, and each
+# page's main picture (the container presentation.main_picture() draws) starting above the fold and
+# at least half the window wide. Evaluate shows no table until a model is scored, which this runs
+# folder never is, so its picture is not looked for.
+_MAIN_PICTURE = """() => {
+  const box = document.querySelector('.st-key-lecture-main');
+  const sidebar = document.querySelector('[data-testid="stSidebar"]');
+  const side = sidebar ? sidebar.getBoundingClientRect() : null;
+  return {picture: box ? {top: box.getBoundingClientRect().top, width: box.getBoundingClientRect().width} : null,
+          sidebarOpen: !!(sidebar && sidebar.getAttribute('aria-expanded') !== 'false' && side.right > 1)};
+}"""
+
+
+def test_lecture_view_shows_each_pages_main_picture_above_the_fold(server, trained_runs):
+    from playwright.sync_api import sync_playwright
+
+    failures = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport=PROJECTOR)
+        for url_path, key_text in PAGES.items():
+            page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}&present=1", wait_until="domcontentloaded")
+            failures += _check_page(page, url_path, key_text, "lecture view")
+            page.wait_for_timeout(300)  # the sidebar's collapse is animated
+            found = page.evaluate(_MAIN_PICTURE)
+            where = f"/{url_path} (lecture view)"
+            if found["sidebarOpen"]:
+                failures.append(f"{where}: the sidebar is open")
+            picture = found["picture"]
+            if picture is None:
+                if url_path != "evaluate":
+                    failures.append(f"{where}: no main picture")
+                continue
+            if picture["top"] >= PROJECTOR["height"]:
+                failures.append(f"{where}: the main picture starts at {picture['top']:.0f} px, below the fold")
+            if picture["width"] < PROJECTOR["width"] / 2:
+                failures.append(f"{where}: the main picture is {picture['width']:.0f} px wide, under half the window")
+        browser.close()
+    assert not failures, "\n".join(failures)
+
+
+def _link_in_popover(page) -> str:
+    page.locator(MAIN).get_by_role("button", name="Link to this view").click()
+    code = page.locator('[data-testid="stPopoverBody"] code').first
+    code.wait_for(timeout=10_000)
+    text = code.inner_text().strip()
+    page.keyboard.press("Escape")
+    return text
+
+
+def _settled(page) -> None:
+    page.wait_for_timeout(200)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+
+
+def _move_slider(page, slider) -> None:
+    slider.focus()
+    for _ in range(5):
+        slider.press("ArrowRight")
+    _settled(page)
+
+
+def test_link_box_matches_the_address_after_each_slider_moves(server, trained_runs):
+    """The sliders of Latent sliders and Interpolate rerun as fragments: the link handed out must
+    still be the address bar's after each one moves."""
+    from playwright.sync_api import sync_playwright
+
+    failures = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for url_path, key_text in (("latent_sliders", "Move the code"), ("interpolate", "Paths in latent space")):
+            page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}", wait_until="domcontentloaded")
+            _wait_until_rendered(page, key_text)
+            sliders = page.locator(f'{MAIN} [role="slider"]')
+            for number in range(sliders.count()):
+                before = page.url
+                _move_slider(page, sliders.nth(number))
+                link = _link_in_popover(page)
+                if page.url == before:
+                    failures.append(f"/{url_path}: slider {number + 1} moved but the address did not change")
+                if link != page.url:
+                    failures.append(f"/{url_path}: after slider {number + 1} the link is {link}, the address {page.url}")
         browser.close()
     assert not failures, "\n".join(failures)

@@ -21,6 +21,8 @@ from pandas.io.formats.style import Styler
 from gen_core.metrics.catalogue import METRICS, MetricInfo, better_value
 from gen_core.metrics.final import SCORED_SAMPLERS
 from gen_core.metrics.storage import stored_metrics
+from gen_core.metrics.uncertainty import differ
+from gen_core.metrics.verdicts import disagreements
 from gen_core.models import family_class
 from gen_core.sampling import PRIOR, SAMPLER_TITLES, sampler_unusable_reason
 from ui.text import chart_text
@@ -76,6 +78,17 @@ class EvaluatedColumn:
         value = (self.entry or {}).get("metrics", {}).get(name)
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
+    def interval(self, name: str) -> tuple[float, float] | None:
+        """The score's 90% bootstrap interval over its samples, when the report has one."""
+        pair = (self.entry or {}).get("intervals", {}).get(name)
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair):
+            return float(pair[0]), float(pair[1])
+        return None
+
+    def count(self, name: str) -> int | None:
+        value = (self.entry or {}).get("counts", {}).get(name)
+        return int(value) if isinstance(value, int) else None
+
     def why_missing(self, name: str) -> str:
         if self.entry is None:
             return self.reason
@@ -107,6 +120,7 @@ class ComparisonRow:
     info: MetricInfo
     values: list[float | None]
     best: list[bool]
+    intervals: list[tuple[float, float] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -146,10 +160,10 @@ class ComparisonTable:
         styler = frame.style
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
         for row in (row for row in self.rows if row.info.group == group):
-            best = {value for value, is_best in zip(row.values, row.best) if is_best}
-            styler = styler.format(lambda value, best=best: _cell_text(value, best),
-                                   subset=pd.IndexSlice[[row.info.label], self.labels])
             for index, label in enumerate(self.labels):
+                interval = row.intervals[index] if index < len(row.intervals) else None
+                styler = styler.format(lambda value, best=row.best[index], interval=interval:
+                                       _cell_text(value, best, interval), subset=pd.IndexSlice[[row.info.label], [label]])
                 styles.loc[row.info.label, label] = BEST_STYLE if row.best[index] else \
                     NOT_AVAILABLE_STYLE if row.values[index] is None else ""
         return styler.apply(lambda _frame: styles, axis=None)
@@ -182,10 +196,27 @@ class ComparisonTable:
         return [(list(labels), columns, reason) for (reason, labels), columns in lines.items()]
 
 
-def _cell_text(value: float, best: set[float]) -> str:
+def _cell_text(value: float, best: bool, interval: tuple[float, float] | None = None) -> str:
+    """The value, its uncertainty (± half the 90% interval's width) and the best mark."""
     if value is None or value != value:
         return NOT_AVAILABLE
-    return f"{value:.4g} {BEST_MARK}" if value in best else f"{value:.4g}"
+    text = f"{value:.4g}"
+    if interval is not None:
+        text += f" ± {(interval[1] - interval[0]) / 2:.2g}"
+    return f"{text} {BEST_MARK}" if best else text
+
+
+def _clear_best(values, intervals, best_value) -> list[bool]:
+    """Mark the best value only where its interval clears every other column's: a difference
+    smaller than the uncertainty gets no mark."""
+    marks = []
+    for index, value in enumerate(values):
+        is_best = best_value is not None and value == best_value
+        if is_best:
+            is_best = all(differ(intervals[index], intervals[other]) for other, rival in enumerate(values)
+                          if other != index and rival is not None and rival != value)
+        marks.append(is_best)
+    return marks
 
 
 def comparison_table(columns: list[EvaluatedColumn]) -> ComparisonTable:
@@ -200,7 +231,8 @@ def comparison_table(columns: list[EvaluatedColumn]) -> ComparisonTable:
         values = [column.value(name) for column in table.columns]
         present = [value for value in values if value is not None]
         best = better_value(name, present) if len(set(present)) > 1 else None  # nothing to beat otherwise
-        table.rows.append(ComparisonRow(name, info, values, [best is not None and value == best for value in values]))
+        intervals = [column.interval(name) for column in table.columns]
+        table.rows.append(ComparisonRow(name, info, values, _clear_best(values, intervals, best), intervals))
     return table
 
 
@@ -223,6 +255,7 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
             text=[NOT_AVAILABLE if row.values[index] is None else
                   f"{row.values[index]:.4g}{' ' + BEST_MARK if row.best[index] else ''}" for index in indices],
             textposition="outside", cliponaxis=False,
+            error_y=_error_bars(row, indices),
             hovertext=[table.columns[index].why_missing(name) if row.values[index] is None else info.description
                        for index in indices], hoverinfo="x+text")
     if info.better == "near 1":
@@ -231,10 +264,22 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
     better = {"lower": "lower is better", "higher": "higher is better", "near 1": "nearer 1 is better"}
     subtitle = better.get(info.better, "descriptive: no better direction on its own")
     figure.update_layout(title=dict(text=f"{info.label}<br><sup>{info.unit} · {subtitle}</sup>"),
-                         barmode="group", height=420, margin=dict(t=90, b=40, l=60, r=20),
-                         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+                         barmode="group", height=440, margin=dict(t=90, b=40, l=60, r=20),
+                         # below the plot: above it, at projector font sizes, it ran into the subtitle
+                         legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
                          xaxis=dict(categoryorder="array", categoryarray=[chart_text(label) for label in table.labels]), yaxis_title=info.unit)
     return figure
+
+
+def _error_bars(row: ComparisonRow, indices: list[int]) -> dict:
+    """Each bar's 90% bootstrap interval as an error bar (none where the report has no interval)."""
+    above, below = [], []
+    for index in indices:
+        value = row.values[index]
+        interval = row.intervals[index] if index < len(row.intervals) else None
+        above.append(max(interval[1] - value, 0.0) if value is not None and interval else 0.0)
+        below.append(max(value - interval[0], 0.0) if value is not None and interval else 0.0)
+    return dict(type="data", symmetric=False, array=above, arrayminus=below, thickness=2, width=8)
 
 
 def charted_metrics(table: ComparisonTable) -> list[str]:
@@ -260,8 +305,11 @@ def reading_notes(table: ComparisonTable) -> list[str]:
         if covered is not None and classes:
             parts.append(f"all {classes} classes drawn" if covered >= classes else
                          f"only {covered:.0f} of {classes} classes drawn often enough: some modes are missing")
-        if parts:
-            notes.append(f"**{table.labels[index]}**: " + "; ".join(parts) + ".")
+        metrics = {name: column.value(name) for name in METRICS if column.value(name) is not None}
+        contradictions = disagreements(metrics, classes)
+        if parts or contradictions:
+            notes.append(f"**{table.labels[index]}**: " + "; ".join(parts) + ("." if parts else "")
+                         + "".join(f" :orange[:material/warning:] {text}" for text in contradictions))
     return notes
 
 

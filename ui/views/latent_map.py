@@ -33,7 +33,15 @@ def class_pair_presets(class_names) -> dict[str, list[int]]:
     return {title: [index[a], index[b]] for title, (a, b) in CLASS_PAIRS.items() if a in index and b in index}
 
 
+def plane(latent_map: LatentMap) -> np.ndarray:
+    """The map's (N, 2) points: a 2-d model's codes as they are (z1, z2, the manifold's axes, so the
+    two pictures line up), else the first two principal directions."""
+    return latent_map.latents[:, :2] if latent_map.latent_dim == 2 else latent_map.coords
+
+
 def _axis_title(latent_map: LatentMap, component: int) -> str:
+    if latent_map.latent_dim == 2:
+        return f"z{component + 1}"
     ratios = latent_map.explained_variance_ratio
     if component < len(ratios):
         return f"PC {component + 1} ({100 * ratios[component]:.0f}% of variance)"
@@ -48,23 +56,24 @@ def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | N
     filtered. ``highlight`` (a test-set index) is ringed; a click selects a point without fading
     the others, since the ring, not the fading, marks the chosen one.
     """
-    trace_type = go.Scattergl if len(latent_map.coords) > WEBGL_THRESHOLD else go.Scatter
+    points = plane(latent_map)
+    trace_type = go.Scattergl if len(points) > WEBGL_THRESHOLD else go.Scatter
     figure = go.Figure()
     if latent_map.labels is None:
-        groups = [("all test images", np.arange(len(latent_map.coords)), 0)]
+        groups = [("all test images", np.arange(len(points)), 0)]
     else:
         shown = latent_map.present_classes() if shown_classes is None else [int(c) for c in shown_classes]
         groups = [(chart_text(latent_map.class_name(label)), np.flatnonzero(latent_map.labels == label), label)
                   for label in shown]
     for name, indices, label in groups:
         figure.add_trace(trace_type(
-            x=latent_map.coords[indices, 0], y=latent_map.coords[indices, 1], mode="markers", name=name,
+            x=points[indices, 0], y=points[indices, 1], mode="markers", name=name,
             customdata=indices, marker={"size": marker_size, "color": _PALETTE[label % len(_PALETTE)],
                                         "symbol": _SYMBOLS[label % len(_SYMBOLS)], "opacity": 0.8},
             selected={"marker": {"opacity": 0.8}}, unselected={"marker": {"opacity": 0.8}},
             hovertemplate=f"class {name}<br>test image #%{{customdata}}<extra></extra>"))
-    if highlight is not None and 0 <= int(highlight) < len(latent_map.coords):
-        point = latent_map.coords[int(highlight)]
+    if highlight is not None and 0 <= int(highlight) < len(points):
+        point = points[int(highlight)]
         figure.add_trace(go.Scatter(
             x=[point[0]], y=[point[1]], mode="markers", name=f"image #{int(highlight)}", customdata=[int(highlight)],
             marker={"size": marker_size * 3, "symbol": "circle-open", "color": "#000000", "line": {"width": 3}},

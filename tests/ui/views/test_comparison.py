@@ -148,3 +148,28 @@ def test_headline_lines_label_each_number_and_its_sampler():
     stored["gmm"]["metrics"]["frechet_feature"], stored["prior"]["metrics"]["frechet_feature"] = 79.21, 398.1
     autoencoder = dict(headline_lines(stored, family="ae"))  # an autoencoder has no prior: its own name
     assert autoencoder["Fréchet distance, classifier features"] == "398.1 (code Gaussian) · 79.21 (GMM)"
+
+
+def _with_intervals(column: EvaluatedColumn, **intervals) -> EvaluatedColumn:
+    column.entry["intervals"] = {name: list(pair) for name, pair in intervals.items()}
+    return column
+
+
+def test_best_is_marked_only_beyond_the_uncertainty_and_each_cell_shows_it():
+    close = [_with_intervals(_column("a", recon_mse=0.020), recon_mse=(0.018, 0.022)),
+             _with_intervals(_column("b", recon_mse=0.021), recon_mse=(0.019, 0.023))]
+    assert comparison_table(close).row("recon_mse").best == [False, False]
+    apart = [_with_intervals(_column("a", recon_mse=0.020), recon_mse=(0.019, 0.021)),
+             _with_intervals(_column("b", recon_mse=0.030), recon_mse=(0.028, 0.032))]
+    table = comparison_table(apart)
+    assert table.row("recon_mse").best == [True, False]
+    cells = table.styled("reconstruction").to_html()
+    assert "0.02 ± 0.001 " + BEST_MARK in cells and "0.03 ± 0.002" in cells
+
+
+def test_the_page_says_when_a_one_mode_models_frechet_verdict_is_better_than_its_mode_verdict():
+    one_mode = _column("one-mode", frechet_feature=20.0, modes_covered=1.0)
+    notes = reading_notes(comparison_table([one_mode, _column("fine", frechet_feature=30.0, modes_covered=10.0)]))
+    said = [note for note in notes if "one-mode" in note]
+    assert said and "Fréchet distance looks good" in said[0] and "only 1 of 10 classes" in said[0]
+    assert not any("Fréchet distance looks" in note for note in notes if "fine" in note)

@@ -52,3 +52,12 @@ def test_selected_indices_reads_plotly_selection_events():
 def test_class_pair_presets_only_for_datasets_with_those_classes():
     assert class_pair_presets([str(d) for d in range(10)]) == {"0 vs 1": [0, 1], "4 vs 9": [4, 9], "1 vs 7": [1, 7]}
     assert class_pair_presets(["cat", "dog"]) == {}
+
+
+def test_a_2d_models_map_is_drawn_on_z1_z2_like_its_manifold():
+    latents = np.array([[0.0, 1.0], [2.0, -1.0], [1.0, 0.5]], np.float32)
+    rotated = latents[:, ::-1] * -1  # what a PCA might return: the same plane, turned
+    figure = scatter_figure(LatentMap(latents, rotated, np.array([0, 0, 0]), ["a"]))
+    np.testing.assert_allclose(np.asarray(figure.data[0].x), latents[:, 0])
+    np.testing.assert_allclose(np.asarray(figure.data[0].y), latents[:, 1])
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("z1", "z2")
