@@ -65,7 +65,8 @@ def test_one_person_waits_with_one_job_whatever_the_name(queue, tmp_runs, sleepi
 
 def test_workers_an_earlier_server_started_hold_their_slots(tmp_runs, sleeping_worker):
     run_dir = reserve_run_dir(tmp_runs, "ae", "digits", "still-training")
-    sleeper = worker.start_worker([sys.executable, "-c", "import time; time.sleep(120)"], tmp_runs / "s.log", dict(os.environ))
+    sleeper = worker.start_worker([sys.executable, "-c", "import time; time.sleep(120)"], tmp_runs / "s.log",
+                                  dict(os.environ))
     try:
         write_json_atomic(run_dir / layout.LIVE_FILE, {"status": "running", "updated": time.time(),
                                                        "writer": {"host": socket.gethostname(), "pid": sleeper.pid,
