@@ -150,7 +150,8 @@ with point_column:
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
                             key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "
                                                 "image is ringed in the map.")
-    label = "" if latent_map.labels is None else f", class {plain(latent_map.class_name(int(latent_map.labels[index])))}"
+    label = "" if latent_map.labels is None else \
+        f", class {plain(latent_map.class_name(int(latent_map.labels[index])))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
              width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
     st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",

@@ -170,7 +170,8 @@ def run_card(run, active_path: str | None, busy_paths: set[str], owner: str = ""
         whose = f" · {plain(classroom.space_label(owner))}" if owner else ""
         if run.error:
             st.markdown(f"#### {plain(run.name)}{whose}")
-            st.error(f"**{plain(run.name)}** cannot be read: {plain(public_message(run.error))}. It can still be deleted.")
+            st.error(f"**{plain(run.name)}** cannot be read: {plain(public_message(run.error))}. "
+                     "It can still be deleted.")
         else:
             info_col, chart_col, samples_col = st.columns([3, 3, 2])
             with info_col:

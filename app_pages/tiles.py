@@ -226,7 +226,8 @@ def _coverage_section(run, dataset, default_tile: int) -> None:
                                                 "borders stay.")
     image_hw = shapes[name]
     if tile_size > min(image_hw):
-        st.warning(f"A {tile_size}-pixel tile does not fit in {plain(name)}, which is {image_hw[1]}x{image_hw[0]} pixels.")
+        st.warning(f"A {tile_size}-pixel tile does not fit in {plain(name)}, which is "
+                   f"{image_hw[1]}x{image_hw[0]} pixels.")
         return
     with user_errors():
         comparison = _coverage(image_hw, tile_size, per_pixel)

@@ -56,6 +56,7 @@ def class_check_notes(dataset, rows, row_classes, class_name) -> dict[int, str]:
             mismatch = flagged[label]
             notes[position] = (f"Most of these do not look like {plain(class_name(label))}: a classifier "
                                f"({checker.test_accuracy:.0%} right on real test images) calls "
-                               f"{mismatch.share_seen_as:.0%} of them {plain(class_name(mismatch.most_seen_as))} and only "
+                               f"{mismatch.share_seen_as:.0%} of them "
+                               f"{plain(class_name(mismatch.most_seen_as))} and only "
                                f"{mismatch.share_as_wanted:.0%} {plain(class_name(label))}.")
     return notes

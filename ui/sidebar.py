@@ -9,7 +9,7 @@ from gen_core.device import device_label
 from gen_core.errors import GenCoreError
 from gen_core.serve.classroom import claimed_names, join_code, new_join_code, release_name, space_owner
 from gen_core.serve.jobs import ENDED
-from ui import classroom, state
+from ui import classroom, presentation, state
 from ui.live_runs import live_run, queue, training_runs
 from ui.train_widgets import format_duration
 from ui.text import plain
@@ -25,6 +25,11 @@ def _device_label() -> str:
 def render_sidebar() -> None:
     with st.sidebar:
         who = classroom.viewer()
+        if who.classroom and who.lecturer and presentation.is_on():  # on the projector, for the room to read
+            try:
+                st.markdown(f"### Class code: {join_code(classroom.top_root(), classroom.settings())}")
+            except GenCoreError as error:
+                st.warning(str(error))
         if who.classroom:
             _identity(who)
         st.caption(f"Device: **{_device_label()}**")

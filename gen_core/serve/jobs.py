@@ -226,8 +226,6 @@ class JobQueue:
                                      f"{self._place(job)}); cancel it or wait until it starts")
             if live.is_training(run_dir):
                 raise QueueError(f"{run_dir.name} is being trained by another process")
-            if not run_dir.is_dir():
-                raise QueueError(f"{run_dir.name} is not in the runs folder any more")
             work_dir = self._jobs_folder()
             training = replace(request.training, run_dir=run_dir)
             job = Job(next(self._ids), replace(request, training=training), time.time())
@@ -352,7 +350,7 @@ class JobQueue:
         """Stop a job at its wall-clock limit (its epochs are kept), kill one past its memory limit, and
         stop one whose run folder was removed while it trained."""
         request = job.request
-        if job.stop_requested is None and not request.run_dir.is_dir():
+        if job.stop_requested is None and job.state == RUNNING and not request.run_dir.is_dir():
             job.limit_reason = "Its run folder was removed while it trained, so it was stopped."
             job.stop_requested = now
             worker.signal_group(job.process, signal.SIGTERM)

@@ -8,6 +8,7 @@ import os
 import pickle
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from PIL import Image
 
 from gen_core.data import (dataset_names, embedded, folders, indices_of_class, list_datasets, load_dataset,
                            load_image_folder)
+from gen_core.data.access import resolve_data_path
 from gen_core.data.torchvision_sets import local_files_present
 from gen_core.errors import DatasetError
 
@@ -244,8 +246,11 @@ def test_folder_through_the_registry_keeps_skipped_count_and_source(mixed_folder
     dataset = load_dataset("folder", path=str(mixed_folder), size=8, channels="grayscale", seed=3)
     assert dataset.image_shape == (1, 8, 8)
     assert "skipped 2" in dataset.description
-    assert dataset.source == {"name": "folder", "path": str(mixed_folder), "size": 8,
-                              "channels": "grayscale", "seed": 3}
+    # recorded relative to its data folder: a run's config.json names no server path (issue 18)
+    source = dict(dataset.source)
+    recorded = source.pop("path")
+    assert source == {"name": "folder", "size": 8, "channels": "grayscale", "seed": 3}
+    assert not Path(recorded).is_absolute() and resolve_data_path(recorded) == mixed_folder.resolve()
 
 
 def _write_class_folder(root, counts: dict[str, int]) -> None:

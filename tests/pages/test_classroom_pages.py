@@ -121,6 +121,7 @@ def test_a_student_sees_the_gallery_read_only_and_can_explore_anothers_run(class
 
 def test_a_student_cannot_stop_anothers_job_and_the_lecturer_can_stop_and_delete(class_root, monkeypatch):
     monkeypatch.setenv("LATENT_LAB_MAX_EPOCHS", "10000")  # a run long enough to be stopped
+    monkeypatch.setenv("LATENT_LAB_MAX_IMAGE_EPOCHS", "100000000")
     bob = visit("train", "bob")
     start_small_run(bob, "bobs-long-run", epochs=10_000)
     assert not bob.exception and not bob.error, [e.value for e in bob.error]
@@ -235,3 +236,10 @@ def test_the_lecturer_sees_the_code_and_the_names_and_can_release_one(class_root
     assert f"Class code: **{CODE}**" in page_text(lecturer)
     lecturer.button(key="sidebar_release_ada").click().run()
     assert not (student_space(class_root, "ada") / ".owner").exists()
+
+
+def test_a_students_job_is_costed_against_the_budgets_before_it_is_queued(class_root, monkeypatch):
+    monkeypatch.setenv("LATENT_LAB_MAX_PARAMETERS", "1000")
+    ada = start_small_run(visit("train", "ada"), "too-wide", epochs=1)
+    assert any("parameters, more than the 1,000 allowed per job here" in e.value for e in ada.error)
+    assert not jobs.default_queue().jobs() and not (student_space(class_root, "ada") / "too-wide").exists()

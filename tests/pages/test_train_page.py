@@ -238,7 +238,7 @@ def test_an_uploaded_zip_of_images_is_kept_under_uploads_and_trained_on(empty_ro
     saved = list((empty_root / "_uploads").glob("my-images-*.zip"))
     assert len(saved) == 1
     run = collection.list_runs(empty_root)[0]
-    assert run.dataset == "folder" and checkpoint.read_config(run.path)["data"]["path"] == str(saved[0])
+    assert run.dataset == "folder" and checkpoint.read_config(run.path)["data"]["path"] == f"_uploads/{saved[0].name}"
     assert not at.exception
 
 

@@ -65,7 +65,8 @@ def test_one_person_waits_with_one_job_whatever_the_name(queue, tmp_runs, sleepi
 
 def test_workers_an_earlier_server_started_hold_their_slots(tmp_runs, sleeping_worker):
     run_dir = reserve_run_dir(tmp_runs, "ae", "digits", "still-training")
-    sleeper = worker.start_worker([sys.executable, "-c", "import time; time.sleep(120)"], tmp_runs / "s.log", dict(os.environ))
+    sleeper = worker.start_worker([sys.executable, "-c", "import time; time.sleep(120)"], tmp_runs / "s.log",
+                                  dict(os.environ))
     try:
         write_json_atomic(run_dir / layout.LIVE_FILE, {"status": "running", "updated": time.time(),
                                                        "writer": {"host": socket.gethostname(), "pid": sleeper.pid,
@@ -107,6 +108,9 @@ def test_a_run_folder_removed_while_it_trains_stops_its_worker_and_is_not_re_cre
                                                                                       sleeping_worker):
     view = queue.submit(_request(tmp_runs, "removed"))
     _wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
+    write_json_atomic(view.run_dir / layout.LIVE_FILE, {"status": "running", "updated": time.time(), "writer": {
+        "host": socket.gethostname(), "pid": queue.view(view.id).pid, "started": time.time()}})  # as a worker does
+    _wait_for(lambda: queue.view(view.id).state == jobs.RUNNING, "the job to train")
     shutil.rmtree(view.run_dir)
     ended = queue.wait(view.id, 60)
     assert "removed" in ended.message and not view.run_dir.exists()

@@ -249,7 +249,8 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
     for sampler in dict.fromkeys(column.sampler for column in table.columns):
         indices = [index for index, column in enumerate(table.columns) if column.sampler == sampler]
         figure.add_bar(
-            x=[chart_text(table.labels[index]) for index in indices], y=[row.values[index] or 0.0 for index in indices],
+            x=[chart_text(table.labels[index]) for index in indices],
+            y=[row.values[index] or 0.0 for index in indices],
             name=SAMPLER_TITLES.get(sampler, sampler), marker_color=SAMPLER_COLOURS.get(sampler),
             marker_line_color="#0b5d1e", marker_line_width=[4 if row.best[index] else 0 for index in indices],
             text=[NOT_AVAILABLE if row.values[index] is None else
@@ -267,7 +268,8 @@ def metric_bar_figure(table: ComparisonTable, name: str) -> go.Figure:
                          barmode="group", height=440, margin=dict(t=90, b=40, l=60, r=20),
                          # below the plot: above it, at projector font sizes, it ran into the subtitle
                          legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
-                         xaxis=dict(categoryorder="array", categoryarray=[chart_text(label) for label in table.labels]), yaxis_title=info.unit)
+                         xaxis=dict(categoryorder="array", categoryarray=[chart_text(label) for label in table.labels]),
+                         yaxis_title=info.unit)
     return figure
 
 
