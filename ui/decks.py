@@ -18,9 +18,10 @@ import streamlit as st
 
 from gen_core.serve.decks import (Deck, DeckError, add_slide, check_name, check_slide, deck_bytes, deck_from_json,
                                   deck_names, load_deck, move_slide, remove_slide, save_deck)
-from ui import classroom
+from ui import classroom, state
 
 CHOSEN = "deck_chosen"  # session key: the deck shown in the sidebar box
+_CHOOSE_NEXT = "_deck_choose_next"  # a deck to show once the box is drawn again (just saved or imported)
 PLAYING = "deck_playing"  # session key: (deck name, slide index) while a deck is being stepped through
 NEW_NAME = "deck_new_name"
 NOTE = "deck_note"
@@ -108,9 +109,13 @@ def _save(root: Path, deck: Deck) -> None:
 
 def panel(url_path: str, pages: dict) -> None:
     """The sidebar box: choose or name a deck, add this view, reorder, play, export, import."""
+    if not state.list_runs():  # no model yet: no view worth saving
+        return
     own = _roots()[0]
     with st.expander("Lesson deck", icon=":material/slideshow:"):
         names = available()
+        if st.session_state.get(_CHOOSE_NEXT) in names:
+            st.session_state[CHOSEN] = st.session_state.pop(_CHOOSE_NEXT)
         if names:
             if st.session_state.get(CHOSEN) not in names:
                 st.session_state[CHOSEN] = names[0]
@@ -151,7 +156,8 @@ def _add_view(root: Path, chosen: str | None, new_name: str, note: str, url_path
             raise DeckError("Name the deck first.")
         deck = open_deck(name) if name in available() else Deck(name)
         save_deck(root, add_slide(Deck(name, deck.slides), current_slide(url_path, note)))
-        st.session_state[CHOSEN] = name
+        st.session_state[_CHOOSE_NEXT] = name
+        st.rerun()
     except DeckError as error:
         st.session_state["_deck_error"] = str(error)
     except OSError:
@@ -187,7 +193,7 @@ def _import(root: Path) -> None:
     try:
         deck = deck_from_json(upload.getvalue())
         save_deck(root, deck)
-        st.session_state[CHOSEN] = deck.name
+        st.session_state[_CHOOSE_NEXT] = deck.name
         st.success(f"Imported the deck {deck.name} ({len(deck.slides)} views).")
     except DeckError as error:
         st.error(f"This file cannot be used as a deck: {error}")
