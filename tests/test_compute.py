@@ -56,6 +56,7 @@ def test_an_absurd_thread_count_is_one_clear_line(bad):
 
 def test_the_cli_refuses_a_bad_thread_count_in_one_line(monkeypatch, capsys):
     monkeypatch.setenv(compute.THREADS_ENV, "lots")
+    monkeypatch.setattr(compute, "_applied", None)  # as in a fresh process: nothing chosen yet
     assert main(["datasets"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "GEN_CORE_THREADS" in error and "Traceback" not in error

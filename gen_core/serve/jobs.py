@@ -108,6 +108,7 @@ class Job:
     log_path: Path | None = None
     request_file: Path | None = None  # what the worker reads; removed when the job ends
     limit_reason: str = ""  # set when the queue ended it at a limit (time, memory)
+    saved_once: bool = False  # its run folder has held a saved epoch
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,10 @@ class JobQueue:
         """Stop a job at its wall-clock limit (its epochs are kept), kill one past its memory limit, and
         stop one whose run folder was removed while it trained."""
         request = job.request
-        if job.stop_requested is None and job.state == RUNNING and not request.run_dir.is_dir():
+        # Only a folder that held a saved epoch counts as removed: a run that fails before its first
+        # save removes its own empty folder on the way out, and must still end as failed.
+        job.saved_once = job.saved_once or (request.run_dir / layout.WEIGHTS_FILE).exists()
+        if job.stop_requested is None and job.state == RUNNING and job.saved_once and not request.run_dir.is_dir():
             job.limit_reason = "Its run folder was removed while it trained, so it was stopped."
             job.stop_requested = now
             worker.signal_group(job.process, signal.SIGTERM)

@@ -15,6 +15,7 @@ from PIL import Image
 
 import gen_core.metrics.final
 from gen_core.cli import main
+from gen_core.data.access import resolve_data_path
 from gen_core.models.presets import PRESETS
 from gen_core.run import checkpoint, layout, start
 from gen_core.training import batches_per_epoch
@@ -147,7 +148,8 @@ def test_tiles_from_a_folder_with_a_chosen_tile_size(tmp_path, capsys):
                   "--tiles-from", str(images), "--tile-size", "16", "--tiles-per-epoch", "64", "--no-eval") == 0
     config = checkpoint.read_config(out)
     assert config["data"]["name"] == "tiles" and config["data"]["tile_size"] == 16
-    assert config["data"]["path"] == str(images)
+    recorded = config["data"]["path"]  # relative to its data folder: no server path in a run
+    assert not Path(recorded).is_absolute() and resolve_data_path(recorded) == images.resolve()
     assert config["model"]["image_shape"] == [1, 16, 16]
     dataset = start.dataset_for_run(config)  # what resume and eval reload
     assert dataset.train_images.shape == (64, 1, 16, 16)

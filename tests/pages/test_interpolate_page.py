@@ -134,7 +134,7 @@ def test_a_bad_link_value_is_ignored_with_a_notice(trained_runs):
     at = open_page("interpolate", trained_runs["vae2"], query={"mix": "250", "a": "abc"})
     assert not at.exception
     assert at.slider(key="interp_mix").value == 50
-    text = page_text(at)
+    text = page_text(at).replace("\\", "")  # as rendered: link values are escaped to stay plain text
     assert "Ignored in the link" in text and "mix='250' (outside 0 to 100)" in text and "a='abc'" in text
 
 

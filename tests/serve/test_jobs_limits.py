@@ -111,6 +111,8 @@ def test_a_run_folder_removed_while_it_trains_stops_its_worker_and_is_not_re_cre
     write_json_atomic(view.run_dir / layout.LIVE_FILE, {"status": "running", "updated": time.time(), "writer": {
         "host": socket.gethostname(), "pid": queue.view(view.id).pid, "started": time.time()}})  # as a worker does
     _wait_for(lambda: queue.view(view.id).state == jobs.RUNNING, "the job to train")
+    (view.run_dir / layout.WEIGHTS_FILE).write_bytes(b"saved")  # its first epoch saved, as a worker does
+    _wait_for(lambda: queue._job(view.id).saved_once, "the queue to see a saved epoch")
     shutil.rmtree(view.run_dir)
     ended = queue.wait(view.id, 60)
     assert "removed" in ended.message and not view.run_dir.exists()
