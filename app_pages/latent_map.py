@@ -8,7 +8,7 @@ import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (build_latent_map, class_mean_path, decode_map_points, decoded_basis_vectors,
-                             decoded_class_means, manifold_images)
+                             decoded_class_means, manifold_images, projector_export)
 from ui import presentation, url_state
 from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
@@ -88,6 +88,12 @@ def _picture(image, caption: str) -> None:
     st.caption(caption)
 
 
+def _projector_zip(name: str, latent_map, images) -> bytes:
+    """The test set's codes, labels and thumbnails as a zip for TensorBoard's Embedding Projector."""
+    return projector_export(latent_map.latents, images, latent_map.labels, latent_map.class_names,
+                            name=f"{name} (test)").zip_bytes(f"{name}-projector")
+
+
 def _download(label: str, image, file_name: str, key: str) -> None:
     st.download_button(label, partial(png_bytes, image), file_name=file_name, mime="image/png",  # made on click
                        icon=":material/download:", key=key, on_click="ignore")
@@ -146,6 +152,12 @@ with map_column, presentation.main_picture():
                    " Clusters that overlap here may still be apart in the full space.")
     st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
                f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}")
+    st.download_button("Download for the Embedding Projector", partial(_projector_zip, run.name, latent_map,
+                                                                       dataset.test_images),  # made on click
+                       file_name=f"{run.name}-projector.zip", mime="application/zip", icon=":material/download:",
+                       key="latent_map_projector_download", on_click="ignore",
+                       help="The test set's codes, class labels and thumbnails. Unzip it and run `tensorboard "
+                            "--logdir` on the folder: its Projector tab adds t-SNE, UMAP and nearest neighbours.")
 with point_column:
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
                             key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "

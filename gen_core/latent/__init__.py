@@ -2,7 +2,8 @@
 
 ``codes``: encode, decode, reconstruct; ``inversion``: codes for given images (encoder or
 optimisation); ``paths``: lerp / slerp between codes; ``pca``: principal directions, the encoded
-test set's spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids.
+test set's spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids;
+``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector.
 """
 
 from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset, evaluating, per_image_mse,
@@ -14,6 +15,7 @@ from gen_core.latent.pca import (LatentMap, LatentPCA, LatentSummary, build_late
                                  summarise_latents)
 from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_points, decoded_basis_vectors,
                                       decoded_class_means, manifold_coordinates, manifold_grid, manifold_images)
+from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
 
 __all__ = [
     "FOUND_BY_ENCODER", "FOUND_BY_OPTIMISATION", "INTERPOLATION_METHODS", "FoundLatents", "LatentMap", "LatentPCA",
@@ -22,4 +24,5 @@ __all__ = [
     "encode_dataset", "evaluating", "find_latents", "interpolate", "invert_generator", "latent_from_pca_coords",
     "latents_for", "lerp", "manifold_coordinates", "manifold_grid", "manifold_images", "mix", "per_image_mse",
     "reconstructions", "slerp", "summarise_latents",
+    "PROJECTOR_FILES", "ProjectorExport", "projector_export",
 ]

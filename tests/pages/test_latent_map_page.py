@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 
 import numpy as np
 
@@ -55,6 +57,17 @@ def test_spectrum_point_view_and_landmarks(trained_runs):
     assert "mean(0)" in page_text(at)
     assert {button.key for button in at.get("download_button")} >= {"latent_map_basis_download",
                                                                     "latent_map_path_download"}
+
+
+def test_the_projector_zip_holds_the_whole_test_set(trained_runs, deferred_downloads):
+    at = open_page("latent_map", trained_runs["ae"])
+    assert "latent_map_projector_download" in {button.key for button in at.get("download_button")}
+    with zipfile.ZipFile(io.BytesIO(deferred_downloads["tiny-ae-projector.zip"]())) as archive:
+        assert sorted(archive.namelist()) == [f"tiny-ae-projector/{name}" for name in
+                                              ("metadata.tsv", "projector_config.pbtxt", "sprite.png", "tensors.tsv")]
+        tensors = archive.read("tiny-ae-projector/tensors.tsv").decode().splitlines()
+        metadata = archive.read("tiny-ae-projector/metadata.tsv").decode().splitlines()
+    assert len(tensors) == 500 and len(metadata) == 501 and len(tensors[0].split("\t")) == 8
 
 
 def test_manifold_grid_only_for_a_two_dimensional_latent(trained_runs):
