@@ -3,6 +3,7 @@
 ``codes``: encode, decode, reconstruct; ``inversion``: codes for given images (encoder or
 optimisation); ``paths``: lerp / slerp between codes; ``pca``: principal directions, the encoded
 test set's spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids;
+``posterior``: a VAE's encoder as a distribution (KL per dimension, draws, ellipses on the map);
 ``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector.
 """
 
@@ -15,6 +16,9 @@ from gen_core.latent.pca import (LatentMap, LatentPCA, LatentSummary, build_late
                                  summarise_latents)
 from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_points, decoded_basis_vectors,
                                       decoded_class_means, manifold_coordinates, manifold_grid, manifold_images)
+from gen_core.latent.posterior import (ONE_SIGMA_SHARE, Ellipse, Posterior, average_kl_per_dimension, has_posterior,
+                                       image_posterior, posterior_codes, posterior_ellipse, project_to_map,
+                                       unused_dimensions)
 from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
 
 __all__ = [
@@ -25,4 +29,6 @@ __all__ = [
     "latents_for", "lerp", "manifold_coordinates", "manifold_grid", "manifold_images", "mix", "per_image_mse",
     "reconstructions", "slerp", "summarise_latents",
     "PROJECTOR_FILES", "ProjectorExport", "projector_export",
+    "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
+    "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
 ]

@@ -70,6 +70,21 @@ def test_the_projector_zip_holds_the_whole_test_set(trained_runs, deferred_downl
     assert len(tensors) == 500 and len(metadata) == 501 and len(tensors[0].split("\t")) == 8
 
 
+def test_a_vae_shows_its_encoder_as_a_distribution(trained_runs):
+    at = open_page("latent_map", trained_runs["vae8"], query={"img": "12"})
+    assert not at.exception
+    names = [trace["name"] for trace in _figures(at)[0]["data"]]
+    assert {"image #12: 1σ", "image #12: 2σ", "image #12: posterior mean"} <= set(names)
+    assert "The encoder as a distribution: test image #12" in page_text(at)
+    bars = next(figure for figure in _figures(at) if figure["data"][0].get("name") == "this image")
+    assert [trace["name"] for trace in bars["data"]] == ["this image", "test-set average"]
+    assert len(bars["data"][0]["x"]) == 8 and "bars sum to its KL term" in page_text(at)
+    assert "Eight codes drawn from the encoder's distribution" in page_text(at)
+    plain_ae = open_page("latent_map", trained_runs["ae"])
+    assert "The encoder as a distribution" not in page_text(plain_ae)
+    assert not any(name.endswith("σ") for name in (t["name"] for t in _figures(plain_ae)[0]["data"]))
+
+
 def test_manifold_grid_only_for_a_two_dimensional_latent(trained_runs):
     two_d = open_page("latent_map", trained_runs["vae2"])
     assert not two_d.exception
