@@ -7,8 +7,10 @@ from functools import partial
 import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, to_pil
-from gen_core.latent import (build_latent_map, class_mean_path, decode_map_points, decoded_basis_vectors,
-                             decoded_class_means, manifold_images)
+from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_mean_path, decode_latents,
+                             decode_map_points, decoded_basis_vectors, decoded_class_means, has_posterior,
+                             image_posterior, manifold_images, posterior_codes, posterior_ellipse, projector_export,
+                             unused_dimensions)
 from ui import presentation, url_state
 from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
@@ -17,6 +19,7 @@ from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
                                  selected_indices)
 from ui.views.pictures import display_upscale
+from ui.views.posterior import ellipse_traces, kl_bar_figure
 from ui.text import plain
 
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
@@ -28,6 +31,11 @@ POINT_WIDTH_PX = 150
 @st.cache_data(show_spinner="Encoding the test set and fitting the PCA…", max_entries=4)
 def _latent_map(path: str, mtime: float, _model, _dataset):
     return build_latent_map(_model, _dataset.test_images, _dataset.test_labels, _dataset.class_names)
+
+
+@st.cache_data(show_spinner="Averaging the KL term of each dimension over the test set…", max_entries=8)
+def _average_kl(path: str, mtime: float, _model, _dataset):
+    return average_kl_per_dimension(_model, _dataset.test_images)
 
 
 # The decoded pictures below are the same for every visitor of a model with the same settings, so they
@@ -88,6 +96,12 @@ def _picture(image, caption: str) -> None:
     st.caption(caption)
 
 
+def _projector_zip(name: str, latent_map, images) -> bytes:
+    """The test set's codes, labels and thumbnails as a zip for TensorBoard's Embedding Projector."""
+    return projector_export(latent_map.latents, images, latent_map.labels, latent_map.class_names,
+                            name=f"{name} (test)").zip_bytes(f"{name}-projector")
+
+
 def _download(label: str, image, file_name: str, key: str) -> None:
     st.download_button(label, partial(png_bytes, image), file_name=file_name, mime="image/png",  # made on click
                        icon=":material/download:", key=key, on_click="ignore")
@@ -132,20 +146,37 @@ if classes:
             for title, pair in class_pair_presets(latent_map.class_names).items():
                 st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
                           args=(pair,), help=f"Only classes {title}: a pair the code keeps apart, or one it mixes.")
+posterior = None
+if has_posterior(model):  # the encoder returns a Gaussian: its ellipses go on the map around the chosen image
+    with user_errors("The encoder's distribution could not be computed: "):
+        posterior = image_posterior(model, dataset.test_images[int(st.session_state[INDEX_KEY])])
+overlays = [] if posterior is None else \
+    ellipse_traces(posterior_ellipse(posterior, latent_map), int(st.session_state[INDEX_KEY]))
 map_column, point_column = st.columns([3, 1], gap="small")
 with map_column, presentation.main_picture():
     if classes and not shown:
         st.info("Choose at least one class to show.")
     figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
                             marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
-                            height=470 if presentation.is_on() else 480)  # its x-axis above the fold at 768
+                            height=470 if presentation.is_on() else 480,  # its x-axis above the fold at 768
+                            overlays=overlays)
     st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
                     selection_mode="points", width="stretch")
     two_share = latent_map.explained_variance_ratio[:2].sum()
     hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
                    " Clusters that overlap here may still be apart in the full space.")
+    ellipse_note = "" if posterior is None else (
+        " Around the ringed image, the encoder's one- and two-sigma ellipses: where it might have put that image"
+        + ("." if latent_map.latent_dim == 2 else ", projected onto this plane.")
+    )
     st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
-               f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}")
+               f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}{ellipse_note}")
+    st.download_button("Download for the Embedding Projector", partial(_projector_zip, run.name, latent_map,
+                                                                       dataset.test_images),  # made on click
+                       file_name=f"{run.name}-projector.zip", mime="application/zip", icon=":material/download:",
+                       key="latent_map_projector_download", on_click="ignore",
+                       help="The test set's codes, class labels and thumbnails. Unzip it and run `tensorboard "
+                            "--logdir` on the folder: its Projector tab adds t-SNE, UMAP and nearest neighbours.")
 with point_column:
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
                             key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "
@@ -166,6 +197,25 @@ def _pick_nearest(values) -> None:
 live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_release=_pick_nearest,
          before=lambda: st.markdown("**Walk the plane**: move the pointer over it and the code under the pointer is "
                                     "decoded at once; click to show the nearest test image beside the map."))
+
+# -- the encoder as a distribution (VAEs) ------------------------------------------------------
+if posterior is not None:
+    st.subheader(f"The encoder as a distribution: test image #{index}")
+    with user_errors("The KL terms could not be computed: "):
+        average_kl = _average_kl(*run_key(run), model, dataset)
+        unused = unused_dimensions(average_kl)
+        st.plotly_chart(presentation.style_figure(kl_bar_figure(posterior, average_kl, unused)),
+                        key="latent_map_kl_bars", width="stretch")
+        unused_note = (f" {int(unused.sum())} of the {len(unused)} dimensions are unused (their average KL is at "
+                       "most 0.01 nats): there the encoder returns the prior whatever the image, and the "
+                       "decoder ignores them." if unused.any() else " The model uses every dimension.")
+        st.caption(f"Each dimension's KL term, KL(N(μ_i, σ_i²) ‖ N(0, 1)) in nats: this image's bars sum to its "
+                   f"KL term, {posterior.total_kl:.2f} nats; the test set's average is {average_kl.sum():.2f}."
+                   f"{unused_note}")
+        draws = decode_latents(model, posterior_codes(posterior, 8, seed=index))
+        _picture(make_grid_image(draws, nrow=8, upscale=upscale),
+                 "Eight codes drawn from the encoder's distribution for this image, decoded: the images it could "
+                 "have been encoded as.")
 
 # -- the spectrum -----------------------------------------------------------------------------
 st.subheader("Eigenvalue spectrum")

@@ -10,7 +10,7 @@ import streamlit as st
 from gen_core.images import make_grid_image, png_bytes, side_by_side
 from gen_core.latent import per_image_mse, reconstructions
 from gen_core.models import family_label, sentence_start
-from gen_core.sampling import draw_images
+from gen_core.sampling import MAX_TEMPERATURE, draw_images
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.explore_widgets import run_key
@@ -26,6 +26,7 @@ EPOCHS_PER_ROW = 3
 COUNTS = (9, 16, 25, 36, 49, 64, 100)
 URL_PARAMS = [UrlParam("seed", "samples_seed", "int", 0, 999_999),
               UrlParam("n", "samples_count", "choice", choices=COUNTS),
+              UrlParam("temp", "samples_temperature", "float", 0.0, MAX_TEMPERATURE),
               UrlParam("rseed", "samples_recon_seed", "int", 0, 999_999), COMPARE_PARAM]
 
 
@@ -34,8 +35,8 @@ def _fresh_seed(key: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sample_png(path: str, mtime: float, count: int, seed: int, _model) -> bytes:
-    images = draw_images(_model, count, seed)
+def _sample_png(path: str, mtime: float, count: int, seed: int, temperature: float, _model) -> bytes:
+    images = draw_images(_model, count, seed, temperature=temperature)
     columns = math.ceil(math.sqrt(count))
     upscale = max(1, GRID_WIDTH_PX // (columns * images.shape[-1]))
     return png_bytes(make_grid_image(images, nrow=columns, upscale=upscale))
@@ -69,6 +70,7 @@ st.caption(f"**{plain(run.name)}** · {family_label(run.family)} · {model.laten
 st.session_state.setdefault("samples_seed", 0)
 st.session_state.setdefault("samples_count", 36)
 st.session_state.setdefault("samples_recon_seed", 0)
+st.session_state.setdefault("samples_temperature", 1.0)
 url_state.restore(URL_PARAMS)
 dataset = None
 with user_errors("The test set could not be loaded: "):
@@ -76,30 +78,37 @@ with user_errors("The test set could not be loaded: "):
 
 # -- random samples ---------------------------------------------------------------------------
 st.subheader("Random samples")
-with presentation.settings("How many, seed, second model"):
+with presentation.settings("How many, seed, temperature, second model"):
     with st.container(horizontal=True, vertical_alignment="bottom"):
         count = st.select_slider("How many", COUNTS, key="samples_count", width=260)
         seed = st.number_input("Seed", min_value=0, max_value=999_999, step=1, key="samples_seed", width=150,
                                help="The same seed always draws the same grid.")
         st.button("New samples", icon=":material/casino:", key="samples_new",
                   on_click=_fresh_seed, args=("samples_seed",))
+    temperature = st.slider("Temperature", 0.0, MAX_TEMPERATURE, step=0.05, key="samples_temperature", width=420,
+                            help="Codes are drawn from N(0, s² I) with s this value, from the same seed: low "
+                                 "gives sharp, typical but alike images (0: the centre code in every cell), high "
+                                 "gives varied but stranger ones. 1 is the prior the model trained with.")
     other = compare_picker(run)
 
 shown_runs = [run] + ([other] if other is not None else [])
 with presentation.main_picture(), user_errors("Sampling failed: "):
     for column, each in zip(st.columns(len(shown_runs), gap="medium"), shown_runs):
         with column:
-            samples = _sample_png(*run_key(each), int(count), int(seed), each.model)
+            samples = _sample_png(*run_key(each), int(count), int(seed), float(temperature), each.model)
             title = f"{each.name}: " if other is not None else ""
-            st.image(samples, caption=f"{title}{count} samples, seed {seed}", output_format="PNG",
+            at_temperature = "" if temperature == 1.0 else f", temperature {temperature:g}"
+            st.image(samples, caption=f"{title}{count} samples, seed {seed}{at_temperature}", output_format="PNG",
                      width=presentation.scaled(GRID_WIDTH_PX) if other is None else "stretch")
             training_note(each)
-            st.download_button("Download PNG", samples, file_name=f"{each.name}-samples-seed{seed}.png",
+            file_name = f"{each.name}-samples-seed{seed}" + ("" if temperature == 1.0 else f"-t{temperature:g}")
+            st.download_button("Download PNG", samples, file_name=f"{file_name}.png",
                                mime="image/png", icon=":material/download:", key=f"samples_download_{each.name}",
                                on_click="ignore")
 if not model.has_prior:
     st.caption("A plain autoencoder has no prior to sample from, so these codes are drawn from a Gaussian "
-               "that follows its training codes (each dimension's mean and spread, recorded while it trained).")
+               "that follows its training codes (each dimension's mean and spread, recorded while it trained); "
+               "the temperature scales that spread.")
 if other is not None:
     st.caption(_same_codes_note(run, other))
 

@@ -1,4 +1,4 @@
-"""The command line: ``python -m gen_core {train,sample,eval,gmm,export-onnx,datasets,demos} ...``.
+"""The command line: ``python -m gen_core {train,sample,eval,gmm,export-onnx,export-projector,datasets,demos} ...``.
 
 One module per command, each with its ``add_*_arguments`` and ``run_*``. Exit codes: 0 on
 success, 2 on bad arguments or bad input (with a one-line reason on stderr). The model, dataset
@@ -16,6 +16,7 @@ from gen_core.cli.datasets import run_datasets
 from gen_core.cli.demos import add_demos_arguments, run_demos
 from gen_core.cli.eval import add_eval_arguments, run_eval
 from gen_core.cli.export_onnx import add_export_arguments, run_export
+from gen_core.cli.export_projector import add_projector_arguments, run_projector
 from gen_core.cli.flags import EXIT_BAD_INPUT, Parser, one_line
 from gen_core.cli.gmm import add_gmm_arguments, run_gmm
 from gen_core.cli.sample import add_sample_arguments, run_sample
@@ -29,6 +30,8 @@ COMMANDS = {  # name: (help, add its arguments, run it)
     "eval": ("compute every metric that applies to a run", add_eval_arguments, run_eval),
     "gmm": ("compare Gaussian mixtures of one class's codes by BIC and AIC", add_gmm_arguments, run_gmm),
     "export-onnx": ("export a run's decoder to ONNX (what browsers decode with)", add_export_arguments, run_export),
+    "export-projector": ("write a run's codes, labels and thumbnails for TensorBoard's Embedding Projector",
+                         add_projector_arguments, run_projector),
     "datasets": ("list the registered datasets and whether each works offline", None, run_datasets),
     "demos": ("train the demo models for a lesson (resumable)", add_demos_arguments, run_demos),
 }

@@ -25,7 +25,8 @@ from gen_core.limits import check_grid, check_image_batch
 from gen_core.progress import ProgressCallback
 from gen_core.run import checkpoint
 from gen_core.run.start import dataset_for_run
-from gen_core.sampling import PRIOR, SAMPLER_NAMES, draw_images, fit_sampler, sampler_settings, sampler_unusable_reason
+from gen_core.sampling import (PRIOR, SAMPLER_NAMES, check_temperature, draw_images, fit_sampler, sampler_settings,
+                               sampler_unusable_reason)
 
 OUTPUT_SUFFIXES = (".png", ".npy")
 
@@ -96,15 +97,16 @@ def write_samples(images: torch.Tensor, out: Path) -> Path:
 def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components: int = 10,
                    covariance: str = "full", n: int = 64, seed: int = 0, out="samples.png",
                    noise_std: float = 0.5, covariance_scale: float = 1.0, component: int | None = None,
-                   device: str = "cpu",
+                   device: str = "cpu", temperature: float = 1.0,
                    progress: ProgressCallback | None = None) -> Path:
     """Draw ``n`` images from a run with the named sampler and write them to ``out``.
 
     ``class_label`` (an id or a class name) needs a class-aware sampler; the prior has none.
-    Returns the path written.
+    ``temperature`` s draws the prior's codes from N(0, s^2 I). Returns the path written.
     """
     out = Path(out)
     _check_request(sampler, n, out)
+    check_temperature(temperature, None if sampler == PRIOR else sampler)
     run = checkpoint.load_run(Path(run_dir), device=pick_device(device))
     _check_size(n, run.model.image_shape, out)
     fitted, label = None, None  # the prior: the model's own code distribution, nothing to fit
@@ -116,7 +118,7 @@ def sample_to_file(run_dir, sampler: str = "prior", class_label=None, components
                                               "seed": int(seed), "noise_std": float(noise_std),
                                               "covariance_scale": float(covariance_scale), "component": component})
         fitted, label = _fitted_sampler(run, sampler, class_label, settings, progress)
-    return write_samples(draw_images(run.model, int(n), int(seed), fitted, label), out)
+    return write_samples(draw_images(run.model, int(n), int(seed), fitted, label, temperature=temperature), out)
 
 
 def add_sample_arguments(p: argparse.ArgumentParser) -> None:
@@ -125,6 +127,8 @@ def add_sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="a .png grid, or .npy for float32 (N, C, H, W) in [0, 1]")
     p.add_argument("--class", dest="class_label", help="draw only this class, by id or name (class samplers)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="the prior's codes from N(0, s^2 I) with s this value, 0 to 1.5 (default 1)")
     add_sampler_flags(p)
 
 
@@ -134,6 +138,6 @@ def run_sample(args) -> int:
                           components=params.get("n_components", 10), covariance=params.get("covariance_type", "full"),
                           noise_std=params.get("noise_std", 0.5), covariance_scale=params.get("covariance_scale", 1.0),
                           component=params.get("component"),
-                          n=args.n, seed=args.seed, out=args.out)
+                          n=args.n, seed=args.seed, out=args.out, temperature=args.temperature)
     print(f"Wrote {args.n} samples to {path}")
     return 0

@@ -106,6 +106,8 @@ class LatentMap:
     class_names: list[str] = field(default_factory=list)
     explained_variance: np.ndarray = field(default_factory=lambda: np.empty(0))
     explained_variance_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
+    pca_components: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (2, D): the map's axes
+    pca_mean: np.ndarray = field(default_factory=lambda: np.empty(0))             # (D,): the codes' mean
 
     @property
     def latent_dim(self) -> int:
@@ -144,4 +146,4 @@ def build_latent_map(model, images: torch.Tensor, labels: torch.Tensor | None = 
     label_values = None if labels is None else torch.as_tensor(labels).cpu().numpy().astype(np.int64)
     return LatentMap(latents.numpy().astype(np.float32), coords.astype(np.float32), label_values,
                      list(class_names), np.asarray(pca.explained_variance_),
-                     np.asarray(pca.explained_variance_ratio_))
+                     np.asarray(pca.explained_variance_ratio_), np.asarray(pca.components_[:2]), np.asarray(pca.mean_))

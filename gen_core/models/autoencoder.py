@@ -52,9 +52,10 @@ class Autoencoder(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z).float())
 
-    def draw_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` codes from the running code statistics: code_mean + code_std * N(0, I)."""
-        return self.code_mean + self.code_std * super().draw_codes(n, generator)
+    def draw_codes(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` codes from the running code statistics: code_mean + code_std * N(0, s^2 I) at
+        temperature s (0 gives the mean code)."""
+        return self.code_mean + self.code_std * super().draw_codes(n, generator, temperature)
 
     def _losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = self.encode(x)

@@ -76,12 +76,14 @@ class GenerativeModel(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def draw_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` codes from the model's own code distribution: its prior N(0, I).
+    def draw_codes(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` codes from the model's own code distribution: its prior N(0, I), or N(0, s^2 I) at
+        temperature s (the same noise scaled, so one seed gives the same directions at every s).
 
         The noise is drawn on the CPU, so one seed gives the same codes on every device.
         """
-        return torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(self.device)
+        noise = torch.randn(n, self.latent_dim, generator=generator, device="cpu")
+        return (noise if temperature == 1.0 else noise * float(temperature)).to(self.device)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -37,14 +37,18 @@ class GaussianEncoderDecoder(GenerativeModel):
         self.decoder = build_decoder(config.latent_dim, config.image_shape, config.arch, config.hidden, config.conv_channels)
 
     @torch.no_grad()
-    def active_units(self, images: torch.Tensor, batch_size: int = 512) -> int:
-        """Latent dimensions whose KL to the prior, averaged over ``images``, is above 0.01 nats:
-        the ones the model uses (Burda et al. 2016)."""
+    def average_kl_per_dimension(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """(latent_dim,) float64 on the CPU: each dimension's KL to the prior, averaged over ``images``."""
         total = torch.zeros(self.latent_dim, dtype=torch.float64)
         for batch in images.split(batch_size):
             mu, logvar = self.posterior(batch.to(self.device))
             total += kl_per_dimension(mu.float(), logvar.float()).sum(dim=0).double().cpu()
-        return int((total / max(len(images), 1) > ACTIVE_UNIT_NATS).sum())
+        return total / max(len(images), 1)
+
+    def active_units(self, images: torch.Tensor, batch_size: int = 512) -> int:
+        """Latent dimensions whose KL to the prior, averaged over ``images``, is above 0.01 nats:
+        the ones the model uses (Burda et al. 2016)."""
+        return int((self.average_kl_per_dimension(images, batch_size) > ACTIVE_UNIT_NATS).sum())
 
     def epoch_statistics(self, test_images: torch.Tensor) -> dict:
         return {"active_units": self.active_units(test_images)}

@@ -9,6 +9,7 @@ draw through ``draw_images``, so one model, source and seed give the same images
 from __future__ import annotations
 
 import inspect
+import math
 
 import torch
 
@@ -21,6 +22,7 @@ from gen_core.sampling.samplers import ClassGaussianSampler, LatentSampler, Pert
 from gen_core.settings import Setting
 
 PRIOR = "prior"  # the model's own code distribution: nothing to fit
+MAX_TEMPERATURE = 1.5  # the prior's standard deviation s, at most: past it most decoded codes are far off
 FITTED_SAMPLERS: dict[str, type[LatentSampler]] = {
     "gaussian": ClassGaussianSampler, "gmm": ClassMixtureSampler, "perturb": PerturbSampler}
 SAMPLER_NAMES = (PRIOR, *FITTED_SAMPLERS)
@@ -89,11 +91,29 @@ def fit_sampler(name: str, latents, labels=None, progress: ProgressCallback | No
     return None if sampler is None else sampler.fit(latents, labels)
 
 
+def check_temperature(temperature: float, sampler: LatentSampler | None = None) -> float:
+    """A temperature (the prior's standard deviation s) must be a finite number from 0 to
+    ``MAX_TEMPERATURE``, and applies to the prior only."""
+    value = float(temperature)
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_TEMPERATURE:
+        raise SamplerError(f"The temperature must be a number from 0 to {MAX_TEMPERATURE:g}; got {temperature}.")
+    if sampler is not None and value != 1.0:
+        raise SamplerError("The temperature scales the prior; a fitted sampler draws at its own spread "
+                           "(its covariance or noise settings).")
+    return value
+
+
 def draw_codes(model, n: int, seed: int | None = 0, sampler: LatentSampler | None = None,
-               class_label: int | None = None) -> torch.Tensor:
-    """``n`` codes (CPU) from ``sampler``, or from the model's own distribution when it is None."""
+               class_label: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+    """``n`` codes (CPU) from ``sampler``, or from the model's own distribution when it is None.
+
+    ``temperature`` s draws the prior's codes from N(0, s^2 I) instead (for a plain autoencoder,
+    its code statistics' spread times s): the same seed scales the same noise, so s = 0 gives the
+    centre code for every sample, small s sharp but alike images, large s varied but stranger ones.
+    """
     if int(n) < 0:
         raise SamplerError(f"Cannot draw {n} samples.")
+    temperature = check_temperature(temperature, sampler)
     if sampler is None:
         if class_label is not None:
             raise SamplerError("The prior has no classes; choose a class-aware sampler to pick a class.")
@@ -102,7 +122,7 @@ def draw_codes(model, n: int, seed: int | None = 0, sampler: LatentSampler | Non
             generator.seed()  # a fresh random stream
         else:
             generator.manual_seed(int(seed))
-        return model.draw_codes(int(n), generator).float().cpu()
+        return model.draw_codes(int(n), generator, temperature).float().cpu()
     latents, _labels = sampler.sample(int(n), class_label=class_label, seed=seed)
     if latents.shape[1] != model.latent_dim:
         raise SamplerError(f"The sampler was fitted to {latents.shape[1]}-d latents but the model's "
@@ -111,9 +131,9 @@ def draw_codes(model, n: int, seed: int | None = 0, sampler: LatentSampler | Non
 
 
 def draw_images(model, n: int, seed: int | None = 0, sampler: LatentSampler | None = None,
-                class_label: int | None = None, batch_size: int = 512) -> torch.Tensor:
+                class_label: int | None = None, batch_size: int = 512, temperature: float = 1.0) -> torch.Tensor:
     """``n`` images (CPU, in [0, 1]) decoded from ``draw_codes``; the same seed, the same images."""
-    return decode_latents(model, draw_codes(model, n, seed, sampler, class_label), batch_size=batch_size)
+    return decode_latents(model, draw_codes(model, n, seed, sampler, class_label, temperature), batch_size=batch_size)
 
 
 def draw_class_rows(model, sampler: LatentSampler | None, n_per_row: int, class_labels,

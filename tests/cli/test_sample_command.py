@@ -93,3 +93,13 @@ def test_prior_samples_of_an_autoencoder_use_its_code_statistics(ae_run, tmp_pat
     written = torch.from_numpy(np.load(out))
     assert torch.allclose(written, expected, atol=1e-6)
     assert not torch.allclose(written, standard_normal, atol=1e-3)
+
+
+def test_temperature_zero_writes_the_mean_code_in_every_cell_and_fitted_samplers_refuse_one(ae_run, tmp_path):
+    cold = np.load(sample_to_file(ae_run, n=5, seed=2, temperature=0.0, out=tmp_path / "cold.npy"))
+    warm = np.load(sample_to_file(ae_run, n=5, seed=2, out=tmp_path / "warm.npy"))
+    assert np.allclose(cold, cold[:1]) and not np.allclose(warm, warm[:1])
+    with pytest.raises(SamplerError, match="scales the prior"):
+        sample_to_file(ae_run, sampler="gmm", components=2, n=5, temperature=0.5, out=tmp_path / "gmm.npy")
+    with pytest.raises(SamplerError, match="from 0 to 1.5"):
+        sample_to_file(ae_run, n=5, temperature=-1, out=tmp_path / "bad.npy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from gen_core.run.start import prepare_training
@@ -35,6 +36,20 @@ def runs_root(isolated_checkpoints_root) -> Path:
     """The session's checkpoints folder: tests/conftest.py points GEN_CORE_CHECKPOINTS (which the app
     reads) at it for the whole session."""
     return isolated_checkpoints_root
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch) -> dict:
+    """file name -> the callable a download button would run when clicked (zips are built lazily)."""
+    recorded = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        recorded[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return recorded
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 
 import numpy as np
 
@@ -55,6 +57,32 @@ def test_spectrum_point_view_and_landmarks(trained_runs):
     assert "mean(0)" in page_text(at)
     assert {button.key for button in at.get("download_button")} >= {"latent_map_basis_download",
                                                                     "latent_map_path_download"}
+
+
+def test_the_projector_zip_holds_the_whole_test_set(trained_runs, deferred_downloads):
+    at = open_page("latent_map", trained_runs["ae"])
+    assert "latent_map_projector_download" in {button.key for button in at.get("download_button")}
+    with zipfile.ZipFile(io.BytesIO(deferred_downloads["tiny-ae-projector.zip"]())) as archive:
+        assert sorted(archive.namelist()) == [f"tiny-ae-projector/{name}" for name in
+                                              ("metadata.tsv", "projector_config.pbtxt", "sprite.png", "tensors.tsv")]
+        tensors = archive.read("tiny-ae-projector/tensors.tsv").decode().splitlines()
+        metadata = archive.read("tiny-ae-projector/metadata.tsv").decode().splitlines()
+    assert len(tensors) == 500 and len(metadata) == 501 and len(tensors[0].split("\t")) == 8
+
+
+def test_a_vae_shows_its_encoder_as_a_distribution(trained_runs):
+    at = open_page("latent_map", trained_runs["vae8"], query={"img": "12"})
+    assert not at.exception
+    names = [trace["name"] for trace in _figures(at)[0]["data"]]
+    assert {"image #12: 1σ", "image #12: 2σ", "image #12: posterior mean"} <= set(names)
+    assert "The encoder as a distribution: test image #12" in page_text(at)
+    bars = next(figure for figure in _figures(at) if figure["data"][0].get("name") == "this image")
+    assert [trace["name"] for trace in bars["data"]] == ["this image", "test-set average"]
+    assert len(bars["data"][0]["x"]) == 8 and "bars sum to its KL term" in page_text(at)
+    assert "Eight codes drawn from the encoder's distribution" in page_text(at)
+    plain_ae = open_page("latent_map", trained_runs["ae"])
+    assert "The encoder as a distribution" not in page_text(plain_ae)
+    assert not any(name.endswith("σ") for name in (t["name"] for t in _figures(plain_ae)[0]["data"]))
 
 
 def test_manifold_grid_only_for_a_two_dimensional_latent(trained_runs):

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 
 from gen_core.run import checkpoint, layout
 
@@ -23,20 +22,6 @@ def own_root(trained_runs, tmp_path, monkeypatch) -> Path:
         shutil.copytree(trained_runs[key], root / trained_runs[key].name)
     monkeypatch.setenv("GEN_CORE_CHECKPOINTS", str(root))
     return root
-
-
-@pytest.fixture
-def deferred_downloads(monkeypatch) -> dict:
-    """file name -> the callable a download button would run when clicked (zips are built lazily)."""
-    recorded = {}
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        recorded[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return recorded
 
 
 def test_lists_every_run_with_its_facts_curves_and_samples(own_root):

@@ -101,3 +101,18 @@ def test_a_hostile_link_is_ignored_with_a_notice(trained_runs):
     text = page_text(at)
     assert "Ignored in the link" in text and "run=" in text and "seed='-4'" in text and "n='10000'" in text
     assert at.number_input(key="samples_seed").value == 0
+
+
+def test_the_temperature_slider_redraws_the_same_seed_and_is_kept_in_the_link(trained_runs):
+    at = open_page("samples", trained_runs["vae2"], query={"seed": "6", "temp": "0.5"})
+    assert not at.exception
+    assert at.slider(key="samples_temperature").value == 0.5
+    half = _images_captioned(at, "36 samples, seed 6, temperature 0.5")
+    assert len(half) == 1
+    at.slider(key="samples_temperature").set_value(0.0).run()
+    assert not at.exception
+    cold = _images_captioned(at, "36 samples, seed 6, temperature 0")
+    assert len(cold) == 1 and cold[0].value[0] != half[0].value[0]
+    assert at.query_params["temp"] == "0" and at.query_params["seed"] == "6"
+    hot = open_page("samples", trained_runs["vae2"], query={"temp": "2"})
+    assert "temp='2'" in page_text(hot) and hot.slider(key="samples_temperature").value == 1.0

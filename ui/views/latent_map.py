@@ -49,12 +49,13 @@ def _axis_title(latent_map: LatentMap, component: int) -> str:
 
 
 def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | None = None,
-                   marker_size: int = 9, height: int = 520) -> go.Figure:
+                   marker_size: int = 9, height: int = 520, overlays=()) -> go.Figure:
     """One trace per shown class (one "all images" trace without labels); customdata is the index.
 
     Colours and shapes follow the class id, not the trace order, so a class keeps its look when
     filtered. ``highlight`` (a test-set index) is ringed; a click selects a point without fading
-    the others, since the ring, not the fading, marks the chosen one.
+    the others, since the ring, not the fading, marks the chosen one. ``overlays``: more traces drawn
+    on top (a VAE's posterior ellipses).
     """
     points = plane(latent_map)
     trace_type = go.Scattergl if len(points) > WEBGL_THRESHOLD else go.Scatter
@@ -78,6 +79,8 @@ def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | N
             x=[point[0]], y=[point[1]], mode="markers", name=f"image #{int(highlight)}", customdata=[int(highlight)],
             marker={"size": marker_size * 3, "symbol": "circle-open", "color": "#000000", "line": {"width": 3}},
             hovertemplate="the chosen test image #%{customdata}<extra></extra>"))
+    for trace in overlays:
+        figure.add_trace(trace)
     figure.update_layout(xaxis_title=_axis_title(latent_map, 0), yaxis_title=_axis_title(latent_map, 1),
                          legend_title_text="class", clickmode="event+select", height=height,
                          legend={"itemsizing": "constant"}, margin={"l": 10, "r": 10, "t": 30, "b": 10})

@@ -1,0 +1,104 @@
+"""Latency of the exploring extras on the embedded MNIST sample's 500 test images.
+
+  projector export   encode the test set and build the Embedding Projector's four files and their zip
+                     (what `export-projector` writes and the Latent map's download button serves)
+  posterior view     one test image's posterior, eight draws decoded, its ellipse on the map
+  neighbour query    the 8 nearest of the 4,500 training images to one code (latent space) and to
+                     one image (pixel space), Euclidean
+
+The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
+
+Usage: python bench/bench_explore.py [--run RUN] [--repeats N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gen_core.device import device_label  # noqa: E402
+from gen_core.latent import (  # noqa: E402
+    build_latent_map,
+    decode_latents,
+    encode_dataset,
+    image_posterior,
+    latent_neighbours,
+    pixel_neighbours,
+    posterior_codes,
+    posterior_ellipse,
+    projector_export,
+)
+from gen_core.run import checkpoint  # noqa: E402
+from gen_core.run.start import dataset_for_run, prepare_training  # noqa: E402
+from gen_core.training import TrainConfig  # noqa: E402
+
+
+def timed(function, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    return {"median_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2), "repeats": len(ordered)}
+
+
+def train_vae(root: Path) -> Path:
+    trainer = prepare_training("vae", {"hidden": (512, 256), "latent_dim": 32}, "mnist5k",
+                               TrainConfig(epochs=2, device="cpu"), root=root, name="bench-vae32")
+    trainer.fit()
+    return trainer.run_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", help="an existing VAE run folder (default: train one briefly)")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        run_dir = Path(args.run) if args.run else train_vae(Path(scratch))
+        run = checkpoint.load_run(run_dir)
+        dataset = dataset_for_run(run.config)
+        model, test_images = run.model.eval(), dataset.test_images
+        latent_map = build_latent_map(model, test_images, dataset.test_labels, dataset.class_names)
+        train_latents = encode_dataset(model, dataset.train_images)
+
+        def export() -> bytes:
+            latents = encode_dataset(model, test_images)
+            return projector_export(latents, test_images, dataset.test_labels, dataset.class_names).zip_bytes()
+
+        def posterior_view() -> None:
+            posterior = image_posterior(model, test_images[7])
+            decode_latents(model, posterior_codes(posterior, 8, seed=7))
+            posterior_ellipse(posterior, latent_map).outline(1.0)
+
+        def neighbour_query() -> None:
+            latent_neighbours(latent_map.latents[7], train_latents, dataset.train_labels, k=8)
+            pixel_neighbours(test_images[7], dataset.train_images, dataset.train_labels, k=8)
+
+        results = {"device": device_label("cpu"), "test_images": len(test_images),
+                   "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
+                   "zip_bytes": len(export()),
+                   "projector_export": summary(timed(export, max(3, args.repeats // 4))),
+                   "posterior_view": summary(timed(posterior_view, args.repeats)),
+                   "neighbour_query": summary(timed(neighbour_query, args.repeats))}
+    print(json.dumps(results, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
