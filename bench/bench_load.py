@@ -254,7 +254,7 @@ async def session(browser, url: str, window: Window, opened: list[int], go: asyn
     page = await context.new_page()
     page.on("pageerror", lambda error: window.errors.append(f"page error: {error}"))
     try:
-        await page.goto(f"{url}/latent_sliders?run={EXPLORE_RUN}", wait_until="domcontentloaded")
+        await page.goto(f"{url}/latent_sliders?run={EXPLORE_RUN}", wait_until="domcontentloaded", timeout=180_000)
         await wait_page(page, "Latent sliders", window, timeout_ms=180_000)  # a first visit loads the model
         opened[0] += 1
         await go.wait()  # every session is open before the clock starts
