@@ -18,7 +18,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,15 +37,9 @@ from gen_core.latent import (  # noqa: E402
 from gen_core.run import checkpoint  # noqa: E402
 from gen_core.run.start import dataset_for_run, prepare_training  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
+from bench_latency import timed  # noqa: E402  (this folder is on the path when run as a script)
 
 
-def timed(function, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def summary(times: list[float]) -> dict:

@@ -19,7 +19,7 @@ from gen_core.run import checkpoint, layout, live
 from gen_core.run.start import TrainingRequest, discard_unused, reserve_run_dir
 from gen_core.serve import jobs, worker
 
-TIMEOUT = 180  # seconds; a worker needs a few to start on a busy 2-core machine
+from .conftest import TIMEOUT, small_job, wait_for
 
 
 @pytest.fixture
@@ -39,24 +39,9 @@ def sleeping_worker(monkeypatch):
                         lambda arguments, processes=1: [sys.executable, "-c", "import time; time.sleep(120)"])
 
 
-def _request(root, name, owner="ada", epochs=2, measure=False, **training):
-    run_dir = reserve_run_dir(root, "ae", "digits", name)
-    training = {"epochs": epochs, "batch_size": 64, "device": "cpu", "sample_count": 4, "log_every": 1, **training}
-    request = TrainingRequest(run_dir, "ae", {"hidden": [16], "latent_dim": 2}, "digits", {}, training,
-                              evaluate=measure)
-    return jobs.JobRequest(request, owner=owner, owner_label=owner)
-
-
-def _wait_for(condition, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_a_job_trains_in_a_process_of_its_own_and_writes_its_run_folder(queue, tmp_runs):
-    view = queue.submit(_request(tmp_runs, "own-process", epochs=2))
-    _wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
+    view = queue.submit(small_job(tmp_runs, "own-process", epochs=2))
+    wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
     pid = queue.view(view.id).pid
     assert pid != os.getpid()
     view = queue.wait(view.id, TIMEOUT)
@@ -69,9 +54,9 @@ def test_a_job_trains_in_a_process_of_its_own_and_writes_its_run_folder(queue, t
 
 
 def test_killing_a_worker_fails_its_run_cleanly_keeps_the_saved_epochs_and_the_queue_goes_on(queue, tmp_runs):
-    doomed = queue.submit(_request(tmp_runs, "doomed", owner="ada", epochs=100_000))
-    follower = queue.submit(_request(tmp_runs, "follower", owner="bob", epochs=1))
-    _wait_for(lambda: len(live.read_live(doomed.run_dir).epochs) >= 1, "the first saved epoch")
+    doomed = queue.submit(small_job(tmp_runs, "doomed", owner="ada", epochs=100_000))
+    follower = queue.submit(small_job(tmp_runs, "follower", owner="bob", epochs=1))
+    wait_for(lambda: len(live.read_live(doomed.run_dir).epochs) >= 1, "the first saved epoch")
     os.kill(queue.view(doomed.id).pid, signal.SIGKILL)  # what the kernel does when memory runs out
 
     ended = queue.wait(doomed.id, TIMEOUT)
@@ -84,13 +69,13 @@ def test_killing_a_worker_fails_its_run_cleanly_keeps_the_saved_epochs_and_the_q
 
 
 def test_a_worker_killed_while_scoring_leaves_a_trained_run_whose_metrics_are_missing(queue, tmp_runs):
-    view = queue.submit(_request(tmp_runs, "scored", epochs=1, measure=True))
+    view = queue.submit(small_job(tmp_runs, "scored", epochs=1, measure=True))
 
     def scoring():
         progress = live.read_status(view.run_dir) or {}
         return isinstance(progress.get("metrics"), dict) and progress["metrics"].get("state") == "computing"
 
-    _wait_for(scoring, "the scoring after training")
+    wait_for(scoring, "the scoring after training")
     os.kill(queue.view(view.id).pid, signal.SIGKILL)  # out of memory while scoring, say
 
     ended = queue.wait(view.id, TIMEOUT)
@@ -107,8 +92,8 @@ def test_a_worker_killed_while_scoring_leaves_a_trained_run_whose_metrics_are_mi
 
 
 def test_stop_is_honoured_at_the_next_step_and_the_epoch_is_saved(queue, tmp_runs):
-    view = queue.submit(_request(tmp_runs, "stoppable", epochs=100_000))
-    _wait_for(lambda: len(live.read_live(view.run_dir).epochs) >= 1, "the first saved epoch")
+    view = queue.submit(small_job(tmp_runs, "stoppable", epochs=100_000))
+    wait_for(lambda: len(live.read_live(view.run_dir).epochs) >= 1, "the first saved epoch")
     assert queue.stop(view.id) == "stopping"
     ended = queue.wait(view.id, TIMEOUT)
     assert ended.status == "stopped" and ended.message.startswith("Stopped after epoch")
@@ -118,39 +103,39 @@ def test_stop_is_honoured_at_the_next_step_and_the_epoch_is_saved(queue, tmp_run
 
 
 def test_a_nan_loss_fails_the_job_with_the_trainers_message(queue, tmp_runs):
-    view = queue.submit(_request(tmp_runs, "explodes", epochs=3, lr=1e9))
+    view = queue.submit(small_job(tmp_runs, "explodes", epochs=3, lr=1e9))
     ended = queue.wait(view.id, TIMEOUT)
     assert ended.status == "failed" and "The loss became" in ended.message and "lower learning rate" in ended.message
 
 
 def test_jobs_wait_in_order_one_waiting_job_per_owner(queue, tmp_runs, sleeping_worker):
-    first = queue.submit(_request(tmp_runs, "first", owner="ada"))
-    second = queue.submit(_request(tmp_runs, "second", owner="bob"))
-    third = queue.submit(_request(tmp_runs, "third", owner="cyd"))
-    _wait_for(lambda: queue.view(first.id).is_training, "the first job to start")
+    first = queue.submit(small_job(tmp_runs, "first", owner="ada"))
+    second = queue.submit(small_job(tmp_runs, "second", owner="bob"))
+    third = queue.submit(small_job(tmp_runs, "third", owner="cyd"))
+    wait_for(lambda: queue.view(first.id).is_training, "the first job to start")
     assert [(v.run_name, v.place) for v in queue.jobs()] == [("first", 0), ("second", 1), ("third", 2)]
     with pytest.raises(jobs.QueueError, match="already have a job waiting"):
-        queue.submit(_request(tmp_runs, "bobs-second", owner="bob"))
-    queue.submit(_request(tmp_runs, "adas-next", owner="ada"))  # ada's first one trains: she may queue one
+        queue.submit(small_job(tmp_runs, "bobs-second", owner="bob"))
+    queue.submit(small_job(tmp_runs, "adas-next", owner="ada"))  # ada's first one trains: she may queue one
 
     assert queue.stop(second.id) == "cancelled"  # instant: it never had a process
     assert queue.view(second.id).status == "cancelled" and not second.run_dir.exists()
     assert [(v.run_name, v.place) for v in queue.jobs(include_ended=False)] == [
         ("first", 0), ("third", 1), ("adas-next", 2)]
     queue.stop(first.id)  # a worker that never wrote progress is ended at once
-    _wait_for(lambda: queue.view(third.id).is_training, "the next in line to start")
+    wait_for(lambda: queue.view(third.id).is_training, "the next in line to start")
     assert queue.view(first.id).status == "stopped"
 
 
 def test_the_wait_estimate_plays_the_queue_forward(queue, tmp_runs, sleeping_worker):
-    running = queue.submit(_request(tmp_runs, "running", owner="ada"))
-    waiting = queue.submit(_request(tmp_runs, "waiting", owner="bob"))
-    _wait_for(lambda: queue.view(running.id).is_training, "the first job to start")
+    running = queue.submit(small_job(tmp_runs, "running", owner="ada"))
+    waiting = queue.submit(small_job(tmp_runs, "waiting", owner="bob"))
+    wait_for(lambda: queue.view(running.id).is_training, "the first job to start")
     assert queue.view(waiting.id).estimated_start is None, "nothing known yet: no estimate"
     progress = {"status": "running", "eta_seconds": 90.0, "updated": time.time(),
                 "writer": {"host": "x", "pid": 1, "started": time.time()}}
     write_json_atomic(running.run_dir / layout.LIVE_FILE, progress)
-    _wait_for(lambda: queue.view(running.id).state == jobs.RUNNING, "the progress file to be seen")
+    wait_for(lambda: queue.view(running.id).state == jobs.RUNNING, "the progress file to be seen")
     assert queue.view(waiting.id).estimated_start == pytest.approx(90.0)
     (running.run_dir / layout.LIVE_FILE).unlink()  # so the sleeping worker is ended, not asked
 
@@ -164,7 +149,7 @@ def test_estimated_starts_play_slots_forward():
 
 
 def test_a_run_folder_cannot_have_two_jobs(queue, tmp_runs, sleeping_worker):
-    request = _request(tmp_runs, "taken")
+    request = small_job(tmp_runs, "taken")
     queue.submit(request)
     with pytest.raises(jobs.QueueError, match="already has a job"):
         queue.submit(jobs.JobRequest(TrainingRequest(request.run_dir, resume=True, extra_epochs=1), owner="bob"))

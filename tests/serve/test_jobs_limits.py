@@ -20,21 +20,7 @@ from gen_core.run.start import TrainingRequest, reserve_run_dir
 from gen_core.run.writer import RunWriter
 from gen_core.serve import jobs, worker
 
-TIMEOUT = 120
-
-
-def _request(root, name, owner="ada"):
-    run_dir = reserve_run_dir(root, "ae", "digits", name)
-    training = {"epochs": 2, "batch_size": 64, "device": "cpu", "sample_count": 4, "log_every": 1}
-    request = TrainingRequest(run_dir, "ae", {"hidden": [16], "latent_dim": 2}, "digits", {}, training, evaluate=False)
-    return jobs.JobRequest(request, owner=owner, owner_label=owner)
-
-
-def _wait_for(condition, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+from .conftest import small_job, wait_for
 
 
 @pytest.fixture
@@ -54,13 +40,13 @@ def sleeping_worker(monkeypatch):
 
 
 def test_one_person_waits_with_one_job_whatever_the_name(queue, tmp_runs, sleeping_worker):
-    queue.submit(_request(tmp_runs, "first", owner="student:ada"))
-    second = replace(_request(tmp_runs, "second", owner="student:ada2"), person="browser:1")
+    queue.submit(small_job(tmp_runs, "first", owner="student:ada"))
+    second = replace(small_job(tmp_runs, "second", owner="student:ada2"), person="browser:1")
     queue.submit(second)
-    third = replace(_request(tmp_runs, "third", owner="student:ada3"), person="browser:1")
+    third = replace(small_job(tmp_runs, "third", owner="student:ada3"), person="browser:1")
     with pytest.raises(jobs.QueueError, match="already have a job waiting"):
         queue.submit(third)
-    queue.submit(replace(_request(tmp_runs, "fourth", owner="student:bob"), person="browser:2"))
+    queue.submit(replace(small_job(tmp_runs, "fourth", owner="student:bob"), person="browser:2"))
 
 
 def test_workers_an_earlier_server_started_hold_their_slots(tmp_runs, sleeping_worker):
@@ -74,13 +60,13 @@ def test_workers_an_earlier_server_started_hold_their_slots(tmp_runs, sleeping_w
         TrainingRequest(run_dir, "ae", {}, "digits", {}, {"epochs": 1}).write(tmp_runs / JOBS_DIR / "left-1.json")
         restarted = jobs.JobQueue(limit=1, work_dir=tmp_runs / JOBS_DIR, nice=0, threads=1, gpus=[], memory_limit=None)
         try:
-            view = restarted.submit(_request(tmp_runs, "new-one"))
-            _wait_for(lambda: restarted.adopted(), "the earlier worker to be adopted", timeout=30)
+            view = restarted.submit(small_job(tmp_runs, "new-one"))
+            wait_for(lambda: restarted.adopted(), "the earlier worker to be adopted", timeout=30)
             time.sleep(1.0)
             assert restarted.view(view.id).state == jobs.QUEUED, "the slot is the earlier worker's"
             sleeper.kill()
             sleeper.wait()
-            _wait_for(lambda: restarted.view(view.id).state != jobs.QUEUED, "the slot to free", timeout=30)
+            wait_for(lambda: restarted.view(view.id).state != jobs.QUEUED, "the slot to free", timeout=30)
         finally:
             restarted.close(timeout=10)
     finally:
@@ -90,7 +76,7 @@ def test_workers_an_earlier_server_started_hold_their_slots(tmp_runs, sleeping_w
 
 def test_a_job_is_stopped_at_its_time_limit_and_its_owner_is_told(queue, tmp_runs, sleeping_worker, monkeypatch):
     monkeypatch.setattr(jobs, "STOP_GRACE", 0.5)  # the sleeping worker never honours a stop request
-    view = queue.submit(replace(_request(tmp_runs, "timed", owner="student:ada"), time_limit=0.5))
+    view = queue.submit(replace(small_job(tmp_runs, "timed", owner="student:ada"), time_limit=0.5))
     ended = queue.wait(view.id, 60)
     assert ended.status == "stopped" and "time limit" in ended.message
     assert queue.seconds_used("student:ada") > 0
@@ -99,20 +85,20 @@ def test_a_job_is_stopped_at_its_time_limit_and_its_owner_is_told(queue, tmp_run
 def test_a_worker_past_its_memory_limit_is_ended_with_a_clear_message(queue, tmp_runs, monkeypatch):
     monkeypatch.setattr(worker, "train_command", lambda arguments, processes=1: [
         sys.executable, "-c", "import time; block = bytearray(200 * 2**20); time.sleep(120)"])
-    view = queue.submit(replace(_request(tmp_runs, "greedy"), memory_limit=50 * 2**20))
+    view = queue.submit(replace(small_job(tmp_runs, "greedy"), memory_limit=50 * 2**20))
     ended = queue.wait(view.id, 60)
     assert ended.status == "failed" and "memory" in ended.message and "one job may use" in ended.message
 
 
 def test_a_run_folder_removed_while_it_trains_stops_its_worker_and_is_not_re_created(queue, tmp_runs,
                                                                                       sleeping_worker):
-    view = queue.submit(_request(tmp_runs, "removed"))
-    _wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
+    view = queue.submit(small_job(tmp_runs, "removed"))
+    wait_for(lambda: queue.view(view.id).pid is not None, "the worker to start")
     write_json_atomic(view.run_dir / layout.LIVE_FILE, {"status": "running", "updated": time.time(), "writer": {
         "host": socket.gethostname(), "pid": queue.view(view.id).pid, "started": time.time()}})  # as a worker does
-    _wait_for(lambda: queue.view(view.id).state == jobs.RUNNING, "the job to train")
+    wait_for(lambda: queue.view(view.id).state == jobs.RUNNING, "the job to train")
     (view.run_dir / layout.WEIGHTS_FILE).write_bytes(b"saved")  # its first epoch saved, as a worker does
-    _wait_for(lambda: queue._job(view.id).saved_once, "the queue to see a saved epoch")
+    wait_for(lambda: queue._job(view.id).saved_once, "the queue to see a saved epoch")
     shutil.rmtree(view.run_dir)
     ended = queue.wait(view.id, 60)
     assert "removed" in ended.message and not view.run_dir.exists()
