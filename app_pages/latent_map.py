@@ -9,8 +9,8 @@ import streamlit as st
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_mean_path, decode_latents,
                              decode_map_points, decoded_basis_vectors, decoded_class_means, has_posterior,
-                             image_posterior, manifold_images, posterior_codes, posterior_ellipse, projector_export,
-                             unused_dimensions)
+                             image_posterior, manifold_images, mean_activity, posterior_codes, posterior_ellipse,
+                             projector_export, unused_dimensions)
 from ui import presentation, url_state
 from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
@@ -36,6 +36,11 @@ def _latent_map(path: str, mtime: float, _model, _dataset):
 @st.cache_data(show_spinner="Averaging the KL term of each dimension over the test set…", max_entries=8)
 def _average_kl(path: str, mtime: float, _model, _dataset):
     return average_kl_per_dimension(_model, _dataset.test_images)
+
+
+@st.cache_data(show_spinner="Measuring how much each dimension varies over the test set…", max_entries=8)
+def _mean_activity(path: str, mtime: float, _model, _dataset):
+    return mean_activity(_model, _dataset.test_images)
 
 
 # The decoded pictures below are the same for every visitor of a model with the same settings, so they
@@ -203,12 +208,13 @@ if posterior is not None:
     st.subheader(f"The encoder as a distribution: test image #{index}")
     with user_errors("The KL terms could not be computed: "):
         average_kl = _average_kl(*run_key(run), model, dataset)
-        unused = unused_dimensions(average_kl)
+        unused = unused_dimensions(_mean_activity(*run_key(run), model, dataset))
         st.plotly_chart(presentation.style_figure(kl_bar_figure(posterior, average_kl, unused)),
                         key="latent_map_kl_bars", width="stretch")
-        unused_note = (f" {int(unused.sum())} of the {len(unused)} dimensions are unused (their average KL is at "
-                       "most 0.01 nats): there the encoder returns the prior whatever the image, and the "
-                       "decoder ignores them." if unused.any() else " The model uses every dimension.")
+        unused_note = (f" {int(unused.sum())} of the {len(unused)} dimensions are unused (grey): their mean hardly "
+                       "moves from one test image to the next (variance at most 0.01), so they tell the decoder "
+                       "nothing about the image, whatever KL they cost." if unused.any()
+                       else " The model uses every dimension.")
         st.caption(f"Each dimension's KL term, KL(N(μ_i, σ_i²) ‖ N(0, 1)) in nats: this image's bars sum to its "
                    f"KL term, {posterior.total_kl:.2f} nats; the test set's average is {average_kl.sum():.2f}."
                    f"{unused_note}")

@@ -19,8 +19,8 @@ from gen_core.latent.pca import (LatentMap, LatentPCA, LatentSummary, build_late
 from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_points, decoded_basis_vectors,
                                       decoded_class_means, manifold_coordinates, manifold_grid, manifold_images)
 from gen_core.latent.posterior import (ONE_SIGMA_SHARE, Ellipse, Posterior, average_kl_per_dimension, has_posterior,
-                                       image_posterior, posterior_codes, posterior_ellipse, project_to_map,
-                                       unused_dimensions)
+                                       image_posterior, mean_activity, posterior_codes, posterior_ellipse,
+                                       project_to_map, unused_dimensions)
 from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
 
 __all__ = [
@@ -32,6 +32,6 @@ __all__ = [
     "reconstructions", "slerp", "summarise_latents",
     "PROJECTOR_FILES", "ProjectorExport", "projector_export",
     "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
-    "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
+    "mean_activity", "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
 ]

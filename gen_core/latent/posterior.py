@@ -5,9 +5,9 @@ variance, its KL term per latent dimension (the bars sum to that image's KL term
 codes drawn from it, and its one- and two-sigma ellipses on the latent map: exact in the plane of
 a 2-d code; for a longer code the Gaussian projected onto the map's two principal directions
 P (2 x D), whose covariance is P diag(sigma^2) P^T (a projected Gaussian is Gaussian, so these
-ellipses hold the same shares of the projected draws). Dimensions whose KL, averaged over the
-test set, is at most ``ACTIVE_UNIT_NATS`` are the ones the model does not use (its "active units"
-are the others).
+ellipses hold the same shares of the projected draws). Dimensions whose posterior mean hardly
+moves over the test set (variance at most ``ACTIVITY_THRESHOLD``) are the ones the model does not
+use (its "active units" are the others).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gen_core.errors import LatentError, ModelConfigError
 from gen_core.latent.codes import check_images_fit, evaluating
 from gen_core.latent.pca import LatentMap
 from gen_core.models.blocks import kl_per_dimension
-from gen_core.models.vae import ACTIVE_UNIT_NATS
+from gen_core.models.vae import ACTIVITY_THRESHOLD
 
 ONE_SIGMA_SHARE = 1 - np.exp(-0.5)  # of a 2-d Gaussian's mass inside its one-sigma ellipse: about 39%
 
@@ -95,9 +95,17 @@ def average_kl_per_dimension(model, images: torch.Tensor) -> np.ndarray:
         return model.average_kl_per_dimension(images).numpy()
 
 
-def unused_dimensions(average_kl) -> np.ndarray:
-    """(D,) True where a dimension carries no information: average KL at most ACTIVE_UNIT_NATS."""
-    return np.asarray(average_kl) <= ACTIVE_UNIT_NATS
+def mean_activity(model, images: torch.Tensor) -> np.ndarray:
+    """(D,) the variance over ``images`` of each dimension's posterior mean (its activity)."""
+    _check_posterior(model)
+    check_images_fit(model, images)
+    with evaluating(model):
+        return model.mean_activity(images).numpy()
+
+
+def unused_dimensions(activity) -> np.ndarray:
+    """(D,) True where a dimension carries no information: activity at most ACTIVITY_THRESHOLD."""
+    return np.asarray(activity) <= ACTIVITY_THRESHOLD
 
 
 def posterior_codes(posterior: Posterior, n: int = 8, seed: int = 0) -> torch.Tensor:

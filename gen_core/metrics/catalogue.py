@@ -39,8 +39,8 @@ METRICS: dict[str, MetricInfo] = {
     "kl": MetricInfo("KL term", "nats per image", "",
                      "Mean KL(q(z|x) || N(0, I)) on test images: how much information the code carries.", _LIKE),
     "active_units": MetricInfo("Active latent dimensions", "dimensions", "",
-                               "Latent dimensions whose KL to the prior, averaged over test images, is above 0.01 "
-                               "nats: the ones the model uses (Burda et al. 2016).", _LIKE),
+                               "Latent dimensions whose posterior mean varies over test images by more than 0.01 "
+                               "(activity, Burda et al. 2016): the ones the model uses.", _LIKE),
     "log_likelihood": MetricInfo("Test log-likelihood (IWAE)", "nats per image", "higher",
                                  "Mean of log (1/k) sum_j p(x, z_j) / q(z_j|x) over test images; a bound that "
                                  "tightens with k.", _LIKE),

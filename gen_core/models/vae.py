@@ -21,7 +21,10 @@ class VAEConfig(EncoderDecoderConfig):
     free_bits: float = FREE_BITS.field(0.0)  # nats per dimension (Kingma et al. 2016)
 
 
-ACTIVE_UNIT_NATS = 0.01  # a latent dimension whose average KL is above this carries information
+# A latent dimension is active when its posterior mean moves with the image: Cov_x(E_q[z_i]) above
+# this (Burda et al. 2016). Its KL is no test: a mean stuck at 0 with a variance below 1 costs KL
+# and tells the decoder nothing.
+ACTIVITY_THRESHOLD = 0.01
 
 
 class GaussianEncoderDecoder(GenerativeModel):
@@ -45,10 +48,20 @@ class GaussianEncoderDecoder(GenerativeModel):
             total += kl_per_dimension(mu.float(), logvar.float()).sum(dim=0).double().cpu()
         return total / max(len(images), 1)
 
+    @torch.no_grad()
+    def mean_activity(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """(latent_dim,) float64 on the CPU: the variance over ``images`` of each dimension's posterior
+        mean, Cov_x(E_q[z_i]), how much that dimension says about which image it was."""
+        means = torch.cat([self.posterior(batch.to(self.device))[0].double().cpu()
+                           for batch in images.split(batch_size)])
+        if len(means) < 2:
+            return torch.zeros(self.latent_dim, dtype=torch.float64)
+        return means.var(dim=0, unbiased=False)
+
     def active_units(self, images: torch.Tensor, batch_size: int = 512) -> int:
-        """Latent dimensions whose KL to the prior, averaged over ``images``, is above 0.01 nats:
-        the ones the model uses (Burda et al. 2016)."""
-        return int((self.average_kl_per_dimension(images, batch_size) > ACTIVE_UNIT_NATS).sum())
+        """Latent dimensions whose posterior mean varies over ``images`` by more than 0.01: the ones the
+        model uses (Burda et al. 2016)."""
+        return int((self.mean_activity(images, batch_size) > ACTIVITY_THRESHOLD).sum())
 
     def epoch_statistics(self, test_images: torch.Tensor) -> dict:
         return {"active_units": self.active_units(test_images)}

@@ -11,7 +11,8 @@ import torch
 
 from gen_core.errors import ModelConfigError
 from gen_core.latent import (ONE_SIGMA_SHARE, average_kl_per_dimension, build_latent_map, evaluating, has_posterior,
-                             image_posterior, posterior_codes, posterior_ellipse, project_to_map, unused_dimensions)
+                             image_posterior, mean_activity, posterior_codes, posterior_ellipse, project_to_map,
+                             unused_dimensions)
 
 DRAWS = 1000
 # Binomial standard deviation of the share of DRAWS independent draws that fall inside: at most 1.6 points.
@@ -37,14 +38,35 @@ def test_the_kl_bars_sum_to_the_images_kl_term(build_small):
     np.testing.assert_allclose(posterior.variance, logvar[0].exp().numpy(), rtol=1e-6)
 
 
-def test_the_average_kl_marks_the_dimensions_active_units_leaves_out(build_small):
+def test_the_average_kl_is_the_mean_of_the_images_kl_terms(build_small):
     model = build_small("vae", latent_dim=4)
     images = _images(30)
     average = average_kl_per_dimension(model, images)
     assert average.shape == (4,)
     expected = np.mean([image_posterior(model, image).kl for image in images], axis=0)
     np.testing.assert_allclose(average, expected, rtol=1e-5)
-    assert int((~unused_dimensions(average)).sum()) == model.active_units(images)
+
+
+def test_a_dimension_whose_mean_never_moves_is_unused_whatever_its_kl(build_small):
+    """Activity (Burda et al. 2016) is the variance over images of a dimension's posterior mean. A
+    dimension stuck at mean 0 with variance 0.5 costs 0.5 * (0.5 - 1 - ln 0.5) = 0.097 nats of KL
+    per image, ten times the threshold, and still says nothing about the image."""
+    model = build_small("vae", latent_dim=4)
+    with torch.no_grad():
+        model.to_mu.weight[0].zero_()
+        model.to_mu.bias[0] = 0.0
+        model.to_logvar.weight[0].zero_()
+        model.to_logvar.bias[0] = math.log(0.5)
+    images = _images(30)
+    average = average_kl_per_dimension(model, images)
+    activity = mean_activity(model, images)
+    assert average[0] == pytest.approx(0.5 * (0.5 - 1 - math.log(0.5)), rel=1e-4)
+    assert activity[0] == pytest.approx(0.0, abs=1e-12)
+    unused = unused_dimensions(activity)
+    assert unused[0]
+    expected_means = torch.stack([torch.as_tensor(image_posterior(model, image).mean) for image in images])
+    np.testing.assert_allclose(activity, expected_means.var(dim=0, unbiased=False).numpy(), rtol=1e-5, atol=1e-12)
+    assert model.active_units(images) == int((~unused).sum()) <= 3
     assert unused_dimensions([0.0, 0.01, 0.02]).tolist() == [True, True, False]
 
 
