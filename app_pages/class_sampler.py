@@ -267,8 +267,8 @@ if compare:
     presentation.note("Each block: **generated** images on top, the **nearest training image** under each, and the "
                       "model's **reconstruction** of that training image at the bottom.")
 train_labels = None if dataset.train_labels is None else dataset.train_labels.tolist()
-with presentation.main_picture():  # 112 px a frame in the lecture view (28 px digits, 4x)
-    _show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, 112 if presentation.is_on() else 48),
+with presentation.main_picture():  # at least 120 px a frame in the lecture view (28 px digits, 5x)
+    _show_rows(row_labels, rows, row_matches, display_upscale(model.image_shape, 140 if presentation.is_on() else 48),
                notes, lambda index: "?" if train_labels is None else class_name(int(train_labels[index])))
 if notes:
     st.warning("Some rows mostly show another class than the one they were drawn for (marked): this model "

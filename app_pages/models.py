@@ -128,7 +128,10 @@ def run_pictures(run, chart_col, samples_col, key: str, curve: bool = True) -> N
     with chart_col:
         if epochs:
             titles = getattr(family_class(run.family), "loss_titles", None)
-            st.plotly_chart(loss_thumbnail_figure(epochs, titles=titles), width="stretch", key=f"models_curve_{key}",
+            # the lecture view's back row needs chart text of at least 16 px
+            figure = (loss_thumbnail_figure(epochs, titles=titles, height=220, font_size=18) if presentation.is_on()
+                      else loss_thumbnail_figure(epochs, titles=titles))
+            st.plotly_chart(figure, width="stretch", key=f"models_curve_{key}",
                             config={"displayModeBar": False, "staticPlot": True})
         elif curve:
             st.caption("No finished epoch yet.")
@@ -136,7 +139,8 @@ def run_pictures(run, chart_col, samples_col, key: str, curve: bool = True) -> N
     with samples_col:
         if grid is not None:
             what = "samples" if family_class(run.family).has_prior else "test images over their reconstructions"
-            st.image(grid, caption=f"{what}, epoch {epoch}", width=170, output_format="PNG")
+            st.image(grid, caption=f"{what}, epoch {epoch}", width=240 if presentation.is_on() else 170,
+                     output_format="PNG")
 
 
 def rename_action(run, is_active: bool, busy: bool, key: str) -> None:

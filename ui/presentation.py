@@ -105,8 +105,13 @@ def scaled(width_px: int) -> int:
 def style_figure(figure):
     """Chart text (titles, ticks, legend) sized for this mode; returns the figure."""
     size = CHART_FONT[is_on()]
-    figure.update_layout(font={"size": size}, legend={"font": {"size": size}},
+    figure.update_layout(font={"size": size}, legend={"font": {"size": size}, "title": {"font": {"size": size}}},
                          hoverlabel={"font": {"size": size}})
+    # colour bars (a shared colour axis, or a heat map's own) are drawn outside the axes' fonts
+    colorbar = {"tickfont": {"size": size - 2}, "title": {"font": {"size": size}}}
+    figure.update_coloraxes(colorbar=colorbar)
+    figure.update_traces(colorbar=colorbar, selector={"type": "heatmap"})
+    figure.update_traces(colorbar=colorbar, selector={"type": "contour"})
     # Streamlit's chart theme sets its own tick and axis-title sizes; these override it
     figure.update_xaxes(tickfont={"size": size - 2}, title_font={"size": size})
     figure.update_yaxes(tickfont={"size": size - 2}, title_font={"size": size})

@@ -127,8 +127,9 @@ def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: f
 
 
 def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 150,
-                          titles: dict[str, str] | None = None) -> go.Figure:
-    """A small train/test curve of one term per epoch, for lists of runs."""
+                          titles: dict[str, str] | None = None, font_size: int = 11) -> go.Figure:
+    """A small train/test curve of one term per epoch, for lists of runs (``font_size``: its title's;
+    the ticks are 2 px smaller)."""
     terms = loss_terms([], epochs)
     if term not in terms and terms:
         term = terms[0]
@@ -140,7 +141,8 @@ def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 
             figure.add_trace(go.Scatter(x=epoch_numbers, y=values, mode="lines+markers", name=split,
                                         line={"color": colour, "width": 2}, marker={"size": 4}))
     figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0}, showlegend=False,
-                         title={"text": f"{term_title(term, titles)} (blue train, orange test)", "font": {"size": 11}})
-    figure.update_xaxes(title_text=None, tickfont={"size": 9})
-    figure.update_yaxes(tickfont={"size": 9})
+                         title={"text": f"{term_title(term, titles)} (blue train, orange test)",
+                                "font": {"size": font_size}})
+    figure.update_xaxes(title_text=None, tickfont={"size": font_size - 2})
+    figure.update_yaxes(tickfont={"size": font_size - 2})
     return figure

@@ -169,9 +169,10 @@ def profile_figure(comparison: CoverageComparison) -> go.Figure:
         figure.add_trace(go.Scatter(y=coverage.column_profile, mode="lines", name=PLACEMENT_TITLES[coverage.placement],
                                     line={"color": PLACEMENT_COLOURS[coverage.placement], "width": 2}))
     figure.add_hline(y=1.0, line_dash="dot", line_color="grey")
+    # the legend sits above the plot: below it, large lecture-view fonts pushed it onto the axis title
     figure.update_layout(xaxis_title="column (pixels)", yaxis_title="seen / average", height=280,
-                         yaxis_rangemode="tozero", margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                         legend={"orientation": "h", "y": -0.3})
+                         yaxis_rangemode="tozero", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     return figure
 
 
