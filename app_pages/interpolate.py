@@ -110,6 +110,8 @@ st.session_state.setdefault("interp_source", "test")
 st.session_state.setdefault("interp_frames", 8)
 st.session_state.setdefault("interp_mix", 50)
 st.session_state.setdefault("interp_frame_ms", 120)
+# the animation's path widget comes after the mix panel's link box: known from the start, it is in that link too
+st.session_state.setdefault("interp_gif_method", INTERPOLATION_METHODS[0])
 linked = url_state.restore(params)
 for name in ("a", "b"):
     if f"_url_interp_{name}" in linked and dataset is not None:
@@ -146,7 +148,8 @@ with presentation.settings("The two images, and as the model sees them"):
         for index, (name, image) in enumerate((("A", image_a), ("B", image_b))):
             show_image(to_pil(image, upscale), f"{name}: the model's input", columns[2 * index])
             show_image(decode_to_pil(each.model, result.latents[index], upscale),
-                       f"{name}: {how}, MSE {float(result.errors[index]):.4f}", columns[2 * index + 1])
+                       f"{name} as the model redraws it ({how}; mean squared pixel difference "
+                       f"{float(result.errors[index]):.4f})", columns[2 * index + 1])
 
 st.subheader("Paths in latent space")
 st.caption("A straight line between two codes can cut through the middle of the space, where a prior puts little "

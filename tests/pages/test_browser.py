@@ -212,6 +212,42 @@ _MAIN_PICTURE = """() => {
 }"""
 
 
+# Chart text in the lecture view: every title, tick label, legend entry and annotation of every chart in
+# the main area at least 16 px (readable from the back row), and no two of one chart's tick labels, axis
+# titles or legend entries overlapping (a label drawn over another can be read as neither).
+_CHART_TEXT_PROBLEMS = """() => {
+  const problems = [];
+  const charts = document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot');
+  charts.forEach((chart, number) => {
+    const texts = [...chart.querySelectorAll('.main-svg text')].filter(text => {
+      const rect = text.getBoundingClientRect();
+      return text.textContent.trim() && rect.width > 0 && !text.closest('.hoverlayer');
+    });
+    for (const text of texts) {
+      const size = parseFloat(getComputedStyle(text).fontSize);
+      if (size < 16) {
+        problems.push(`chart ${number + 1}: "${text.textContent.slice(0, 30)}" is ${size} px`);
+        break;
+      }
+    }
+    const labels = texts.filter(text => text.closest('.xtick, .ytick, .g-xtitle, .g-ytitle, .legendtext, .legend'));
+    const boxes = labels.map(text => [text.textContent.slice(0, 20), text.getBoundingClientRect()]);
+    for (let i = 0; i < boxes.length && problems.length < 8; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, ra] = boxes[i], [b, rb] = boxes[j];
+        const overlapX = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const overlapY = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (overlapX > 2 && overlapY > 2) {
+          problems.push(`chart ${number + 1}: "${a}" overlaps "${b}"`);
+          break;
+        }
+      }
+    }
+  });
+  return problems;
+}"""
+
+
 def test_lecture_view_shows_each_pages_main_picture_above_the_fold(server, trained_runs):
     from playwright.sync_api import sync_playwright
 
@@ -225,6 +261,7 @@ def test_lecture_view_shows_each_pages_main_picture_above_the_fold(server, train
             page.wait_for_timeout(300)  # the sidebar's collapse is animated
             found = page.evaluate(_MAIN_PICTURE)
             where = f"/{url_path} (lecture view)"
+            failures += [f"{where}: {problem}" for problem in page.evaluate(_CHART_TEXT_PROBLEMS)]
             if found["sidebarOpen"]:
                 failures.append(f"{where}: the sidebar is open")
             picture = found["picture"]
@@ -262,25 +299,38 @@ def _move_slider(page, slider) -> None:
 
 
 def test_link_box_matches_the_address_after_each_slider_moves(server, trained_runs):
-    """The sliders of Latent sliders and Interpolate rerun as fragments: the link handed out must
-    still be the address bar's after each one moves."""
+    """The sliders of Latent sliders and Interpolate rerun as fragments, or decode in the browser and
+    report on release: the link handed out must still be the address bar's after each one moves, on a
+    laptop and in the lecture view."""
     from playwright.sync_api import sync_playwright
 
     failures = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        for url_path, key_text in (("latent_sliders", "Move the code"), ("interpolate", "Paths in latent space")):
-            page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}", wait_until="domcontentloaded")
-            _wait_until_rendered(page, key_text)
-            sliders = page.locator(f'{MAIN} [role="slider"]')
-            for number in range(sliders.count()):
-                before = page.url
-                _move_slider(page, sliders.nth(number))
-                link = _link_in_popover(page)
-                if page.url == before:
-                    failures.append(f"/{url_path}: slider {number + 1} moved but the address did not change")
-                if link != page.url:
-                    failures.append(f"/{url_path}: after slider {number + 1} the link is {link}, the address {page.url}")
+        for layout, viewport, query in (("laptop", {"width": 1280, "height": 900}, ""),
+                                        ("lecture view", PROJECTOR, "&present=1")):
+            page = browser.new_page(viewport=viewport)
+            for url_path, key_text in (("latent_sliders", "Move the code"), ("interpolate", "Paths in latent space")):
+                page.goto(f"{server}/{url_path}?run={trained_runs['vae2'].name}{query}", wait_until="domcontentloaded")
+                _wait_until_rendered(page, key_text)
+                # Streamlit's sliders (a range input inside stSlider; disabled ones cannot move) and, where
+                # the page decodes in the browser, the decoder's own
+                sliders = page.locator(f'{MAIN} [data-testid="stSlider"] input[type=range]:not([disabled]):visible, '
+                                       f'{MAIN} .decoder input[type=range]:visible')
+                where = f"/{url_path} ({layout})"
+                try:  # the in-browser decoder's sliders appear once its model is loaded
+                    sliders.first.wait_for(timeout=60_000)
+                except PlaywrightTimeout:
+                    failures.append(f"{where}: no slider to move")
+                for number in range(sliders.count()):
+                    before = page.url
+                    _move_slider(page, sliders.nth(number))
+                    link = _link_in_popover(page)
+                    if page.url == before:
+                        failures.append(f"{where}: slider {number + 1} moved but the address did not change")
+                    if link != page.url:
+                        failures.append(f"{where}: after slider {number + 1} the link is {link}, "
+                                        f"the address {page.url}")
+            page.close()
         browser.close()
     assert not failures, "\n".join(failures)
