@@ -10,6 +10,7 @@ from gen_core.run import layout
 from gen_core.sampling import COVARIANCE_TYPES, SAMPLER_TITLES
 from ui import presentation, url_state
 from ui.state import active_run_path, list_runs, user_errors
+from ui.text import plain
 from ui.views.comparison import (GROUP_TITLES, charted_metrics, column_summary, comparison_table, gather_columns,
                                  metric_bar_figure, mismatched_settings, planned_evaluations, reading_notes,
                                  reports_json)
@@ -21,7 +22,21 @@ IWAE_KS = [1, 4, 16, 64, 256]
 CLASS_SAMPLES = [10, 20, 50, 100, 200]
 DEFAULT_RUNS = 4
 COLUMN_WIDTH_PX = 110
+LECTURE_TABLE_PX = 940  # the main area's width in the lecture view on a 1024-wide projector
 HEADER_CHAR_PX = 8  # about one character of a header at the default font
+
+
+def _show_cards(table) -> None:
+    """A card per run and sampler, two to a row: each group's metrics with the value, ± its uncertainty
+    and the best mark, as the table's cells show them."""
+    for start in range(0, len(table.columns), 2):
+        for column, index in zip(st.columns(2), range(start, min(start + 2, len(table.columns)))):
+            with column.container(border=True):
+                st.markdown(f"**{plain(table.labels[index])}**")
+                for group, lines in table.card(index).items():
+                    st.markdown(f"*{GROUP_TITLES.get(group, group)}*  \n" + "  \n".join(
+                        f"{plain(label)}: " + (f":green[**{text}**]" if best else f"**{text}**")
+                        for label, text, best in lines))
 
 
 def _weights_mtime(path) -> float:
@@ -80,7 +95,8 @@ st.caption("Score trained models side by side: reconstruction, likelihood, dista
 url_state.publish()  # the address keeps the model and presentation mode (this page adds no settings)
 runs = [run for run in list_runs() if not run.error and (run.path / layout.WEIGHTS_FILE).exists()]
 if not runs:
-    st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
+    st.info("No trained model yet. Train one on the **Train** page; its quick start says how long "
+            "that takes on this machine.")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 by_path = {str(run.path): run for run in runs}
@@ -159,11 +175,17 @@ table_layout = {"_index": st.column_config.Column(width=200), "Better": st.colum
                 **{label: st.column_config.Column(width=max(COLUMN_WIDTH_PX, HEADER_CHAR_PX * len(label) + 24), help=label)
                    for label in table.labels}}
 st.subheader("Side by side")
+table_width = sum(int(column["width"]) for column in table_layout.values())
 with presentation.main_picture():
-    for group, rows in table.groups().items():
-        st.markdown(f"**{GROUP_TITLES.get(group, group)}**")
-        st.dataframe(table.styled(group), width="stretch", placeholder="n/a",
-                     column_order=["Better", *table.labels, "Unit"], column_config=table_layout)
+    if presentation.is_on() and table_width > LECTURE_TABLE_PX:
+        # Too wide for the projector: a card per run and sampler, two to a row, instead of a table
+        # that would scroll sideways out of the room's sight.
+        _show_cards(table)
+    else:
+        for group, rows in table.groups().items():
+            st.markdown(f"**{GROUP_TITLES.get(group, group)}**")
+            st.dataframe(table.styled(group), width="stretch", placeholder="n/a",
+                         column_order=["Better", *table.labels, "Unit"], column_config=table_layout)
 st.caption("Each number ± how much it could change with other samples (a 90% bootstrap interval over the images "
            "it was computed from; their number is under *How each column was computed*). ✓ on green: the best "
            "value of its row, marked only where it is better by more than that uncertainty (by the *Better* column: "

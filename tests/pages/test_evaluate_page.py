@@ -119,6 +119,23 @@ def test_metrics_are_stored_and_shown_on_a_fresh_load_without_recomputing(comput
     assert "out of date" not in page_text(fresh) and "Not computed yet" not in page_text(fresh)
 
 
+def test_the_lecture_view_shows_a_card_per_column_where_the_table_would_not_fit(computed, evaluate_root, monkeypatch):
+    """Four columns need about 1,190 px side by side, more than a 1024-wide projector's page: the
+    lecture view shows each run and sampler as a card holding the same cells as the table."""
+    monkeypatch.setattr(gen_core.metrics, "evaluate_run", _refuse)
+    laptop = open_page("evaluate", evaluate_root["vae2"])
+    lecture = open_page("evaluate", evaluate_root["vae2"], query={"present": "1"})
+    assert not lecture.exception
+    assert _tables(laptop) and not _tables(lecture)
+    cards = [block.value for block in lecture.markdown]
+    for label in VALUE_COLUMNS:
+        assert f"**{label}**" in cards
+    frechet = _tables(laptop)["distribution"]
+    shown = dict(zip(frechet.value.index, _shown_text(frechet)))["Fréchet distance, classifier features"]
+    for text in shown[2:5]:  # each scored column's cell, as the table shows it (value ± uncertainty, ✓)
+        assert any("Fréchet distance, classifier features: " in card and text in card for card in cards)
+
+
 def _refuse(*args, **kwargs):
     # an AssertionError, not pytest.fail: the page script catches Exceptions and shows them
     # (at.exception), while pytest.fail's BaseException would escape the script unreported

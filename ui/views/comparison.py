@@ -168,6 +168,18 @@ class ComparisonTable:
                     NOT_AVAILABLE_STYLE if row.values[index] is None else ""
         return styler.apply(lambda _frame: styles, axis=None)
 
+    def card(self, index: int) -> dict[str, list[tuple[str, str, bool]]]:
+        """Column ``index`` as a card: group -> (metric label, the cell's text, best) for each metric it
+        reports, for pages too narrow for the side-by-side table (the lecture view)."""
+        card: dict[str, list[tuple[str, str, bool]]] = {}
+        for row in self.rows:
+            if row.values[index] is None:
+                continue
+            interval = row.intervals[index] if index < len(row.intervals) else None
+            card.setdefault(row.info.group, []).append(
+                (row.info.label, _cell_text(row.values[index], row.best[index], interval), row.best[index]))
+        return card
+
     def csv(self) -> bytes:
         frame = self.frame().reset_index()
         frame.insert(0, "Group", [GROUP_TITLES.get(row.info.group, row.info.group) for row in self.rows])
