@@ -218,7 +218,8 @@ with presentation.settings("Starting code, second model"):
                     how = "found by optimisation" if found.by_optimisation else "encoded and decoded"
                     show_image(make_grid_image(stack_images([target, found.reconstructions[0]]), nrow=2,
                                                upscale=display_upscale(model.image_shape, 120)),
-                               caption=f"The model's input, and its code {how} (MSE {float(found.errors[0]):.4f})")
+                               caption=f"The model's input, and how the model redraws it from its code ({how}; "
+                                       f"mean squared pixel difference {float(found.errors[0]):.4f})")
     other = compare_picker(run, same_latent_dim=True)
 params_overrides = {"_url_sliders_test": test_index}
 

@@ -154,7 +154,8 @@ def require_active_run(need_encoder: bool = False):
         st.error(f"The active model could not be loaded: {public_message(error)}")
         st.stop()
     if run is None:
-        st.info("No trained model yet. Train one on the **Train** page (the quick start takes under a minute).")
+        st.info("No trained model yet. Train one on the **Train** page; its quick start says how long "
+                "that takes on this machine.")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     if need_encoder and not run.model.has_encoder:

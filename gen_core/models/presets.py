@@ -50,5 +50,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {"latent_dim": 32}, {"epochs": 20, "lr": 3e-4, "batch_size": 64}),
 ]}
 
-QUICK_START = Preset("Quick start", "vae", "A small MLP VAE with a 2-d latent; trains in well under a minute on a CPU.",
-                     {"hidden": (256, 128), "latent_dim": 2, "loss": "bce"}, {"epochs": 30, "lr": 2e-3, "batch_size": 128})
+# The "MLP VAE, latent 2" preset at half its width and twice its learning rate: on the 4,500 embedded
+# digits it reached the same test loss (159 against 160 nats) in a third of the time (80 s against
+# 221 s, 30 epochs each, one busy CPU thread).
+QUICK_START = Preset("Quick start", "vae",
+                     "The 'MLP VAE, latent 2' preset at half its width (dense layers 256 and 128) and twice its "
+                     "learning rate: as good a 2-d map of the embedded digits in a third of the time.",
+                     {"hidden": (256, 128), "latent_dim": 2, "loss": "bce"},
+                     {"epochs": 30, "lr": 2e-3, "batch_size": 128})

@@ -39,7 +39,8 @@ def test_two_test_images_give_strips_a_mix_and_a_gif(trained_runs):
     assert strips[0].captions == ["0%", "25%", "50%", "75%", "100%"]
     assert at.get("download_button")[0].key == "interp_gif_download_tiny-vae2"
     assert any(image.captions[0].startswith("5 frames") for image in at.image if image.captions)
-    assert "A: encoded and decoded, MSE" in " ".join(image.captions[0] for image in at.image if image.captions)
+    captions = " ".join(image.captions[0] for image in at.image if image.captions)
+    assert "A as the model redraws it (encoded and decoded; mean squared pixel difference" in captions
 
 
 def test_mix_at_the_ends_equals_the_endpoint_decodes(trained_runs):
@@ -81,7 +82,7 @@ def test_dcgan_finds_codes_by_optimisation(trained_runs):
     assert not at.exception
     assert "found by optimisation" in page_text(at)
     captions = " ".join(image.captions[0] for image in at.image if image.captions)
-    assert "A: found by optimisation, MSE" in captions
+    assert "A as the model redraws it (found by optimisation; mean squared pixel difference" in captions
     assert len(_strips(at)) == 2
 
 

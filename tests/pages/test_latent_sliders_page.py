@@ -88,7 +88,8 @@ def test_dcgan_uses_dimensions_and_inversion_by_optimisation(trained_runs):
     at.radio(key="sliders_source").set_value("test").run()
     assert not at.exception
     assert "found by optimisation" in page_text(at)
-    assert any("its code found by optimisation (MSE" in image.captions[0] for image in at.image if image.captions)
+    assert any("from its code (found by optimisation; mean squared pixel difference" in image.captions[0]
+               for image in at.image if image.captions)
 
 
 def test_a_link_sets_the_start_and_the_slider_positions_and_the_address_follows(trained_runs):
