@@ -11,7 +11,7 @@ spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifol
 
 from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset, evaluating, per_image_mse,
                                    reconstructions)
-from gen_core.latent.directions import (ClassMeans, class_mean_table, latent_arithmetic,
+from gen_core.latent.directions import (ClassMeans, arithmetic_images, class_mean_table, latent_arithmetic,
                                         orthonormal_directions)
 from gen_core.latent.inversion import (FOUND_BY_ENCODER, FOUND_BY_OPTIMISATION, FoundLatents, find_latents,
                                        invert_generator, latents_for)
@@ -36,6 +36,6 @@ __all__ = [
     "PROJECTOR_FILES", "ProjectorExport", "projector_export",
     "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
     "mean_activity", "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
-    "ClassMeans", "class_mean_table", "latent_arithmetic", "orthonormal_directions",
+    "ClassMeans", "arithmetic_images", "class_mean_table", "latent_arithmetic", "orthonormal_directions",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
 ]

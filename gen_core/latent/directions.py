@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gen_core.errors import LatentError
+from gen_core.latent.codes import decode_latents
 from gen_core.latent.pictures import class_means
 
 # A direction whose part outside the span of the earlier ones is shorter than this share of its own
@@ -73,6 +74,14 @@ def latent_arithmetic(codes, table: ClassMeans, from_class, to_class, strength: 
         raise LatentError(f"Codes of {codes.shape[-1]} dimensions cannot move along a {direction.shape[0]}-d "
                           "direction.")
     return codes + float(strength) * direction
+
+
+def arithmetic_images(model, code, table: ClassMeans, from_class, to_class,
+                      strengths=(0.0, 0.5, 1.0, 1.5)) -> torch.Tensor:
+    """decode(code + s * (mean(to_class) - mean(from_class))) for each s: a strip from the image towards b."""
+    code = torch.as_tensor(code, dtype=torch.float32).reshape(-1)
+    moved = torch.stack([latent_arithmetic(code, table, from_class, to_class, strength) for strength in strengths])
+    return decode_latents(model, moved)
 
 
 def orthonormal_directions(vectors) -> torch.Tensor:

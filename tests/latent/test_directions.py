@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gen_core.errors import LatentError
-from gen_core.latent import (class_mean_table, decode_latents, encode_dataset, latent_arithmetic,
+from gen_core.latent import (arithmetic_images, class_mean_table, decode_latents, encode_dataset, latent_arithmetic,
                              orthonormal_directions)
 from gen_core.metrics.features import load_or_train_feature_net
 from gen_core.run.checkpoint import load_run
@@ -32,6 +32,15 @@ def test_bad_class_choices_are_refused_in_one_line(from_class, to_class, message
     table = class_mean_table(torch.randn(6, 3), torch.tensor([4, 4, 9, 9, 7, 7]))
     with pytest.raises(LatentError, match=message):
         latent_arithmetic(torch.zeros(3), table, from_class, to_class)
+
+
+def test_the_arithmetic_strip_starts_at_the_code_and_steps_along_the_direction(small_ae):
+    table = class_mean_table(torch.randn(8, 4, generator=torch.Generator().manual_seed(5)), torch.arange(8) % 2)
+    code = torch.randn(4, generator=torch.Generator().manual_seed(6))
+    strip = arithmetic_images(small_ae, code, table, 0, 1, strengths=(0.0, 1.0))
+    assert strip.shape == (2, 1, 16, 16)
+    assert torch.allclose(strip[0], decode_latents(small_ae, code.unsqueeze(0))[0])
+    assert torch.allclose(strip[1], decode_latents(small_ae, (code + table.direction(0, 1)).unsqueeze(0))[0])
 
 
 def test_codes_without_labels_have_no_class_directions():
