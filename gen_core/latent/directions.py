@@ -90,6 +90,9 @@ def orthonormal_directions(vectors) -> torch.Tensor:
     Row k is vector k with its parts along rows 0..k-1 removed, scaled to length 1 and pointing the
     same way as vector k. A vector that adds no new direction is refused, naming it.
     """
+    if isinstance(vectors, (list, tuple)):  # one (D,) vector each
+        vectors = [torch.as_tensor(vector, dtype=torch.float64).cpu().reshape(-1) for vector in vectors]
+        vectors = torch.stack(vectors) if vectors else torch.empty(0, 0)
     vectors = torch.as_tensor(vectors, dtype=torch.float64).cpu()
     if vectors.ndim != 2 or len(vectors) == 0:
         raise LatentError(f"Directions must be a (K, D) array with K at least 1; got shape {tuple(vectors.shape)}.")

@@ -60,6 +60,7 @@ def test_orthonormal_directions_are_orthogonal_unit_vectors_spanning_the_same_sp
     # order kept: the first is the first vector, scaled; each points the way its vector does
     assert torch.allclose(basis[0], (vectors[0] / vectors[0].norm()).float(), atol=1e-6)
     assert ((vectors * basis).sum(1) > 0).all()
+    assert torch.equal(orthonormal_directions(list(vectors)), basis)  # a list of vectors does as well
 
 
 def test_a_direction_in_the_span_of_earlier_ones_is_refused():
@@ -68,6 +69,8 @@ def test_a_direction_in_the_span_of_earlier_ones_is_refused():
         orthonormal_directions(torch.stack([first, second, 2 * first - second]))
     with pytest.raises(LatentError, match="at most 3"):
         orthonormal_directions(torch.randn(4, 3))
+    with pytest.raises(LatentError, match="K at least 1"):
+        orthonormal_directions([])
     with pytest.raises(LatentError, match="length zero"):
         orthonormal_directions(torch.zeros(1, 3))
 
