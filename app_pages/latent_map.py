@@ -181,9 +181,9 @@ st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_di
 shown = None
 last_index = len(latent_map.latents) - 1
 _keep_valid(INDEX_KEY, range(last_index + 1), 0)
-if classes:
-    _keep_valid(CLASSES_KEY, classes, classes)
-    with presentation.settings("Classes shown"):
+with presentation.settings("Classes shown, second model" if classes else "Second model"):
+    if classes:
+        _keep_valid(CLASSES_KEY, classes, classes)
         shown = st.multiselect("Show classes", classes, format_func=latent_map.class_name, key=CLASSES_KEY)
         with st.container(horizontal=True, vertical_alignment="center"):
             st.caption("Quick picks:", width="content")
@@ -191,7 +191,6 @@ if classes:
             for title, pair in class_pair_presets(latent_map.class_names).items():
                 st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
                           args=(pair,), help=f"Only classes {title}: a pair the code keeps apart, or one it mixes.")
-with presentation.settings("Second model"):
     other = compare_picker(run, need_encoder=True)
 other_map = None
 if other is not None and tuple(other.model.image_shape) != tuple(model.image_shape):
@@ -204,7 +203,8 @@ maps = [(run, latent_map, CHART_KEY)] + ([(other, other_map, OTHER_CHART_KEY)] i
 chosen = int(st.session_state[INDEX_KEY])
 posteriors = [_posterior(each.model, dataset.test_images[chosen]) for each, _map, _key in maps]
 posterior = posteriors[0]
-height = 470 if presentation.is_on() else 480  # its x-axis above the fold at 768
+# the x-axis above the fold at 768 in the lecture view, the two models' titles above a pair of maps included
+height = (420 if other_map is not None else 470) if presentation.is_on() else 480
 if classes and not shown:
     st.info("Choose at least one class to show.")
 if other_map is None:

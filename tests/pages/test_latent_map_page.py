@@ -153,7 +153,7 @@ def test_a_second_model_gets_a_map_of_the_same_test_images_beside_the_first(trai
     assert "tiny-dcgan" not in str(at.selectbox(key="compare_run").options)  # no encoder, no map
     lecture = open_page("latent_map", trained_runs["ae"], query={"vs": "tiny-vae8", "present": "1"})
     assert not lecture.exception
-    assert [figure["layout"]["height"] for figure in _map_figures(lecture)] == [470, 470]
+    assert [figure["layout"]["height"] for figure in _map_figures(lecture)] == [420, 420]
 
 
 def test_a_link_to_a_second_model_that_is_not_here_is_said_so(trained_runs):
