@@ -126,7 +126,9 @@ def test_a_link_shows_the_classes_and_the_image_it_names(trained_runs):
 
 
 def _map_figures(at) -> list[dict]:
-    return [figure for figure in _figures(at) if figure["layout"].get("legend", {}).get("title", {}).get("text") == "class"]
+    """The scatter maps: the figures whose legend is titled "class"."""
+    return [figure for figure in _figures(at)
+            if figure["layout"].get("legend", {}).get("title", {}).get("text") == "class"]
 
 
 def _points(figure) -> int:
