@@ -158,7 +158,10 @@ def test_a_second_model_gets_a_map_of_the_same_test_images_beside_the_first(trai
     assert [figure["layout"]["height"] for figure in _map_figures(lecture)] == [420, 420]
 
 
-def test_a_link_to_a_second_model_that_is_not_here_is_said_so(trained_runs):
+def test_a_link_to_a_second_model_that_is_not_here_or_cannot_encode_these_images_is_said_so(trained_runs, tile_run):
+    other_size = open_page("latent_map", trained_runs["ae"], query={"vs": tile_run.name})
+    assert not other_size.exception and len(_map_figures(other_size)) == 1
+    assert "draws 1x16x16 images, not 1x28x28 like these test images" in page_text(other_size)
     at = open_page("latent_map", trained_runs["ae"], query={"vs": "no-such-run"})
     assert not at.exception
     assert len(_map_figures(at)) == 1 and "not among the models" in page_text(at)
