@@ -11,9 +11,12 @@ from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_m
                              decode_map_points, decoded_basis_vectors, decoded_class_means, has_posterior,
                              image_posterior, manifold_images, mean_activity, posterior_codes, posterior_ellipse,
                              projector_export, unused_dimensions)
+from gen_core.models import family_label
 from ui import presentation, url_state
+from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
+from ui.latent_arithmetic import arithmetic_params, arithmetic_section
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
@@ -25,6 +28,7 @@ from ui.text import plain
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
 INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
 CHART_KEY = "latent_map_scatter"     # session key: the scatter's selection
+OTHER_CHART_KEY = "latent_map_scatter_vs"  # session key: the second model's scatter's selection
 POINT_WIDTH_PX = 150
 
 
@@ -74,9 +78,9 @@ def _show_classes(classes) -> None:
     st.session_state[CLASSES_KEY] = list(classes)
 
 
-def _pick_clicked_point() -> None:
-    """A click on the map selects that test image in the number box below it."""
-    indices = selected_indices(st.session_state.get(CHART_KEY))
+def _pick_clicked_point(key: str = CHART_KEY) -> None:
+    """A click on a map selects that test image in the number box beside it."""
+    indices = selected_indices(st.session_state.get(key))
     if indices:
         st.session_state[INDEX_KEY] = indices[0]
 
@@ -112,6 +116,42 @@ def _download(label: str, image, file_name: str, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore")
 
 
+def _posterior(each_model, image):
+    """A VAE's posterior for the chosen image (its ellipses go on the map), else None."""
+    if not has_posterior(each_model):
+        return None
+    with user_errors("The encoder's distribution could not be computed: "):
+        return image_posterior(each_model, image)
+    return None
+
+
+def _map_chart(each_map, shown, key: str, each_posterior, height: int) -> None:
+    """One model's scatter of the test codes, the chosen image ringed, and what its two axes hold."""
+    chosen = int(st.session_state[INDEX_KEY])
+    overlays = [] if each_posterior is None else ellipse_traces(posterior_ellipse(each_posterior, each_map), chosen)
+    figure = scatter_figure(each_map, shown, highlight=chosen, height=height, overlays=overlays,
+                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))
+    st.plotly_chart(presentation.style_figure(figure), key=key, on_select=partial(_pick_clicked_point, key),
+                    selection_mode="points", width="stretch")
+    two_share = each_map.explained_variance_ratio[:2].sum()
+    hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
+                   " Clusters that overlap here may still be apart in the full space.")
+    ellipse_note = "" if each_posterior is None else (
+        " Around the ringed image, the encoder's one- and two-sigma ellipses: where it might have put that image"
+        + ("." if each_map.latent_dim == 2 else ", projected onto this plane.")
+    )
+    st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
+               f"{two_share:.0%} of the variance of the {each_map.latent_dim}-d codes.{hidden_note}{ellipse_note}")
+
+
+def _projector_button(each, each_map, images) -> None:
+    st.download_button("Download for the Embedding Projector", partial(_projector_zip, each.name, each_map, images),
+                       file_name=f"{each.name}-projector.zip", mime="application/zip", icon=":material/download:",
+                       key="latent_map_projector_download", on_click="ignore",  # the zip is made on click
+                       help="The test set's codes, class labels and thumbnails. Unzip it and run `tensorboard "
+                            "--logdir` on the folder: its Projector tab adds t-SNE, UMAP and nearest neighbours.")
+
+
 st.title("Latent map")
 st.caption("Where the test images land in the latent space (a PCA to two dimensions), how many dimensions "
            "the code really uses, and what some landmarks of the space decode to: the basis vectors, the class "
@@ -132,7 +172,7 @@ url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0
               UrlParam("img", INDEX_KEY, "int", 0, len(latent_map.latents) - 1),
               UrlParam("from", "latent_map_mean_from", "choice", choices=tuple(classes)),
               UrlParam("to", "latent_map_mean_to", "choice", choices=tuple(classes)),
-              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20)]
+              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20), COMPARE_PARAM, *arithmetic_params(classes)]
 url_state.restore(url_params)
 
 # -- the map ----------------------------------------------------------------------------------
@@ -141,9 +181,9 @@ st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_di
 shown = None
 last_index = len(latent_map.latents) - 1
 _keep_valid(INDEX_KEY, range(last_index + 1), 0)
-if classes:
-    _keep_valid(CLASSES_KEY, classes, classes)
-    with presentation.settings("Classes shown"):
+with presentation.settings("Classes shown, second model" if classes else "Second model"):
+    if classes:
+        _keep_valid(CLASSES_KEY, classes, classes)
         shown = st.multiselect("Show classes", classes, format_func=latent_map.class_name, key=CLASSES_KEY)
         with st.container(horizontal=True, vertical_alignment="center"):
             st.caption("Quick picks:", width="content")
@@ -151,47 +191,52 @@ if classes:
             for title, pair in class_pair_presets(latent_map.class_names).items():
                 st.button(title, key=f"latent_map_preset_{title.replace(' ', '_')}", on_click=_show_classes,
                           args=(pair,), help=f"Only classes {title}: a pair the code keeps apart, or one it mixes.")
-posterior = None
-if has_posterior(model):  # the encoder returns a Gaussian: its ellipses go on the map around the chosen image
-    with user_errors("The encoder's distribution could not be computed: "):
-        posterior = image_posterior(model, dataset.test_images[int(st.session_state[INDEX_KEY])])
-overlays = [] if posterior is None else \
-    ellipse_traces(posterior_ellipse(posterior, latent_map), int(st.session_state[INDEX_KEY]))
-map_column, point_column = st.columns([3, 1], gap="small")
-with map_column, presentation.main_picture():
-    if classes and not shown:
-        st.info("Choose at least one class to show.")
-    figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
-                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
-                            height=470 if presentation.is_on() else 480,  # its x-axis above the fold at 768
-                            overlays=overlays)
-    st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
-                    selection_mode="points", width="stretch")
-    two_share = latent_map.explained_variance_ratio[:2].sum()
-    hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
-                   " Clusters that overlap here may still be apart in the full space.")
-    ellipse_note = "" if posterior is None else (
-        " Around the ringed image, the encoder's one- and two-sigma ellipses: where it might have put that image"
-        + ("." if latent_map.latent_dim == 2 else ", projected onto this plane.")
-    )
-    st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
-               f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}{ellipse_note}")
-    st.download_button("Download for the Embedding Projector", partial(_projector_zip, run.name, latent_map,
-                                                                       dataset.test_images),  # made on click
-                       file_name=f"{run.name}-projector.zip", mime="application/zip", icon=":material/download:",
-                       key="latent_map_projector_download", on_click="ignore",
-                       help="The test set's codes, class labels and thumbnails. Unzip it and run `tensorboard "
-                            "--logdir` on the folder: its Projector tab adds t-SNE, UMAP and nearest neighbours.")
+    other = compare_picker(run, need_encoder=True)
+other_map = None
+if other is not None and tuple(other.model.image_shape) != tuple(model.image_shape):
+    st.info(f"**{plain(other.name)}** draws {'x'.join(map(str, other.model.image_shape))} images, not "
+            f"{'x'.join(map(str, model.image_shape))} like these test images, so it cannot encode them.")
+elif other is not None:
+    with user_errors(f"{plain(other.name)} could not encode the test set: "):
+        other_map = _latent_map(*run_key(other), other.model, dataset)
+maps = [(run, latent_map, CHART_KEY)] + ([(other, other_map, OTHER_CHART_KEY)] if other_map is not None else [])
+chosen = int(st.session_state[INDEX_KEY])
+posteriors = [_posterior(each.model, dataset.test_images[chosen]) for each, _map, _key in maps]
+posterior = posteriors[0]
+# the x-axis above the fold at 768 in the lecture view, the two models' titles above a pair of maps included
+height = (420 if other_map is not None else 470) if presentation.is_on() else 480
+if classes and not shown:
+    st.info("Choose at least one class to show.")
+if other_map is None:
+    map_column, point_column = st.columns([3, 1], gap="small")
+    with map_column, presentation.main_picture():
+        _map_chart(latent_map, shown, CHART_KEY, posterior, height)
+        _projector_button(run, latent_map, dataset.test_images)
+else:
+    with presentation.main_picture():
+        for column, (each, each_map, key), each_posterior in zip(st.columns(2, gap="small"), maps, posteriors):
+            with column:
+                st.markdown(f"**{plain(each.name)}** · {plain(family_label(each.family))}")
+                _map_chart(each_map, shown, key, each_posterior, height)
+    presentation.note(f"The same {len(latent_map.latents)} test images encoded by each model, at the same size. "
+                      "Read the axes as well as the shapes: a plain autoencoder puts its codes wherever training "
+                      "left them, at any scale and with gaps between the classes; a VAE's prior packs them into "
+                      "one cloud around 0, about one unit wide.")
+    _projector_button(run, latent_map, dataset.test_images)
+    point_column = st.container(horizontal=True)
 with point_column:
     index = st.number_input(f"Test image (0 to {last_index})", min_value=0, max_value=last_index, step=1,
-                            key=INDEX_KEY, help="Click a point in the map, or type a test-set index. The chosen "
-                                                "image is ringed in the map.")
+                            key=INDEX_KEY, width=200 if other_map is not None else "stretch",
+                            help="Click a point in the map, or type a test-set index. The chosen image is ringed "
+                                 "in the map.")
     label = "" if latent_map.labels is None else \
         f", class {plain(latent_map.class_name(int(latent_map.labels[index])))}"
     st.image(to_pil(dataset.test_images[index], upscale), caption=f"Test image #{index}{label}",
              width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
-    st.image(to_pil(decode_map_points(model, latent_map, [index])[0], upscale), caption="Its reconstruction",
-             width=presentation.scaled(POINT_WIDTH_PX), output_format="PNG")
+    for each, each_map, _key in maps:
+        st.image(to_pil(decode_map_points(each.model, each_map, [index])[0], upscale), output_format="PNG",
+                 caption="Its reconstruction" if other_map is None else f"Reconstructed by {plain(each.name)}",
+                 width=presentation.scaled(POINT_WIDTH_PX))
 
 
 def _pick_nearest(values) -> None:
@@ -248,7 +293,8 @@ with user_errors():
 
 st.subheader("Class means and the path between two of them")
 if not classes:
-    st.info("This dataset has no class labels, so there are no class means to show.")
+    st.info("This dataset has no class labels, so there are no class means, paths between them or latent "
+            "arithmetic to show.")
 else:
     with user_errors():
         _picture(_class_means_grid(*run_key(run), upscale, model, latent_map),
@@ -270,6 +316,7 @@ else:
                  f"mean({plain(latent_map.class_name(class_b))}), t from 0 to 1: the decoder warps one class into the "
                  "other rather than cross-fading.")
         _download("Download path", path_grid, "class-mean-path.png", "latent_map_path_download")
+    arithmetic_section(run, latent_map, dataset.test_images[index], index)
 
 if model.latent_dim == 2:
     st.subheader("Manifold of the 2-D latent space")

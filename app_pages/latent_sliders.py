@@ -15,20 +15,24 @@ from gen_core.sampling import draw_codes
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_sliders
-from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key,
-                                select_test_image, show_image, slider_axes, test_image_picker, uploaded_image)
+from ui.explore_widgets import (OPTIMISATION_NOTE, class_slider_axes, inversion_settings, latent_summary,
+                                remembered_latents, run_key, select_test_image, show_image, slider_axes,
+                                test_image_picker, uploaded_image)
 from ui.model_notes import training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale, image_fingerprint, stack_images
-from ui.views.slider_axes import MAX_DIMENSION_SLIDERS, most_used_dims, sweep_coords
+from ui.text import plain
+from ui.views.slider_axes import (MAX_CLASS_DIRECTIONS, MAX_DIMENSION_SLIDERS, class_pairs, default_class_pairs,
+                                  most_used_dims, pairs_from_link, sweep_coords)
 
 IMAGE_WIDTH_PX = 240
 SLIDER_COLUMNS = 2
 SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image"}
-AXES = {"dim": "Latent dimensions", "pc": "Principal directions"}
+AXES = {"dim": "Latent dimensions", "pc": "Principal directions", "dir": "Class directions"}
 CONTEXT = "sliders_context"  # session key: what the sliders were last set up for
 LINKED_COORDS = "_url_sliders_z"  # session key: slider positions a link asked for, used once
+LINKED_PAIRS = "_url_sliders_dirs"  # session key: the class directions a link asked for (from, to, ...)
 SWEEP_FRAMES = 24
 FRAME_MS = (40, 60, 80, 120, 200, 400)
 
@@ -42,6 +46,7 @@ def url_params(model, dataset) -> list[UrlParam]:
             UrlParam("k", "sliders_directions", "int", 1, MAX_DIMENSION_SLIDERS),
             UrlParam("dims", "_url_sliders_dims", "ints", 1, model.latent_dim, max_items=MAX_DIMENSION_SLIDERS),
             UrlParam("z", LINKED_COORDS, "floats", -1e6, 1e6, max_items=MAX_DIMENSION_SLIDERS),
+            UrlParam("dirs", LINKED_PAIRS, "ints", 0, 10_000, max_items=2 * MAX_CLASS_DIRECTIONS),
             UrlParam("sweep", "sliders_sweep", "int", 0, MAX_DIMENSION_SLIDERS),
             UrlParam("ms", "sliders_frame_ms", "choice", choices=FRAME_MS), COMPARE_PARAM]
 
@@ -87,8 +92,10 @@ def _sliders(axes) -> list[float]:
     slider_columns, coords = st.columns(count), []
     for index, (key, label, (low, high)) in enumerate(zip(_slider_keys(axes), axes.labels, axes.ranges)):
         share = f"{axes.explained[index]:.0%} of the test codes' variance lies along it." if axes.explained else None
+        if axes.kind == "dir":
+            share = "0: level with the first class's mean code along this direction; 1: with the second's."
         coords.append(slider_columns[index % count].slider(
-            label, min_value=low, max_value=high, step=(high - low) / 200, format="%.2f", key=key, help=share))
+            plain(label), min_value=low, max_value=high, step=(high - low) / 200, format="%.2f", key=key, help=share))
     return coords
 
 
@@ -108,7 +115,8 @@ def _sweep(run, axes, coords, start, context: str, width_px: int) -> None:
         with user_errors("The animation could not be made: "):
             st.image(_sweep_gif(*run_key(run), context, tuple(round(c, 4) for c in coords), int(index),
                                 int(frame_ms), width_px, run.model, axes, start),
-                     caption=f"{axes.labels[index]} from {axes.ranges[index][0]:.2f} to {axes.ranges[index][1]:.2f}")
+                     caption=f"{plain(axes.labels[index])} from {axes.ranges[index][0]:.2f} to "
+                             f"{axes.ranges[index][1]:.2f}")
 
 
 def _live_downloads(runs, latent, width_px: int) -> None:
@@ -122,6 +130,29 @@ def _live_downloads(runs, latent, width_px: int) -> None:
                                partial(decoded_png, each.model), file_name=f"{each.name}-latent-sliders.png",
                                mime="image/png", icon=":material/download:", on_click="ignore",
                                key=f"sliders_download_{each.name}")
+
+
+def class_direction_picker(dataset, present, linked) -> list[tuple[int, int]]:
+    """The class directions ("4 → 9") the sliders move along, up to four; a link's choice first."""
+    if linked is not None:
+        pairs, why = pairs_from_link(linked, present)
+        if why:
+            url_state.show_notices([f"dirs={','.join(map(str, linked))!r} ({why})"])
+        else:
+            st.session_state["sliders_dirs"] = pairs
+    options = class_pairs(present)
+    chosen = st.session_state.get("sliders_dirs")
+    if chosen is None or not {tuple(pair) for pair in chosen} <= set(options):  # first visit, or another model
+        st.session_state["sliders_dirs"] = default_class_pairs(present, dataset.class_names)
+    names = dataset.class_names
+
+    def pair_name(pair) -> str:
+        return " → ".join(str(names[c]) if c < len(names) else str(c) for c in pair)
+
+    return st.multiselect(f"Class directions (up to {MAX_CLASS_DIRECTIONS})", options, key="sliders_dirs",
+                          max_selections=MAX_CLASS_DIRECTIONS, format_func=pair_name,
+                          help="From one class's mean code towards another's, over the test set. Type to find a "
+                               "pair, e.g. 4 → 9.")
 
 
 @st.fragment
@@ -229,15 +260,23 @@ if start is None:
     st.stop()
 st.subheader("Move the code")
 training_note(run)
-principal, directions, dims = False, min(model.latent_dim, MAX_DIMENSION_SLIDERS), None
+directions, dims, pairs = min(model.latent_dim, MAX_DIMENSION_SLIDERS), None, None
+present = [] if summary is None or dataset is None or dataset.test_labels is None else \
+    sorted({int(label) for label in dataset.test_labels[: len(summary.latents)].tolist()})
+kinds = ["dim"] + (["pc"] if summary is not None and model.latent_dim >= 2 else []) + (["dir"] if len(present) >= 2
+                                                                                          else [])
+if st.session_state.get("sliders_axes") not in kinds:
+    if st.session_state.get("sliders_axes") == "dir":
+        st.info("Class directions need an encoder and a labelled test set; this model's has no classes, so the "
+                "sliders move along its latent dimensions.")
+    st.session_state["sliders_axes"] = "dim"
 with presentation.settings("Which sliders"):
-    if summary is not None and model.latent_dim >= 2:
-        principal = st.radio("Sliders move along", list(AXES), format_func=AXES.get, horizontal=True,
-                             key="sliders_axes", persist_state="page") == "pc"
-    if principal and model.latent_dim > 8:
+    kind = st.radio("Sliders move along", kinds, format_func=AXES.get, horizontal=True, key="sliders_axes",
+                    persist_state="page") if len(kinds) > 1 else "dim"
+    if kind == "pc" and model.latent_dim > 8:
         st.session_state["sliders_directions"] = min(st.session_state.get("sliders_directions", 12), directions)
         directions = st.number_input("Directions shown", 1, directions, key="sliders_directions", width=200)
-    if not principal and model.latent_dim > MAX_DIMENSION_SLIDERS:
+    if kind == "dim" and model.latent_dim > MAX_DIMENSION_SLIDERS:
         st.session_state.setdefault("sliders_dims", most_used_dims(summary, model.latent_dim))
         dims = st.multiselect(f"Dimensions with a slider (up to {MAX_DIMENSION_SLIDERS} of {model.latent_dim})",
                               list(range(model.latent_dim)), key="sliders_dims", max_selections=MAX_DIMENSION_SLIDERS,
@@ -248,12 +287,26 @@ with presentation.settings("Which sliders"):
             st.info("Choose at least one dimension to get sliders.")
             url_state.publish(params, params_overrides)
             st.stop()
-if principal:
+    if kind == "dir":
+        pairs = class_direction_picker(dataset, present, linked.get(LINKED_PAIRS))
+        if not pairs:
+            st.info("Choose at least one class direction to get sliders.")
+            url_state.publish(params, params_overrides)
+            st.stop()
+if kind == "pc":
     st.caption("Principal directions of the encoded test set, largest spread first. Each slider spans three "
                "standard deviations of the test codes either side of their mean"
                + (" (at least the prior's ±3)." if model.is_variational else "."))
+if kind == "dir":
+    st.caption("Each slider moves the code from one class's mean code towards another's (0 level with the first "
+               "class, 1 with the second), the test set's class means. A direction chosen after others keeps only "
+               "its part at right angles to them (orthonormalised by a QR decomposition), so each slider moves the "
+               "code in its own way and the others' positions stay put.")
 with user_errors():
-    axes = slider_axes(run, summary, principal, directions, dims)
+    axes = class_slider_axes(run, summary, dataset, pairs) if kind == "dir" else \
+        slider_axes(run, summary, kind == "pc", directions, dims)
     params_overrides["_url_sliders_dims"] = [d + 1 for d in axes.dims] if dims else None
+    params_overrides[LINKED_PAIRS] = [c for pair in axes.pairs for c in pair] or None
     slider_panel([run] + ([other] if other is not None else []), axes, start,
-                 (run_key(run), start_id, axes.kind, tuple(axes.dims), len(axes)), (params, params_overrides))
+                 (run_key(run), start_id, axes.kind, tuple(axes.dims), tuple(axes.pairs), len(axes)),
+                 (params, params_overrides))

@@ -5,6 +5,9 @@
   posterior view     one test image's posterior, eight draws decoded, its ellipse on the map
   neighbour query    the 8 nearest of the 4,500 training images to one code (latent space) and to
                      one image (pixel space), Euclidean
+  latent arithmetic  the test set's class means, then one image's code + s (mean of 9 - mean of 4) for
+                     four s, decoded (the Latent map's arithmetic strip); and two class directions
+                     orthonormalised (what class-direction sliders start from)
 
 The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
 
@@ -24,11 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gen_core.device import device_label  # noqa: E402
 from gen_core.latent import (  # noqa: E402
+    arithmetic_images,
     build_latent_map,
+    class_mean_table,
     decode_latents,
     encode_dataset,
     image_posterior,
     latent_neighbours,
+    orthonormal_directions,
     pixel_neighbours,
     posterior_codes,
     posterior_ellipse,
@@ -82,12 +88,18 @@ def main() -> None:
             latent_neighbours(latent_map.latents[7], train_latents, dataset.train_labels, k=8)
             pixel_neighbours(test_images[7], dataset.train_images, dataset.train_labels, k=8)
 
+        def arithmetic() -> None:
+            table = class_mean_table(latent_map.latents, latent_map.labels, latent_map.class_names)
+            arithmetic_images(model, latent_map.latents[7], table, 4, 9)
+            orthonormal_directions([table.direction(4, 9), table.direction(1, 7)])
+
         results = {"device": device_label("cpu"), "test_images": len(test_images),
                    "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
                    "zip_bytes": len(export()),
                    "projector_export": summary(timed(export, max(3, args.repeats // 4))),
                    "posterior_view": summary(timed(posterior_view, args.repeats)),
-                   "neighbour_query": summary(timed(neighbour_query, args.repeats))}
+                   "neighbour_query": summary(timed(neighbour_query, args.repeats)),
+                   "latent_arithmetic": summary(timed(arithmetic, args.repeats))}
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

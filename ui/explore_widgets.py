@@ -10,10 +10,10 @@ import streamlit as st
 from gen_core.data import indices_of_class
 from gen_core.errors import GenCoreError, ImageInputError
 from gen_core.images import load_upload, looks_dark_on_light, to_pil
-from gen_core.latent import find_latents, summarise_latents
+from gen_core.latent import class_mean_table, find_latents, summarise_latents
 from gen_core.run import layout
 from ui.views.pictures import display_upscale, image_fingerprint
-from ui.views.slider_axes import dimension_axes, pca_axes
+from ui.views.slider_axes import class_direction_axes, dimension_axes, pca_axes
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 FOUND_MEMO = "explore_found_latents"  # session key: codes already found, per (run, image, steps)
@@ -58,6 +58,18 @@ def slider_axes(run, summary, principal: bool, n_directions: int, dims: list[int
     if principal and summary is not None:
         return _cached_pca_axes(*run_key(run), int(n_directions), run.model.has_prior, summary)
     return dimension_axes(run.model, summary, dims=dims)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cached_class_axes(path: str, mtime: float, pairs: tuple, _summary, _labels, _class_names):
+    table = class_mean_table(_summary.latents, _labels[: len(_summary.latents)], _class_names)
+    return class_direction_axes(table, pairs, _summary.latents)
+
+
+def class_slider_axes(run, summary, dataset, pairs):
+    """Sliders along class directions ("4 → 9"), from the class means of the encoded test set (cached)."""
+    return _cached_class_axes(*run_key(run), tuple((int(a), int(b)) for a, b in pairs), summary,
+                              dataset.test_labels, list(dataset.class_names))
 
 
 def _keep_in_range(key: str, low: int, high: int) -> None:

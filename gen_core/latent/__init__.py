@@ -2,7 +2,8 @@
 
 ``codes``: encode, decode, reconstruct; ``inversion``: codes for given images (encoder or
 optimisation); ``neighbours``: the k nearest training images in latent and in pixel space;
-``paths``: lerp / slerp between codes; ``pca``: principal directions, the encoded test set's
+``paths``: lerp / slerp between codes; ``directions``: class-mean directions ("from 4 towards 9"),
+latent arithmetic and orthonormal sets of directions; ``pca``: principal directions, the encoded test set's
 spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids;
 ``posterior``: a VAE's encoder as a distribution (KL per dimension, draws, ellipses on the map);
 ``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector.
@@ -10,6 +11,8 @@ spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifol
 
 from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset, evaluating, per_image_mse,
                                    reconstructions)
+from gen_core.latent.directions import (ClassMeans, arithmetic_images, class_mean_table, latent_arithmetic,
+                                        orthonormal_directions)
 from gen_core.latent.inversion import (FOUND_BY_ENCODER, FOUND_BY_OPTIMISATION, FoundLatents, find_latents,
                                        invert_generator, latents_for)
 from gen_core.latent.neighbours import NEIGHBOUR_METRICS, Neighbours, k_nearest, latent_neighbours, pixel_neighbours
@@ -33,5 +36,6 @@ __all__ = [
     "PROJECTOR_FILES", "ProjectorExport", "projector_export",
     "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
     "mean_activity", "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
+    "ClassMeans", "arithmetic_images", "class_mean_table", "latent_arithmetic", "orthonormal_directions",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
 ]

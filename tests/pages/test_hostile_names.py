@@ -90,3 +90,12 @@ def test_no_visitor_markup_is_rendered_on_any_page(hostile_run, page, monkeypatc
     shown = "\n".join(_rendered(at) + _chart_strings(at))
     expected = {"models": "Exam answers", "latent_map": "BOLD", "class_sampler": "Exam answers"}.get(page)
     assert expected is None or expected in shown, "the hostile names are shown, as text"
+
+
+def test_class_direction_sliders_show_hostile_class_names_as_text(hostile_run, monkeypatch):
+    monkeypatch.setenv("GEN_CORE_DATA_DIRS", str(hostile_run["data"]))
+    at = open_page("latent_sliders", hostile_run["run"], query={"axes": "dir"}, timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [slider.label for slider in at.slider if slider.key and slider.key.startswith("sliders_dir_")]
+    assert len(labels) == 1 and "Exam answers" in labels[0] and "BOLD" in labels[0]
+    assert "[Exam answers](" not in labels[0] and "<b>" not in labels[0]

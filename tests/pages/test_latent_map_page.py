@@ -123,3 +123,79 @@ def test_a_link_shows_the_classes_and_the_image_it_names(trained_runs):
     assert _scatter_classes(at) == ["4", "9"] and at.number_input(key="latent_map_index").value == 17
     assert "mean(4)" in page_text(at) and "mean(9)" in page_text(at)
     assert at.query_params["classes"] == "4,9" and at.query_params["img"] == "17"
+
+
+def _map_figures(at) -> list[dict]:
+    """The scatter maps: the figures whose legend is titled "class"."""
+    return [figure for figure in _figures(at)
+            if figure["layout"].get("legend", {}).get("title", {}).get("text") == "class"]
+
+
+def _points(figure) -> int:
+    return sum(len(_values(trace["x"])) for trace in figure["data"] if not trace["name"].startswith("image #"))
+
+
+def test_a_second_model_gets_a_map_of_the_same_test_images_beside_the_first(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"], query={"img": "12"})
+    assert len(_map_figures(at)) == 1
+    at.selectbox(key="compare_run").set_value("tiny-vae8").run()
+    assert not at.exception
+    first, second = _map_figures(at)
+    assert _points(first) == _points(second) == 500  # the same test images, encoded by each model
+    assert first["layout"]["height"] == second["layout"]["height"]
+    assert "image #12: 1σ" in [trace["name"] for trace in second["data"]]  # the VAE's ellipses, on its own map
+    assert "image #12: 1σ" not in [trace["name"] for trace in first["data"]]
+    titles = [str(element.value).split(" · ")[0] for element in at.markdown if " · " in str(element.value)]
+    assert titles == ["**tiny-ae**", "**tiny-vae8**"]  # each map labelled with its run's name, as text
+    assert [image.captions[0] for image in at.image if image.captions and "Reconstructed by" in image.captions[0]] \
+        == ["Reconstructed by tiny-ae", "Reconstructed by tiny-vae8"]
+    assert at.query_params["vs"] == "tiny-vae8"
+    at.multiselect(key="latent_map_classes").set_value([4, 9]).run()
+    assert [_points(figure) for figure in _map_figures(at)] == [_points(_map_figures(at)[0])] * 2
+    assert "tiny-dcgan" not in str(at.selectbox(key="compare_run").options)  # no encoder, no map
+    lecture = open_page("latent_map", trained_runs["ae"], query={"vs": "tiny-vae8", "present": "1"})
+    assert not lecture.exception
+    assert [figure["layout"]["height"] for figure in _map_figures(lecture)] == [420, 420]
+
+
+def test_a_link_to_a_second_model_that_is_not_here_or_cannot_encode_these_images_is_said_so(trained_runs, tile_run):
+    other_size = open_page("latent_map", trained_runs["ae"], query={"vs": tile_run.name})
+    assert not other_size.exception and len(_map_figures(other_size)) == 1
+    assert "draws 1x16x16 images, not 1x28x28 like these test images" in page_text(other_size)
+    at = open_page("latent_map", trained_runs["ae"], query={"vs": "no-such-run"})
+    assert not at.exception
+    assert len(_map_figures(at)) == 1 and "not among the models" in page_text(at)
+    hostile = open_page("latent_map", trained_runs["ae"], query={"vs": "../tiny-vae8"})
+    assert not hostile.exception and len(_map_figures(hostile)) == 1 and "Ignored in the link" in page_text(hostile)
+
+
+def _arithmetic_captions(at) -> list[str]:
+    return [image.captions[0] for image in at.image if image.captions and image.captions[0].startswith("A (test")]
+
+
+def test_latent_arithmetic_moves_the_chosen_image_from_its_class_towards_another(trained_runs):
+    from gen_core.data import load_dataset
+
+    four = int((load_dataset("mnist5k").test_labels == 4).nonzero()[0])
+    at = open_page("latent_map", trained_runs["ae"], query={"img": str(four)})
+    assert not at.exception
+    assert _arithmetic_captions(at) == [f"A (test image #{four}, class 4), then decode(A + s · (mean(9) − mean(4))) "
+                                        "for s = 0, 0.5, 1, 1.5"]
+    assert at.query_params["afrom"] == "4" and at.query_params["ato"] == "9"
+    at.selectbox(key="latent_map_add_to").set_value(7).run()
+    assert "mean(7) − mean(4)" in _arithmetic_captions(at)[0] and at.query_params["ato"] == "7"
+    at.selectbox(key="latent_map_add_to").set_value(4).run()
+    assert not at.exception and not _arithmetic_captions(at)
+    assert "Choose two different classes" in page_text(at)
+
+
+def test_a_hostile_arithmetic_link_is_ignored_and_an_unlabelled_set_says_why(trained_runs, tile_run):
+    at = open_page("latent_map", trained_runs["ae"], query={"img": "3", "afrom": "12", "ato": "<b>9</b>"})
+    assert not at.exception
+    assert "Ignored in the link" in page_text(at) and "afrom" in page_text(at) and "ato" in page_text(at)
+    assert len(_arithmetic_captions(at)) == 1  # the defaults instead: the image's own class, towards another
+    linked = open_page("latent_map", trained_runs["ae"], query={"img": "3", "afrom": "1", "ato": "8"})
+    assert "mean(8) − mean(1)" in _arithmetic_captions(linked)[0]
+    tiles = open_page("latent_map", tile_run)
+    assert not tiles.exception and not _arithmetic_captions(tiles)
+    assert "no class labels" in page_text(tiles) and "latent arithmetic" in page_text(tiles)

@@ -124,3 +124,46 @@ def test_a_second_model_decodes_the_same_code_and_a_slider_can_play_by_itself(tr
     assert not at.exception
     sweeps = [image for image in at.image if image.captions and image.captions[0].startswith("z1 from")]
     assert len(sweeps) == 1
+
+
+def test_class_direction_sliders_move_the_code_and_the_link_keeps_them(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae8"])
+    at.radio(key="sliders_axes").set_value("dir").run()
+    assert not at.exception
+    assert [at.slider(key=key).label for key in _slider_keys(at, "dir")] == ["4 → 9", "1 → 7"]
+    assert "orthonormalised by a QR decomposition" in page_text(at)
+    assert at.query_params["axes"] == "dir" and at.query_params["dirs"] == "4,9,1,7"
+    before = _decoded(at)
+    slider = at.slider(key="sliders_dir_0")
+    slider.set_value(slider.max if slider.value < 1 else slider.min).run()
+    assert not at.exception and _decoded(at) != before
+    at.multiselect(key="sliders_dirs").set_value([(9, 4)]).run()
+    assert [at.slider(key=key).label for key in _slider_keys(at, "dir")] == ["9 → 4"]
+    assert at.query_params["dirs"] == "9,4"
+    linked = open_page("latent_sliders", trained_runs["vae8"], query={"axes": "dir", "dirs": "0,8", "z": "1.5"})
+    assert not linked.exception
+    assert [linked.slider(key=key).label for key in _slider_keys(linked, "dir")] == ["0 → 8"]
+    assert linked.slider(key="sliders_dir_0").value == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("dirs, shown", [("4,4", "the same class twice"), ("4,9,1", "not pairs of classes"),
+                                         ("4,99999", "outside 0 to 10000"), ("4,<b>x", "not a whole number")])
+def test_a_hostile_class_direction_link_is_ignored_with_a_notice(trained_runs, dirs, shown):
+    at = open_page("latent_sliders", trained_runs["vae8"], query={"axes": "dir", "dirs": dirs})
+    assert not at.exception
+    assert "Ignored in the link" in page_text(at) and shown in page_text(at)
+    assert [at.slider(key=key).label for key in _slider_keys(at, "dir")] == ["4 → 9", "1 → 7"]  # the defaults
+
+
+def test_directions_that_add_nothing_new_are_refused_in_one_line(trained_runs):
+    at = open_page("latent_sliders", trained_runs["vae2"], query={"axes": "dir", "dirs": "4,9,1,7,0,1"})
+    assert not at.exception
+    assert "3 directions cannot be independent in a 2-d latent space" in page_text(at)
+    assert not _slider_keys(at, "dir")
+
+
+def test_a_model_without_classes_has_no_class_directions(tile_run):
+    at = open_page("latent_sliders", tile_run, query={"axes": "dir"})
+    assert not at.exception
+    assert at.radio(key="sliders_axes").options == ["Latent dimensions", "Principal directions"]
+    assert "Class directions need" in page_text(at) and _slider_keys(at, "dim")

@@ -1,4 +1,5 @@
-"""What each slider of the Latent sliders page moves: one latent dimension, or one principal direction.
+"""What each slider of the Latent sliders page moves: one latent dimension, one principal direction, or
+one class direction ("from 4 towards 9", orthonormalised against the directions chosen before it).
 
 Models with a prior get slider ranges of +-3 around 0, where almost all its mass lies; a plain
 autoencoder's codes can sit anywhere, so its ranges follow its encoded test set.
@@ -12,27 +13,37 @@ import numpy as np
 import torch
 
 from gen_core.errors import LatentError, ModelConfigError
-from gen_core.latent import LatentPCA, LatentSummary, latent_from_pca_coords
+from gen_core.latent import (ClassMeans, LatentPCA, LatentSummary, latent_from_pca_coords,
+                             orthonormal_directions)
 
 MAX_DIMENSION_SLIDERS = 16
+MAX_CLASS_DIRECTIONS = 4
 PRIOR_RANGE_STD = 3.0
 
 
 @dataclass
 class SliderAxes:
-    """What each slider moves: one latent dimension each, or one principal direction each.
+    """What each slider moves: one latent dimension each, one principal direction each, or one class
+    direction each.
 
     Coordinates the sliders do not show (the dimensions past the first 16, the directions past
-    the ones shown) stay where the starting code put them, so an untouched slider set decodes
-    exactly the starting image.
+    the ones shown, everything off the class directions) stay where the starting code put them, so
+    an untouched slider set decodes exactly the starting image.
+
+    A class-direction slider ("a → b") reads 0 where the code sits, along its unit direction u, level
+    with class a's mean code, and 1 level with class b's: position = (z·u - mean_a·u) / ((mean_b - mean_a)·u).
     """
 
-    kind: str  # "dim" or "pc"
+    kind: str  # "dim", "pc" or "dir"
     labels: list[str]
     ranges: list[tuple[float, float]]
     dims: list[int] = field(default_factory=list)
     pca: LatentPCA | None = None
     explained: list[float] = field(default_factory=list)
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # "dir": (from class, to class) per slider
+    units: torch.Tensor | None = None                            # "dir": (K, D) orthonormal directions
+    offsets: list[float] = field(default_factory=list)           # "dir": mean_a · u per slider
+    scales: list[float] = field(default_factory=list)            # "dir": (mean_b - mean_a) · u per slider
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -42,6 +53,9 @@ class SliderAxes:
         values = torch.as_tensor(latent, dtype=torch.float32).reshape(-1)
         if self.kind == "dim":
             raw = values[self.dims].tolist()
+        elif self.kind == "dir":
+            raw = [(float(values @ unit) - offset) / scale
+                   for unit, offset, scale in zip(self.units, self.offsets, self.scales)]
         else:
             raw = self.pca.transform(values.unsqueeze(0).numpy())[0, : len(self)].tolist()
         return [min(max(value, low), high) for value, (low, high) in zip(raw, self.ranges)]
@@ -55,6 +69,11 @@ class SliderAxes:
         if self.kind == "dim":
             latent = base.clone()
             latent[self.dims] = torch.tensor(coords)
+            return latent
+        if self.kind == "dir":  # replace the base's position along each direction, keep the rest of it
+            latent = base.clone()
+            for value, unit, offset, scale in zip(coords, self.units, self.offsets, self.scales):
+                latent += (offset + scale * value - float(base @ unit)) * unit
             return latent
         full = self.pca.transform(base.unsqueeze(0).numpy())[0]
         full[: len(coords)] = coords
@@ -107,6 +126,28 @@ def pca_axes(summary: LatentSummary, n_directions: int, n_std: float = PRIOR_RAN
                       explained=[float(ratio) for ratio in pca.explained_variance_ratio_[:shown]])
 
 
+def class_direction_axes(table: ClassMeans, pairs, latents, n_std: float = PRIOR_RANGE_STD) -> SliderAxes:
+    """A slider per chosen class pair (from, to), along its direction made orthonormal to the ones before.
+
+    Each range covers the class means' positions (0 and 1) with room either side, and ``n_std``
+    standard deviations of the test ``latents``' positions around their mean.
+    """
+    pairs = [(int(a), int(b)) for a, b in pairs]
+    if not 1 <= len(pairs) <= MAX_CLASS_DIRECTIONS:
+        raise LatentError(f"Choose 1 to {MAX_CLASS_DIRECTIONS} class directions; got {len(pairs)}.")
+    vectors = torch.stack([table.direction(a, b) for a, b in pairs])
+    units = orthonormal_directions(vectors)
+    offsets = [float(table.mean_of(a) @ unit) for (a, _b), unit in zip(pairs, units)]
+    scales = [float(vector @ unit) for vector, unit in zip(vectors, units)]  # > 0: each unit points along its pair
+    along = torch.as_tensor(latents, dtype=torch.float32) @ units.T
+    positions = (along - torch.tensor(offsets)) / torch.tensor(scales)  # (N, K): 0 at class a, 1 at class b
+    centres, spreads = positions.mean(dim=0), positions.std(dim=0)
+    ranges = [(min(-1.0, float(centre - n_std * spread)), max(2.0, float(centre + n_std * spread)))
+              for centre, spread in zip(centres, spreads)]
+    labels = [f"{table.name(a)} → {table.name(b)}" for a, b in pairs]
+    return SliderAxes("dir", labels, ranges, pairs=pairs, units=units, offsets=offsets, scales=scales)
+
+
 def most_used_dims(summary: LatentSummary | None, latent_dim: int, count: int = MAX_DIMENSION_SLIDERS) -> list[int]:
     """The ``count`` dimensions along which the test codes spread most (in index order): a VAE leaves
     some dimensions unused (their codes stay at the prior), and sliders there change nothing."""
@@ -124,3 +165,31 @@ def sweep_coords(axes: SliderAxes, coords, index: int, frames: int = 24) -> list
         moved[index] = float(value)
         positions.append(moved)
     return positions
+
+
+def class_pairs(classes) -> list[tuple[int, int]]:
+    """Every ordered pair of two different classes: the directions a visitor can choose from."""
+    return [(a, b) for a in classes for b in classes if a != b]
+
+
+def default_class_pairs(classes, class_names, wanted=(("4", "9"), ("1", "7"))) -> list[tuple[int, int]]:
+    """4 → 9 and 1 → 7 where the classes have those names (digits), else the first two classes."""
+    index = {str(class_names[c]) if c < len(class_names) else str(c): c for c in classes}
+    found = [(index[a], index[b]) for a, b in wanted if a in index and b in index]
+    return found or ([(classes[0], classes[1])] if len(classes) >= 2 else [])
+
+
+def pairs_from_link(values, classes) -> tuple[list[tuple[int, int]] | None, str | None]:
+    """The class pairs a link's flat list (from, to, from, to...) names, or None and why it cannot be used."""
+    values = [int(value) for value in values]
+    if not values or len(values) % 2:
+        return None, "not pairs of classes (from, to, from, to...)"
+    pairs = list(zip(values[::2], values[1::2]))
+    allowed = set(class_pairs(classes))
+    wrong = next((pair for pair in pairs if pair not in allowed), None)
+    if wrong is not None:
+        why = "the same class twice" if wrong[0] == wrong[1] else "a class this model's data does not have"
+        return None, f"{wrong[0]} → {wrong[1]} is {why}"
+    if len(set(pairs)) != len(pairs) or len(pairs) > MAX_CLASS_DIRECTIONS:
+        return None, f"repeated pairs, or more than {MAX_CLASS_DIRECTIONS}"
+    return pairs, None

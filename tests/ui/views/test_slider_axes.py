@@ -1,4 +1,4 @@
-"""What each slider moves: latent dimensions or principal directions, on tiny real models."""
+"""What each slider moves: latent dimensions, principal directions or class directions, on tiny real models."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gen_core.errors import LatentError, ModelConfigError
-from gen_core.latent import summarise_latents
-from ui.views.slider_axes import dimension_axes, pca_axes
+from gen_core.latent import class_mean_table, summarise_latents
+from ui.views.slider_axes import class_direction_axes, dimension_axes, pairs_from_link, pca_axes
 
 SHAPE = (1, 16, 16)
 
@@ -66,3 +66,35 @@ def test_random_coords_stay_in_range_and_repeat_by_seed(small_ae, small_images):
     coords = axes.random_coords(3)
     assert coords == axes.random_coords(3) and coords != axes.random_coords(4)
     assert all(low <= value <= high for value, (low, high) in zip(coords, axes.ranges))
+
+
+def test_class_direction_axes_read_0_at_the_first_class_and_1_at_the_second():
+    codes = torch.randn(60, 5, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(60) % 3
+    codes[labels == 1] += torch.tensor([4.0, 0, 0, 0, 0])
+    codes[labels == 2] += torch.tensor([4.0, 3.0, 0, 0, 0])
+    table = class_mean_table(codes, labels)
+    axes = class_direction_axes(table, [(0, 1), (0, 2)], codes)
+    assert axes.kind == "dir" and axes.labels == ["0 → 1", "0 → 2"] and axes.pairs == [(0, 1), (0, 2)]
+    assert torch.allclose(axes.units @ axes.units.T, torch.eye(2), atol=1e-5)
+    assert axes.coords_of(table.mean_of(0)) == pytest.approx([0.0, 0.0], abs=1e-5)
+    assert axes.coords_of(table.mean_of(1))[0] == pytest.approx(1.0, abs=1e-5)
+    assert axes.coords_of(table.mean_of(2))[1] == pytest.approx(1.0, abs=1e-5)  # its part beyond 0 → 1
+    assert all(low <= -1.0 and high >= 2.0 for low, high in axes.ranges)
+    start = codes[7]
+    assert torch.allclose(axes.latent_at(axes.coords_of(start), start), start, atol=1e-5)
+    coords = axes.coords_of(start)
+    coords[0] += 1.0  # one whole class step along the first direction, nothing else
+    assert torch.allclose(axes.latent_at(coords, start) - start, table.direction(0, 1), atol=1e-4)
+    with pytest.raises(LatentError, match="two different classes"):
+        class_direction_axes(table, [(1, 1)], codes)
+    with pytest.raises(LatentError, match="span"):
+        class_direction_axes(table, [(0, 1), (1, 0)], codes)
+
+
+@pytest.mark.parametrize("values, why", [([4, 4], "the same class twice"), ([4, 9, 1], "not pairs"),
+                                         ([4, 3], "does not have"), ([4, 9, 4, 9], "repeated")])
+def test_a_links_class_pairs_are_checked(values, why):
+    assert pairs_from_link([4, 9, 1, 7], [1, 4, 7, 9]) == ([(4, 9), (1, 7)], None)
+    pairs, reason = pairs_from_link(values, [1, 4, 7, 9])
+    assert pairs is None and why in reason
