@@ -8,16 +8,19 @@ import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_mean_path, decode_latents,
-                             decode_map_points, decoded_basis_vectors, decoded_class_means, has_posterior,
-                             image_posterior, manifold_images, mean_activity, posterior_codes, posterior_ellipse,
-                             projector_export, unused_dimensions)
+                             decode_map_points, decoded_basis_vectors, decoded_class_means, encode_dataset,
+                             has_posterior, image_posterior, manifold_images, mean_activity, posterior_codes,
+                             posterior_ellipse, project_to_map, projector_export, unused_dimensions)
 from ui import presentation, url_state
 from ui.components.browser_decoder import live_map
+from ui.components.drawing_pad import current_drawing, drawing_pad
 from ui.explore_widgets import run_key
+from ui.neighbours import neighbours_panel
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
-from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
-                                 selected_indices)
+from ui.views.latent_map import (MAP_COLORS, class_pair_presets, drawing_trace, eigenvalue_figure, nearest_point,
+                                 scatter_figure, selected_indices)
+from ui.views.pictures import stack_images
 from ui.views.pictures import display_upscale
 from ui.views.posterior import ellipse_traces, kl_bar_figure
 from ui.text import plain
@@ -25,6 +28,7 @@ from ui.text import plain
 CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter shows
 INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
 CHART_KEY = "latent_map_scatter"     # session key: the scatter's selection
+DRAW_KEY = "latent_map_draw"         # session key prefix: the drawing pad's
 POINT_WIDTH_PX = 150
 
 
@@ -156,13 +160,18 @@ if has_posterior(model):  # the encoder returns a Gaussian: its ellipses go on t
     with user_errors("The encoder's distribution could not be computed: "):
         posterior = image_posterior(model, dataset.test_images[int(st.session_state[INDEX_KEY])])
 overlays = [] if posterior is None else \
-    ellipse_traces(posterior_ellipse(posterior, latent_map), int(st.session_state[INDEX_KEY]))
+    list(ellipse_traces(posterior_ellipse(posterior, latent_map), int(st.session_state[INDEX_KEY])))
+marker_size = round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()])
+drawing, drawn_code = current_drawing(DRAW_KEY, model.image_shape), None  # the pad is further down; its star is here
+if drawing.image is not None:
+    with user_errors("The drawing could not be encoded: "):
+        drawn_code = encode_dataset(model, drawing.image[None])[0]
+        overlays.append(drawing_trace(project_to_map(drawn_code[None], latent_map)[0], marker_size))
 map_column, point_column = st.columns([3, 1], gap="small")
 with map_column, presentation.main_picture():
     if classes and not shown:
         st.info("Choose at least one class to show.")
-    figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
-                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
+    figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY), marker_size=marker_size,
                             height=470 if presentation.is_on() else 480,  # its x-axis above the fold at 768
                             overlays=overlays)
     st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
@@ -202,6 +211,22 @@ def _pick_nearest(values) -> None:
 live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_release=_pick_nearest,
          before=lambda: st.markdown("**Walk the plane**: move the pointer over it and the code under the pointer is "
                                     "decoded at once; click to show the nearest test image beside the map."))
+
+# -- nearest training images and a drawing ------------------------------------------------------
+st.subheader(f"Nearest training images to test image #{index}")
+neighbours_panel(run, dataset, dataset.test_images[index], "latent_map_neighbours", code=latent_map.latents[index])
+st.subheader("Draw a digit")
+pad_column, drawn_column = st.columns([1, 2], gap="medium")
+with pad_column:
+    drawing_pad(DRAW_KEY, drawing)
+if drawn_code is not None:
+    with drawn_column, user_errors("The drawing could not be redrawn: "):
+        _picture(make_grid_image(stack_images([drawing.image, decode_latents(model, drawn_code[None])[0]]), nrow=2,
+                                 upscale=upscale),
+                 "Your drawing as the model takes it (scaled and centred like the training digits), and its "
+                 "reconstruction. The gold star on the map marks its code.")
+    st.markdown("**Nearest training images to your drawing**")
+    neighbours_panel(run, dataset, drawing.image, "latent_map_draw_neighbours", code=drawn_code)
 
 # -- the encoder as a distribution (VAEs) ------------------------------------------------------
 if posterior is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gen_core.errors import ImageInputError
+from gen_core.errors import EmptyDrawingError, ImageInputError
 from gen_core.images.upload import _check_target_shape
 
 MAX_DRAWING_PIXELS = 2048 * 2048  # a 280-pixel pad rendered at the densest screens' pixel ratio fits easily
@@ -33,13 +33,14 @@ def frame_drawing(pixels, image_shape: Sequence[int] = (1, 28, 28),
     black; integers in 0..255 or floats in [0, 1]; light strokes on a dark (or transparent)
     page, as the pad draws them. The ink is cropped to its bounding box, scaled so its longer
     side fills the box (a 20-pixel box in a 28-pixel field), and placed so its centre of mass
-    lands on the field's centre. Raises ImageInputError for anything else, and for a blank page.
+    lands on the field's centre. Raises EmptyDrawingError for a blank page, ImageInputError for
+    anything else.
     """
     channels, height, width = _check_target_shape(image_shape)
     ink = _ink(pixels, max_pixels)
     rows, columns = np.nonzero(ink > INK_FLOOR)
     if len(rows) == 0:
-        raise ImageInputError("The drawing is empty: draw a digit first.")
+        raise EmptyDrawingError("The drawing is empty: draw a digit first.")
     ink = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
     digit = _scale_into_box(ink, max(1, round(height * BOX_SHARE)), max(1, round(width * BOX_SHARE)))
     framed = np.zeros((height, width), dtype=np.float32)

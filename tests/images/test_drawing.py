@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from gen_core.errors import ImageInputError
+from gen_core.errors import EmptyDrawingError, ImageInputError
 from gen_core.images import MAX_DRAWING_PIXELS, frame_drawing
 
 
@@ -96,6 +96,7 @@ def test_odd_and_hostile_drawings_are_refused_in_one_line(pixels, message):
     with pytest.raises(ImageInputError) as refused:
         frame_drawing(pixels)
     assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert isinstance(refused.value, EmptyDrawingError) == ("empty" in message)  # a blank page only asks for ink
 
 
 def test_the_pixel_limit_is_checked_before_any_copy():
