@@ -15,8 +15,8 @@ from gen_core.sampling import draw_codes
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_sliders
-from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, latent_summary, remembered_latents, run_key,
-                                select_test_image, show_image, slider_axes, test_image_picker, uploaded_image)
+from ui.explore_widgets import (OPTIMISATION_NOTE, drawn_image, inversion_settings, latent_summary, remembered_latents,
+                                run_key, select_test_image, show_image, slider_axes, test_image_picker, uploaded_image)
 from ui.model_notes import training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
@@ -25,7 +25,7 @@ from ui.views.slider_axes import MAX_DIMENSION_SLIDERS, most_used_dims, sweep_co
 
 IMAGE_WIDTH_PX = 240
 SLIDER_COLUMNS = 2
-SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image"}
+SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image", "draw": "Drawing"}
 AXES = {"dim": "Latent dimensions", "pc": "Principal directions"}
 CONTEXT = "sliders_context"  # session key: what the sliders were last set up for
 LINKED_COORDS = "_url_sliders_z"  # session key: slider positions a link asked for, used once
@@ -208,6 +208,8 @@ with presentation.settings("Starting code, second model"):
             elif source == "upload":
                 fit = st.selectbox("Fit to the model's size by", FIT_MODES, key="sliders_fit", persist_state="page")
                 target = uploaded_image("Image to start from", "sliders_upload", model.image_shape, fit)
+            elif source == "draw":
+                target = drawn_image("Draw the digit to start from", "sliders_draw", model.image_shape)
         with show:
             if target is None:
                 st.info("Choose an image to start from its code.")

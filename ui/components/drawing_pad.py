@@ -21,7 +21,6 @@ from functools import partial
 import numpy as np
 import streamlit as st
 import torch
-from streamlit_drawable_canvas import st_canvas
 
 from gen_core.errors import EmptyDrawingError, ImageInputError
 from gen_core.images import MAX_DRAWING_PIXELS, decode_image, frame_drawing
@@ -95,6 +94,10 @@ def current_drawing(key: str, image_shape) -> Drawing:
 
 def drawing_pad(key: str, drawing: Drawing) -> None:
     """The pad itself, and under it what the page does with an empty or a refused drawing."""
+    # imported here: the package declares its component on import, which needs a running Streamlit (the
+    # server finds the component's bundled files when it starts), so this module imports anywhere
+    from streamlit_drawable_canvas import st_canvas
+
     side = presentation.scaled(PAD_PX)
     st_canvas(stroke_width=presentation.scaled(STROKE_PX), stroke_color="#FFFFFF", background_color="#000000",
               width=side, height=side, drawing_mode="freedraw", return_image_data=True, key=f"{key}_pad",
