@@ -216,7 +216,7 @@ live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_re
 st.subheader(f"Nearest training images to test image #{index}")
 neighbours_panel(run, dataset, dataset.test_images[index], "latent_map_neighbours", code=latent_map.latents[index])
 st.subheader("Draw a digit")
-pad_column, drawn_column = st.columns([1, 2], gap="medium")
+pad_column, drawn_column = st.columns(2, gap="medium")
 with pad_column:
     drawing_pad(DRAW_KEY, drawing)
 if drawn_code is not None:
