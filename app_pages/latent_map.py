@@ -20,8 +20,7 @@ from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, drawing_trace, eigenvalue_figure, nearest_point,
                                  scatter_figure, selected_indices)
-from ui.views.pictures import stack_images
-from ui.views.pictures import display_upscale
+from ui.views.pictures import display_upscale, stack_images
 from ui.views.posterior import ellipse_traces, kl_bar_figure
 from ui.text import plain
 

@@ -17,7 +17,7 @@ from ui import presentation
 from ui.explore_widgets import run_key
 from ui.state import user_errors
 from ui.text import plain
-from ui.views.pictures import display_upscale
+from ui.views.pictures import display_upscale, image_fingerprint
 
 METRIC_LABELS = {"euclidean": "Euclidean", "cosine": "Cosine (1 − cos of the angle)"}
 COUNTS = (4, 8, 12, 16)
@@ -34,6 +34,20 @@ def _training_codes(path: str, mtime: float, _model, _train_images):
 def training_codes(run, dataset):
     """The codes of the run's training images (posterior means for a VAE), encoded once per run."""
     return _training_codes(*run_key(run), run.model, dataset.train_images)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _nearest(path: str, mtime: float, query: tuple[str, str], metric: str, count: int, _run, _dataset, _image,
+             _code) -> list:
+    """Both rows' neighbours, once per run, query (image and code by content), metric and count: a page's
+    rerun for another widget does not search the training set again."""
+    rows = []
+    if _run.model.has_encoder:
+        query_code = encode_dataset(_run.model, _image[None])[0] if _code is None else _code
+        rows.append(latent_neighbours(query_code, training_codes(_run, _dataset), _dataset.train_labels, count,
+                                      metric))
+    rows.append(pixel_neighbours(_image, _dataset.train_images, _dataset.train_labels, count, metric))
+    return rows
 
 
 def neighbour_caption(found, position: int, class_names) -> str:
@@ -57,11 +71,8 @@ def neighbours_panel(run, dataset, image, key: str, code=None) -> None:
         count = st.select_slider("How many", COUNTS, value=8, key=f"{key}_count", width=200)
     rows = []
     with user_errors("The nearest training images could not be found: "):
-        if run.model.has_encoder:
-            query_code = encode_dataset(run.model, image[None])[0] if code is None else code
-            rows.append(latent_neighbours(query_code, training_codes(run, dataset), dataset.train_labels,
-                                          int(count), metric))
-        rows.append(pixel_neighbours(image, dataset.train_images, dataset.train_labels, int(count), metric))
+        query = (image_fingerprint(image), "" if code is None else image_fingerprint(code))
+        rows = _nearest(*run_key(run), query, metric, int(count), run, dataset, image, code)
     upscale = display_upscale(dataset.train_images.shape[1:], presentation.scaled(THUMB_PX))
     for found in rows:
         st.markdown(f"**{SPACE_TITLES[found.space]}**")
