@@ -22,7 +22,7 @@ from gen_core.images.upload import _check_target_shape
 MAX_DRAWING_PIXELS = 2048 * 2048  # a 280-pixel pad rendered at the densest screens' pixel ratio fits easily
 BOX_SHARE = 20 / 28               # the digit's box within the field, as MNIST's 20 in 28
 INK_FLOOR = 0.5 / 255             # below half a step of an 8-bit pixel counts as blank page
-_LUMINANCE = np.array([0.299, 0.587, 0.114])
+_LUMINANCE = (np.float32(0.299), np.float32(0.587), np.float32(0.114))
 
 
 def frame_drawing(pixels, image_shape: Sequence[int] = (1, 28, 28),
@@ -50,7 +50,7 @@ def frame_drawing(pixels, image_shape: Sequence[int] = (1, 28, 28),
 
 
 def _ink(pixels, max_pixels: int) -> np.ndarray:
-    """(H, W) float64 ink in [0, 1] from any accepted array, refusing the rest before copying it."""
+    """(H, W) float32 ink in [0, 1] from any accepted array, refusing the rest before copying it."""
     if isinstance(pixels, torch.Tensor):
         pixels = pixels.detach().cpu().numpy()
     if not isinstance(pixels, np.ndarray):
@@ -66,18 +66,21 @@ def _ink(pixels, max_pixels: int) -> np.ndarray:
                               f"{max_pixels:,} pixels.")
     if pixels.dtype.kind not in "biuf":
         raise ImageInputError(f"A drawing's pixels are numbers; these are {pixels.dtype}.")
-    values = pixels.astype(np.float64).reshape(shape[0], shape[1], -1)
-    if not np.isfinite(values).all():
+    values = pixels.reshape(shape[0], shape[1], -1)  # a view: each channel is copied once, as float32, below
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
         raise ImageInputError("The drawing has pixels that are not numbers (NaN or infinite).")
-    top = 1.0 if pixels.dtype.kind in "bf" else 255.0
-    if values.min() < 0 or values.max() > top:
-        raise ImageInputError(f"A drawing's pixels lie between 0 and {top:g}; these reach from "
-                              f"{values.min():g} to {values.max():g}.")
-    values /= top
+    top = 1.0 if values.dtype.kind in "bf" else 255.0
+    low, high = float(values.min()), float(values.max())
+    if low < 0 or high > top:
+        raise ImageInputError(f"A drawing's pixels lie between 0 and {top:g}; these reach from {low:g} to {high:g}.")
+
+    def channel(index: int) -> np.ndarray:
+        return values[..., index].astype(np.float32) / np.float32(top)
+
     if values.shape[2] == 1:
-        return values[..., 0]
-    grey = values[..., :3] @ _LUMINANCE
-    return grey * values[..., 3] if values.shape[2] == 4 else grey
+        return channel(0)
+    grey = sum(weight * channel(index) for index, weight in enumerate(_LUMINANCE))
+    return grey * channel(3) if values.shape[2] == 4 else grey
 
 
 def _scale_into_box(ink: np.ndarray, box_height: int, box_width: int) -> np.ndarray:
