@@ -10,13 +10,13 @@ from gen_core.models import family_label, sentence_start
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_mix
-from ui.explore_widgets import (OPTIMISATION_NOTE, inversion_settings, remembered_latents, select_test_image,
-                                show_image, test_image_picker, uploaded_image)
+from ui.explore_widgets import (OPTIMISATION_NOTE, drawn_image, inversion_settings, remembered_latents,
+                                select_test_image, show_image, test_image_picker, uploaded_image)
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.pictures import display_upscale, stack_images
 
-SOURCES = {"test": "Test images", "upload": "Upload two images"}
+SOURCES = {"test": "Test images", "upload": "Upload two images", "draw": "Draw two digits"}
 METHOD_LABELS = {"lerp": "Straight line (lerp)", "slerp": "Great circle (slerp)"}
 THUMB_PX = 140
 MIX_PX = 200
@@ -36,7 +36,8 @@ def url_params(dataset) -> list[UrlParam]:
 
 
 def _pick_images(dataset, image_shape):
-    """The two endpoint images (C, H, W) and their test indices (None for uploads); None where missing."""
+    """The two endpoint images (C, H, W) and their test indices (None for uploads and drawings); None where
+    missing."""
     source = st.radio("Images from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="interp_source",
                       persist_state="page")
     fit = "crop"
@@ -56,6 +57,9 @@ def _pick_images(dataset, image_shape):
                                           default_index)
                 images.append(dataset.test_images[index] if index is not None else None)
                 indices.append(index)
+            elif source == "draw":
+                images.append(drawn_image(f"Draw image {name}", f"interp_draw_{name.lower()}", image_shape))
+                indices.append(None)
             else:
                 images.append(uploaded_image(f"Image {name}", f"interp_upload_{name.lower()}", image_shape, fit))
                 indices.append(None)

@@ -8,20 +8,22 @@ import streamlit as st
 
 from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_mean_path, decode_latents,
-                             decode_map_points, decoded_basis_vectors, decoded_class_means, has_posterior,
-                             image_posterior, manifold_images, mean_activity, posterior_codes, posterior_ellipse,
-                             projector_export, unused_dimensions)
+                             decode_map_points, decoded_basis_vectors, decoded_class_means, encode_dataset,
+                             has_posterior, image_posterior, manifold_images, mean_activity, posterior_codes,
+                             posterior_ellipse, project_to_map, projector_export, unused_dimensions)
 from gen_core.models import family_label
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_map
+from ui.components.drawing_pad import current_drawing, drawing_pad
 from ui.explore_widgets import run_key
 from ui.latent_arithmetic import arithmetic_params, arithmetic_section
+from ui.neighbours import neighbours_panel
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
-from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
-                                 selected_indices)
-from ui.views.pictures import display_upscale
+from ui.views.latent_map import (MAP_COLORS, class_pair_presets, drawing_trace, eigenvalue_figure, nearest_point,
+                                 scatter_figure, selected_indices)
+from ui.views.pictures import display_upscale, stack_images
 from ui.views.posterior import ellipse_traces, kl_bar_figure
 from ui.text import plain
 
@@ -29,6 +31,7 @@ CLASSES_KEY = "latent_map_classes"   # session key: the classes the scatter show
 INDEX_KEY = "latent_map_index"       # session key: the test image shown beside the map
 CHART_KEY = "latent_map_scatter"     # session key: the scatter's selection
 OTHER_CHART_KEY = "latent_map_scatter_vs"  # session key: the second model's scatter's selection
+DRAW_KEY = "latent_map_draw"         # session key prefix: the drawing pad's
 POINT_WIDTH_PX = 150
 
 
@@ -125,10 +128,13 @@ def _posterior(each_model, image):
     return None
 
 
-def _map_chart(each_map, shown, key: str, each_posterior, height: int) -> None:
-    """One model's scatter of the test codes, the chosen image ringed, and what its two axes hold."""
+def _map_chart(each_map, shown, key: str, each_posterior, height: int, extra=()) -> None:
+    """One model's scatter of the test codes, the chosen image ringed (and ``extra`` traces: a drawing's
+    star), and what its two axes hold."""
     chosen = int(st.session_state[INDEX_KEY])
-    overlays = [] if each_posterior is None else ellipse_traces(posterior_ellipse(each_posterior, each_map), chosen)
+    overlays = [] if each_posterior is None else list(ellipse_traces(posterior_ellipse(each_posterior, each_map),
+                                                                     chosen))
+    overlays += list(extra)
     figure = scatter_figure(each_map, shown, highlight=chosen, height=height, overlays=overlays,
                             marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))
     st.plotly_chart(presentation.style_figure(figure), key=key, on_select=partial(_pick_clicked_point, key),
@@ -203,6 +209,12 @@ maps = [(run, latent_map, CHART_KEY)] + ([(other, other_map, OTHER_CHART_KEY)] i
 chosen = int(st.session_state[INDEX_KEY])
 posteriors = [_posterior(each.model, dataset.test_images[chosen]) for each, _map, _key in maps]
 posterior = posteriors[0]
+drawing, drawn_code, drawn_star = current_drawing(DRAW_KEY, model.image_shape), None, []  # the pad is further down
+if drawing.image is not None:  # its star goes on the (first) map
+    with user_errors("The drawing could not be encoded: "):
+        drawn_code = encode_dataset(model, drawing.image[None])[0]
+        drawn_star = [drawing_trace(project_to_map(drawn_code[None], latent_map)[0],
+                                    round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))]
 # the x-axis above the fold at 768 in the lecture view, the two models' titles above a pair of maps included
 height = (420 if other_map is not None else 470) if presentation.is_on() else 480
 if classes and not shown:
@@ -210,14 +222,14 @@ if classes and not shown:
 if other_map is None:
     map_column, point_column = st.columns([3, 1], gap="small")
     with map_column, presentation.main_picture():
-        _map_chart(latent_map, shown, CHART_KEY, posterior, height)
+        _map_chart(latent_map, shown, CHART_KEY, posterior, height, drawn_star)
         _projector_button(run, latent_map, dataset.test_images)
 else:
     with presentation.main_picture():
         for column, (each, each_map, key), each_posterior in zip(st.columns(2, gap="small"), maps, posteriors):
             with column:
                 st.markdown(f"**{plain(each.name)}** · {plain(family_label(each.family))}")
-                _map_chart(each_map, shown, key, each_posterior, height)
+                _map_chart(each_map, shown, key, each_posterior, height, drawn_star if each is run else [])
     presentation.note(f"The same {len(latent_map.latents)} test images encoded by each model, at the same size. "
                       "Read the axes as well as the shapes: a plain autoencoder puts its codes wherever training "
                       "left them, at any scale and with gaps between the classes; a VAE's prior packs them into "
@@ -247,6 +259,22 @@ def _pick_nearest(values) -> None:
 live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_release=_pick_nearest,
          before=lambda: st.markdown("**Walk the plane**: move the pointer over it and the code under the pointer is "
                                     "decoded at once; click to show the nearest test image beside the map."))
+
+# -- nearest training images and a drawing ------------------------------------------------------
+st.subheader(f"Nearest training images to test image #{index}")
+neighbours_panel(run, dataset, dataset.test_images[index], "latent_map_neighbours", code=latent_map.latents[index])
+st.subheader("Draw a digit")
+pad_column, drawn_column = st.columns(2, gap="medium")
+with pad_column:
+    drawing_pad(DRAW_KEY, drawing)
+if drawn_code is not None:
+    with drawn_column, user_errors("The drawing could not be redrawn: "):
+        _picture(make_grid_image(stack_images([drawing.image, decode_latents(model, drawn_code[None])[0]]), nrow=2,
+                                 upscale=upscale),
+                 "Your drawing as the model takes it (scaled and centred like the training digits), and its "
+                 "reconstruction. The gold star on the map marks its code.")
+    st.markdown("**Nearest training images to your drawing**")
+    neighbours_panel(run, dataset, drawing.image, "latent_map_draw_neighbours", code=drawn_code)
 
 # -- the encoder as a distribution (VAEs) ------------------------------------------------------
 if posterior is not None:

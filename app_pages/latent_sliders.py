@@ -15,7 +15,7 @@ from gen_core.sampling import draw_codes
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
 from ui.components.browser_decoder import live_sliders
-from ui.explore_widgets import (OPTIMISATION_NOTE, class_slider_axes, inversion_settings, latent_summary,
+from ui.explore_widgets import (OPTIMISATION_NOTE, class_slider_axes, drawn_image, inversion_settings, latent_summary,
                                 remembered_latents, run_key, select_test_image, show_image, slider_axes,
                                 test_image_picker, uploaded_image)
 from ui.model_notes import training_note
@@ -28,7 +28,7 @@ from ui.views.slider_axes import (MAX_CLASS_DIRECTIONS, MAX_DIMENSION_SLIDERS, c
 
 IMAGE_WIDTH_PX = 240
 SLIDER_COLUMNS = 2
-SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image"}
+SOURCES = {"random": "Random code", "test": "Test image", "upload": "Uploaded image", "draw": "Drawing"}
 AXES = {"dim": "Latent dimensions", "pc": "Principal directions", "dir": "Class directions"}
 CONTEXT = "sliders_context"  # session key: what the sliders were last set up for
 LINKED_COORDS = "_url_sliders_z"  # session key: slider positions a link asked for, used once
@@ -239,6 +239,8 @@ with presentation.settings("Starting code, second model"):
             elif source == "upload":
                 fit = st.selectbox("Fit to the model's size by", FIT_MODES, key="sliders_fit", persist_state="page")
                 target = uploaded_image("Image to start from", "sliders_upload", model.image_shape, fit)
+            elif source == "draw":
+                target = drawn_image("Draw the digit to start from", "sliders_draw", model.image_shape)
         with show:
             if target is None:
                 st.info("Choose an image to start from its code.")

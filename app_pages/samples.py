@@ -7,16 +7,18 @@ import random
 
 import streamlit as st
 
-from gen_core.images import make_grid_image, png_bytes, side_by_side
-from gen_core.latent import per_image_mse, reconstructions
+from gen_core.images import make_grid_image, png_bytes, side_by_side, to_pil
+from gen_core.latent import decode_latents, per_image_mse, reconstructions
 from gen_core.models import family_label, sentence_start
-from gen_core.sampling import MAX_TEMPERATURE, draw_images
+from gen_core.sampling import MAX_TEMPERATURE, draw_codes, draw_images
 from ui import presentation, url_state
 from ui.compare import COMPARE_PARAM, compare_picker
-from ui.explore_widgets import run_key
+from ui.explore_widgets import run_key, show_image
 from ui.model_notes import grid_content, training_note
+from ui.neighbours import neighbours_panel
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
+from ui.views.pictures import display_upscale
 from ui.views.samples import epoch_grid_image, epoch_grids, random_indices, reconstruction_rows, spread_evenly
 from ui.text import plain
 
@@ -111,6 +113,24 @@ if not model.has_prior:
                "the temperature scales that spread.")
 if other is not None:
     st.caption(_same_codes_note(run, other))
+
+# -- nearest training images to one sample ---------------------------------------------------------
+st.subheader("Nearest training images to a sample")
+if dataset is not None:
+    st.session_state["samples_neighbour"] = min(max(int(st.session_state.get("samples_neighbour", 1)), 1), count)
+    pick_column, sample_column = st.columns([1, 3], vertical_alignment="bottom")
+    which = pick_column.number_input(f"Sample (1 to {count}: left to right, top to bottom)", 1, int(count),
+                                     key="samples_neighbour",
+                                     help="Counted in the grid above (the first model's, when two are shown).")
+    with user_errors("The sample could not be drawn: "):
+        code = draw_codes(model, int(count), int(seed), temperature=float(temperature))[int(which) - 1]
+        sample = decode_latents(model, code[None])[0]
+        show_image(to_pil(sample, display_upscale(model.image_shape, presentation.scaled(100))), f"Sample {which}",
+                   sample_column)
+        neighbours_panel(run, dataset, sample, "samples_neighbours", code=code)
+        st.caption("In latent space, the code the sample was decoded from is compared with the training images' "
+                   "codes. A pixel neighbour at a distance near 0 would be a copy of a training image: a model that "
+                   "memorised rather than learnt.")
 
 # -- progress over training -------------------------------------------------------------------
 st.subheader("Progress over training")

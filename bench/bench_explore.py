@@ -8,6 +8,9 @@
   latent arithmetic  the test set's class means, then one image's code + s (mean of 9 - mean of 4) for
                      four s, decoded (the Latent map's arithmetic strip); and two class directions
                      orthonormalised (what class-direction sliders start from)
+  drawing to marked point
+                     a 280x280 RGBA drawing from the pad framed like the training digits
+                     (frame_drawing), encoded, and projected onto the latent map: where its star goes
 
 The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
 
@@ -25,7 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
 from gen_core.device import device_label  # noqa: E402
+from gen_core.images import frame_drawing  # noqa: E402
 from gen_core.latent import (  # noqa: E402
     arithmetic_images,
     build_latent_map,
@@ -38,6 +45,7 @@ from gen_core.latent import (  # noqa: E402
     pixel_neighbours,
     posterior_codes,
     posterior_ellipse,
+    project_to_map,
     projector_export,
 )
 from gen_core.run import checkpoint  # noqa: E402
@@ -52,6 +60,13 @@ def summary(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"median_ms": round(statistics.median(ordered), 2),
             "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2), "repeats": len(ordered)}
+
+
+def pad_drawing() -> np.ndarray:
+    """A "7" drawn off-centre on a 280x280 pad, white on black, as the pad sends it (RGBA, 8 bits)."""
+    pad = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(pad).line([(120, 30), (250, 30), (170, 250)], fill=(255, 255, 255, 255), width=22)
+    return np.asarray(pad)
 
 
 def train_vae(root: Path) -> Path:
@@ -92,6 +107,11 @@ def main() -> None:
             table = class_mean_table(latent_map.latents, latent_map.labels, latent_map.class_names)
             arithmetic_images(model, latent_map.latents[7], table, 4, 9)
             orthonormal_directions([table.direction(4, 9), table.direction(1, 7)])
+        drawn = pad_drawing()
+
+        def drawing_to_marked_point() -> None:
+            image = frame_drawing(drawn, model.image_shape)
+            project_to_map(encode_dataset(model, image[None]), latent_map)
 
         results = {"device": device_label("cpu"), "test_images": len(test_images),
                    "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
@@ -99,7 +119,8 @@ def main() -> None:
                    "projector_export": summary(timed(export, max(3, args.repeats // 4))),
                    "posterior_view": summary(timed(posterior_view, args.repeats)),
                    "neighbour_query": summary(timed(neighbour_query, args.repeats)),
-                   "latent_arithmetic": summary(timed(arithmetic, args.repeats))}
+                   "latent_arithmetic": summary(timed(arithmetic, args.repeats)),
+                   "drawing_to_marked_point": summary(timed(drawing_to_marked_point, args.repeats))}
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -29,6 +29,10 @@ class ImageInputError(GenCoreError, ValueError):
     """An uploaded image is not an image, is corrupt, or is too large to decode safely."""
 
 
+class EmptyDrawingError(ImageInputError):
+    """A drawing has no ink: nothing has been drawn yet."""
+
+
 class SamplerError(GenCoreError, ValueError):
     """A latent sampler cannot be fitted with the settings given (e.g. K larger than the data)."""
 

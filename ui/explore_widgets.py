@@ -1,5 +1,5 @@
 """Widgets and caches the explore pages share: the encoded test set, picking a test image,
-an image upload with its invert guess, and codes for given images (with GAN inversion)."""
+an image upload with its invert guess, a drawing, and codes for given images (with GAN inversion)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gen_core.errors import GenCoreError, ImageInputError
 from gen_core.images import load_upload, looks_dark_on_light, to_pil
 from gen_core.latent import class_mean_table, find_latents, summarise_latents
 from gen_core.run import layout
+from ui.components.drawing_pad import current_drawing, drawing_pad
 from ui.views.pictures import display_upscale, image_fingerprint
 from ui.views.slider_axes import class_direction_axes, dimension_axes, pca_axes
 
@@ -159,6 +160,19 @@ def uploaded_image(label: str, key: str, image_shape, fit: str = "crop"):
     image = load_upload(data, image_shape, invert=True, fit=fit) if invert else plain
     show_image(to_pil(image, display_upscale(image_shape, 84)), "Model input", preview)
     return image
+
+
+def drawn_image(label: str, key: str, image_shape):
+    """A digit drawn on a pad as a model-ready (C, H, W) tensor, framed like the training digits, or
+    None (an empty pad asks for a drawing, a refused one says why). Like an upload, the drawing is
+    kept for the session while the pad is hidden."""
+    drawing = current_drawing(key, image_shape)
+    st.markdown(f"**{label}**")
+    drawing_pad(key, drawing)
+    if drawing.image is not None:
+        show_image(to_pil(drawing.image, display_upscale(image_shape, 84)), "Model input: scaled and centred "
+                                                                            "like the training digits")
+    return drawing.image
 
 
 def remembered_latents(run, images, steps: int = 200, restarts: int = 2):

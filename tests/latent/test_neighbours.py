@@ -1,4 +1,4 @@
-"""The k nearest training images, in latent space and in pixel space."""
+"""The k nearest training images, in latent space and in pixel space, of a code, an image or a drawing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from gen_core.errors import LatentError
+from gen_core.images import frame_drawing
 from gen_core.latent import encode_dataset, k_nearest, latent_neighbours, pixel_neighbours
+from gen_core.models import build_model
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
@@ -50,3 +52,18 @@ def test_bad_requests_are_refused():
         k_nearest(torch.zeros(2), references)
     with pytest.raises(LatentError, match="no training images"):
         k_nearest(torch.zeros(3), references[:0])
+
+
+def test_a_drawing_that_is_a_training_image_is_encoded_and_found_among_its_own_neighbours(mnist_small):
+    torch.manual_seed(0)
+    model = build_model("ae", hidden=(64,), latent_dim=8, image_shape=(1, 28, 28)).eval()
+    train_images, train_labels = mnist_small.train_images, mnist_small.train_labels
+    train_latents = encode_dataset(model, train_images)
+    for position in (0, 150, 383):
+        drawn = (train_images[position, 0].numpy() * 255).round().astype(np.uint8)  # as a pad hands pixels back
+        image = frame_drawing(drawn)
+        by_code = latent_neighbours(encode_dataset(model, image[None])[0], train_latents, train_labels, k=4)
+        by_pixels = pixel_neighbours(image, train_images, train_labels, k=4)
+        for found in (by_code, by_pixels):
+            assert found.indices[0] == position and found.labels[0] == train_labels[position]
+            assert found.distances[0] == pytest.approx(0.0, abs=1e-4) and found.distances[1] > 1e-3

@@ -1,9 +1,10 @@
-"""Interpolate page: strips from two test images, the mix slider, the GIF, uploads, GAN inversion."""
+"""Interpolate page: strips from two test images, the mix slider, the GIF, uploads, drawings, GAN inversion."""
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from .conftest import open_page, page_text
@@ -145,3 +146,22 @@ def test_a_second_model_interpolates_between_the_same_images(trained_runs):
     assert not at.exception
     assert len(_strips(at)) == 4  # both paths for both models
     assert len([image for image in at.image if image.captions and image.captions[0] == "A"]) == 2
+
+
+def test_two_drawings_are_the_ends_of_the_path(trained_runs):
+    pad = np.zeros((280, 280), dtype=np.uint8)
+    one, zero = pad.copy(), pad.copy()
+    one[40:240, 150:170] = 255
+    zero[40:240, 60:220] = 255
+    zero[70:210, 90:190] = 0  # a ring
+    at = open_page("interpolate", trained_runs["vae2"], interp_source="draw", interp_draw_a_pixels=one)
+    assert not at.exception and not _strips(at)
+    assert "Draw a digit in the box" in page_text(at) and "Choose two images to interpolate between." in page_text(at)
+    at = open_page("interpolate", trained_runs["vae2"], interp_source="draw", interp_draw_a_pixels=one,
+                   interp_draw_b_pixels=zero)
+    assert not at.exception
+    assert len(_strips(at)) == 2 and all(len(strip.value) == 8 for strip in _strips(at))
+    assert _captioned(at, "A: the model's input") != _captioned(at, "B: the model's input")
+    at.radio(key="interp_source").set_value("test").run()
+    at.radio(key="interp_source").set_value("draw").run()  # the pads were hidden: the drawings are kept
+    assert not at.exception and len(_strips(at)) == 2

@@ -1,4 +1,5 @@
-"""Latent map page: the PCA scatter and its class filter, the spectrum, decoded landmarks, the GAN note."""
+"""Latent map page: the PCA scatter and its class filter, the spectrum, decoded landmarks, the GAN note,
+the nearest training images, a drawing marked on the map."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import json
 import zipfile
 
 import numpy as np
+
+from gen_core.data import load_dataset
+from gen_core.latent import build_latent_map, encode_dataset, project_to_map
+from gen_core.run.checkpoint import load_run
 
 from .conftest import open_page, page_text
 
@@ -199,3 +204,54 @@ def test_a_hostile_arithmetic_link_is_ignored_and_an_unlabelled_set_says_why(tra
     tiles = open_page("latent_map", tile_run)
     assert not tiles.exception and not _arithmetic_captions(tiles)
     assert "no class labels" in page_text(tiles) and "latent arithmetic" in page_text(tiles)
+def _captions_starting(at, prefix: str) -> list[str]:
+    return [caption for image in at.image for caption in (image.captions or []) if caption.startswith(prefix)]
+
+
+def test_the_chosen_test_image_has_its_nearest_training_images_in_both_spaces(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"], query={"img": "42"})
+    assert not at.exception
+    text = page_text(at)
+    assert "Nearest training images to test image #42" in text
+    assert "Nearest in latent space" in text and "Nearest in pixel space" in text
+    euclidean = _captions_starting(at, "\\#")
+    assert len(euclidean) == 16 and all(" · class " in caption and " · d = " in caption for caption in euclidean)
+    at.radio(key="latent_map_neighbours_metric").set_value("cosine").run()
+    at.select_slider(key="latent_map_neighbours_count").set_value(4).run()
+    cosine = _captions_starting(at, "\\#")
+    assert len(cosine) == 8 and cosine != euclidean[:4] + euclidean[8:12]
+    assert all(0 <= float(caption.split("d = ")[1]) <= 2 for caption in cosine)  # 1 - cos lies in [0, 2]
+
+
+def test_a_drawing_is_marked_as_a_star_and_shown_with_its_reconstruction_and_neighbours(trained_runs):
+    train = load_dataset("mnist5k").train_images
+    drawn = (train[7, 0].numpy() * 255).round().astype(np.uint8)  # a training digit, drawn to the pixel
+    empty = open_page("latent_map", trained_runs["ae"])
+    assert "Draw a digit in the box" in page_text(empty)
+    assert "your drawing" not in [trace["name"] for trace in _figures(empty)[0]["data"]]
+    at = open_page("latent_map", trained_runs["ae"], latent_map_draw_pixels=drawn)
+    assert not at.exception
+    star = [trace for trace in _figures(at)[0]["data"] if trace["name"] == "your drawing"]
+    assert len(star) == 1 and star[0]["marker"]["symbol"] == "star"
+    model = load_run(trained_runs["ae"]).model
+    latent_map = build_latent_map(model, load_dataset("mnist5k").test_images)
+    expected = project_to_map(encode_dataset(model, train[7:8]), latent_map)[0]
+    assert np.allclose([_values(star[0]["x"])[0], _values(star[0]["y"])[0]], expected, atol=1e-4)
+    assert "Your drawing as the model takes it" in page_text(at)
+    assert "Nearest training images to your drawing" in page_text(at)
+    neighbours = _captions_starting(at, "\\#")  # the test image's 8 + 8, then the drawing's
+    assert len(neighbours) == 32
+    for nearest in (neighbours[16], neighbours[24]):  # first in latent space, first in pixel space: itself
+        assert nearest.startswith("\\#7 · ") and float(nearest.split("d = ")[1]) < 1e-4
+
+
+def test_a_refused_drawing_says_why_in_one_line_and_marks_nothing(trained_runs):
+    for hostile, reason in ((np.broadcast_to(np.zeros(1, dtype=np.uint8), (5000, 5000)), "above the limit"),
+                            (np.full((28, 28), np.nan), "not numbers"), ("<b>7</b>", "not a str")):
+        at = open_page("latent_map", trained_runs["ae"], latent_map_draw_pixels=hostile)
+        assert not at.exception
+        errors = [error.value for error in at.error]
+        assert any(error.startswith("The drawing could not be used") and reason in error for error in errors)
+        assert "your drawing" not in [trace["name"] for trace in _figures(at)[0]["data"]]
+    blank = open_page("latent_map", trained_runs["ae"], latent_map_draw_pixels=np.zeros((280, 280, 4), np.uint8))
+    assert "Draw a digit in the box" in page_text(blank) and not blank.error  # a blank pad asks, nothing more

@@ -1,9 +1,13 @@
-"""Latent sliders page: sliders move the decoded image, reset brings it back, PCA mode, GANs."""
+"""Latent sliders page: sliders move the decoded image, reset brings it back, PCA mode, GANs, a drawn start."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from gen_core.images import frame_drawing
+from gen_core.latent import per_image_mse, reconstructions
+from gen_core.run.checkpoint import load_run
 from gen_core.run.start import prepare_training
 from gen_core.training import TrainConfig
 
@@ -167,3 +171,18 @@ def test_a_model_without_classes_has_no_class_directions(tile_run):
     assert not at.exception
     assert at.radio(key="sliders_axes").options == ["Latent dimensions", "Principal directions"]
     assert "Class directions need" in page_text(at) and _slider_keys(at, "dim")
+def test_a_drawing_is_a_starting_code(trained_runs):
+    pad = np.zeros((280, 280, 4), dtype=np.uint8)
+    pad[..., 3] = 255
+    pad[60:220, 130:150, :3] = 255  # a "1", drawn left of centre on a black pad
+    at = open_page("latent_sliders", trained_runs["ae"], sliders_source="draw")
+    assert not at.exception and "Draw a digit in the box" in page_text(at) and not _slider_keys(at, "dim")
+    at = open_page("latent_sliders", trained_runs["ae"], sliders_source="draw", sliders_draw_pixels=pad)
+    assert not at.exception
+    model, image = load_run(trained_runs["ae"]).model, frame_drawing(pad, (1, 28, 28))
+    mse = float(per_image_mse(reconstructions(model, image[None]), image[None])[0])
+    captions = [image.captions[0] for image in at.image if image.captions]
+    assert f"The model's input, and its code encoded and decoded (MSE {mse:.4f})" in captions
+    assert any(caption.startswith("Model input: scaled and centred") for caption in captions)
+    random_start = _decoded(open_page("latent_sliders", trained_runs["ae"]))
+    assert len(_slider_keys(at, "dim")) == 8 and _decoded(at) != random_start

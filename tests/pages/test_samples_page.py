@@ -1,11 +1,16 @@
-"""Samples page: a sample grid, the saved per-epoch grids, reconstructions (or the no-encoder note)."""
+"""Samples page: a sample grid, a sample's nearest training images, the saved per-epoch grids, reconstructions
+(or the no-encoder note)."""
 
 from __future__ import annotations
 
 import shutil
 
+from gen_core.data import load_dataset
+from gen_core.latent import decode_latents, encode_dataset, latent_neighbours, pixel_neighbours
+from gen_core.run.checkpoint import load_run
 from gen_core.run.layout import SAMPLES_DIR
 from gen_core.run.start import resume_training
+from gen_core.sampling import draw_codes
 
 from .conftest import open_page, page_text
 
@@ -116,3 +121,29 @@ def test_the_temperature_slider_redraws_the_same_seed_and_is_kept_in_the_link(tr
     assert at.query_params["temp"] == "0" and at.query_params["seed"] == "6"
     hot = open_page("samples", trained_runs["vae2"], query={"temp": "2"})
     assert "temp='2'" in page_text(hot) and hot.slider(key="samples_temperature").value == 1.0
+
+
+def _neighbour_indices(at) -> list[int]:
+    return [int(caption[2:].split(" ")[0]) for image in at.image for caption in (image.captions or [])
+            if caption.startswith("\\#")]
+
+
+def test_a_chosen_sample_has_its_nearest_training_images_in_both_spaces(trained_runs):
+    at = open_page("samples", trained_runs["vae8"], samples_neighbour=5)
+    assert not at.exception
+    model, dataset = load_run(trained_runs["vae8"]).model, load_dataset("mnist5k")
+    code = draw_codes(model, 36, 0)[4]  # the fifth sample of the default grid (36 samples, seed 0)
+    latent = latent_neighbours(code, encode_dataset(model, dataset.train_images), k=8)
+    pixel = pixel_neighbours(decode_latents(model, code[None])[0], dataset.train_images, k=8)
+    assert _neighbour_indices(at) == latent.indices.tolist() + pixel.indices.tolist()
+    assert len(_images_captioned(at, "Sample 5")) == 1
+    at.number_input(key="samples_neighbour").set_value(30).run()
+    at.select_slider(key="samples_count").set_value(9).run()  # sample 30 is gone: the last one is chosen
+    assert not at.exception and at.number_input(key="samples_neighbour").value == 9
+    assert len(_images_captioned(at, "Sample 9")) == 1
+
+
+def test_a_gan_sample_has_pixel_neighbours_only(trained_runs):
+    at = open_page("samples", trained_runs["dcgan"])
+    assert not at.exception
+    assert len(_neighbour_indices(at)) == 8 and "no encoder, so its training images have no codes" in page_text(at)

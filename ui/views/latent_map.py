@@ -130,3 +130,12 @@ def nearest_point(latent_map, coords) -> int:
     """The index of the test code whose map position is nearest to ``coords`` (x, y)."""
     distances = ((np.asarray(latent_map.coords, dtype=np.float64) - np.asarray(coords, dtype=np.float64)) ** 2).sum(1)
     return int(distances.argmin())
+
+
+def drawing_trace(point, marker_size: int = 9, name: str = "your drawing") -> go.Scatter:
+    """A star where a drawing's code lands on the map (``point``: its (x, y) on the map's plane), for
+    ``scatter_figure``'s overlays."""
+    return go.Scatter(x=[float(point[0])], y=[float(point[1])], mode="markers", name=name,
+                      marker={"size": marker_size * 3, "symbol": "star", "color": "#FFD700",
+                              "line": {"width": 2, "color": "#000000"}},
+                      hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>")
