@@ -182,7 +182,8 @@ def test_a_drawing_is_a_starting_code(trained_runs):
     model, image = load_run(trained_runs["ae"]).model, frame_drawing(pad, (1, 28, 28))
     mse = float(per_image_mse(reconstructions(model, image[None]), image[None])[0])
     captions = [image.captions[0] for image in at.image if image.captions]
-    assert f"The model's input, and its code encoded and decoded (MSE {mse:.4f})" in captions
+    assert (f"The model's input, and how the model redraws it from its code (encoded and decoded; mean squared "
+            f"pixel difference {mse:.4f})") in captions
     assert any(caption.startswith("Model input: scaled and centred") for caption in captions)
     random_start = _decoded(open_page("latent_sliders", trained_runs["ae"]))
     assert len(_slider_keys(at, "dim")) == 8 and _decoded(at) != random_start
