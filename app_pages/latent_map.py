@@ -14,6 +14,7 @@ from gen_core.latent import (average_kl_per_dimension, build_latent_map, class_m
 from ui import presentation, url_state
 from ui.components.browser_decoder import live_map
 from ui.explore_widgets import run_key
+from ui.projection_widgets import choose_projection, map_caption, projected, projection_params
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, eigenvalue_figure, nearest_point, scatter_figure,
@@ -113,7 +114,8 @@ def _download(label: str, image, file_name: str, key: str) -> None:
 
 
 st.title("Latent map")
-st.caption("Where the test images land in the latent space (a PCA to two dimensions), how many dimensions "
+st.caption("Where the test images land in the latent space (a PCA to two dimensions, or t-SNE or UMAP), how many "
+           "dimensions "
            "the code really uses, and what some landmarks of the space decode to: the basis vectors, the class "
            "means and the path between two of them.")
 run = require_active_run(need_encoder=True)
@@ -132,12 +134,20 @@ url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0
               UrlParam("img", INDEX_KEY, "int", 0, len(latent_map.latents) - 1),
               UrlParam("from", "latent_map_mean_from", "choice", choices=tuple(classes)),
               UrlParam("to", "latent_map_mean_to", "choice", choices=tuple(classes)),
-              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20)]
+              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20), *projection_params(len(latent_map.latents))]
 url_state.restore(url_params)
 
 # -- the map ----------------------------------------------------------------------------------
-st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_dim == 2 else
-             "The test set along its first two principal directions")
+method, projection_settings = choose_projection(latent_map.latent_dim, len(latent_map.latents))
+projection = None
+with user_errors("The projection could not be computed, so the PCA is shown: "):
+    projection = projected(run, latent_map, method, projection_settings)
+if projection is not None:
+    st.subheader(f"The test set in a {projection_settings.dims}-D {projection.label} of its "
+                 f"{latent_map.latent_dim}-d codes")
+else:
+    st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_dim == 2 else
+                 "The test set along its first two principal directions")
 shown = None
 last_index = len(latent_map.latents) - 1
 _keep_valid(INDEX_KEY, range(last_index + 1), 0)
@@ -155,7 +165,7 @@ posterior = None
 if has_posterior(model):  # the encoder returns a Gaussian: its ellipses go on the map around the chosen image
     with user_errors("The encoder's distribution could not be computed: "):
         posterior = image_posterior(model, dataset.test_images[int(st.session_state[INDEX_KEY])])
-overlays = [] if posterior is None else \
+overlays = [] if posterior is None or projection is not None else \
     ellipse_traces(posterior_ellipse(posterior, latent_map), int(st.session_state[INDEX_KEY]))
 map_column, point_column = st.columns([3, 1], gap="small")
 with map_column, presentation.main_picture():
@@ -164,18 +174,10 @@ with map_column, presentation.main_picture():
     figure = scatter_figure(latent_map, shown, highlight=st.session_state.get(INDEX_KEY),
                             marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
                             height=470 if presentation.is_on() else 480,  # its x-axis above the fold at 768
-                            overlays=overlays)
+                            overlays=overlays, projection=projection)
     st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, on_select=_pick_clicked_point,
                     selection_mode="points", width="stretch")
-    two_share = latent_map.explained_variance_ratio[:2].sum()
-    hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
-                   " Clusters that overlap here may still be apart in the full space.")
-    ellipse_note = "" if posterior is None else (
-        " Around the ringed image, the encoder's one- and two-sigma ellipses: where it might have put that image"
-        + ("." if latent_map.latent_dim == 2 else ", projected onto this plane.")
-    )
-    st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
-               f"{two_share:.0%} of the variance of the {latent_map.latent_dim}-d codes.{hidden_note}{ellipse_note}")
+    st.caption(map_caption(latent_map, projection, posterior is not None, int(st.session_state[INDEX_KEY])))
     st.download_button("Download for the Embedding Projector", partial(_projector_zip, run.name, latent_map,
                                                                        dataset.test_images),  # made on click
                        file_name=f"{run.name}-projector.zip", mime="application/zip", icon=":material/download:",

@@ -22,8 +22,9 @@ from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_p
 from gen_core.latent.posterior import (ONE_SIGMA_SHARE, Ellipse, Posterior, average_kl_per_dimension, has_posterior,
                                        image_posterior, mean_activity, posterior_codes, posterior_ellipse,
                                        project_to_map, unused_dimensions)
-from gen_core.latent.projections import (MAX_PROJECTION_POINTS, METHOD_LABELS, PROJECTION_METHODS, Projection,
-                                          ProjectionSettings, project, subsample_indices)
+from gen_core.latent.projections import (MAX_NEIGHBOURS, MAX_PERPLEXITY, MAX_PROJECTION_POINTS, METHOD_LABELS,
+                                          PROJECTION_METHODS, Projection, ProjectionSettings, project,
+                                          subsample_indices)
 from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "PROJECTOR_FILES", "ProjectorExport", "projector_export",
     "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
     "mean_activity", "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
-    "MAX_PROJECTION_POINTS", "METHOD_LABELS", "PROJECTION_METHODS", "Projection", "ProjectionSettings", "project",
-    "subsample_indices",
+    "MAX_NEIGHBOURS", "MAX_PERPLEXITY", "MAX_PROJECTION_POINTS", "METHOD_LABELS", "PROJECTION_METHODS", "Projection",
+    "ProjectionSettings", "project", "subsample_indices",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
 ]
