@@ -51,7 +51,8 @@ def choose_projection(latent_dim: int, n_codes: int) -> tuple[str, ProjectionSet
     st.session_state.setdefault(MIN_DIST_KEY, DEFAULTS.min_dist)
     settings = DEFAULTS
     with presentation.settings("Projection"):
-        with st.container(horizontal=True, vertical_alignment="bottom"):
+        choice_column, settings_column = st.columns(2, vertical_alignment="bottom")
+        with choice_column.container(horizontal=True, vertical_alignment="bottom"):
             method = st.radio("Projection", PROJECTION_METHODS, format_func=METHOD_LABELS.get, horizontal=True,
                               key=METHOD_KEY, help="PCA: the two directions of largest variance, with units. "
                                                    "t-SNE and UMAP: a map that keeps each image's nearest "
@@ -63,12 +64,13 @@ def choose_projection(latent_dim: int, n_codes: int) -> tuple[str, ProjectionSet
                                 help="A 2-d latent space has no third principal direction." if flat else
                                 "A third coordinate; drag the view to turn it.")
         if method == "tsne":
-            perplexity = st.slider("Perplexity", 2, _highest(shown, MAX_PERPLEXITY), key=PERPLEXITY_KEY,
-                                   help="About how many neighbours each image weighs: low values show small "
-                                        "clumps, high ones the overall layout. Less than the number of images.")
+            perplexity = settings_column.slider(
+                "Perplexity", 2, _highest(shown, MAX_PERPLEXITY), key=PERPLEXITY_KEY,
+                help="About how many neighbours each image weighs: low values show small clumps, high ones the "
+                     "overall layout. Less than the number of images.")
             settings = ProjectionSettings(perplexity=float(perplexity))
         elif method == "umap":
-            neighbours_column, distance_column = st.columns(2)
+            neighbours_column, distance_column = settings_column.columns(2)
             neighbours = neighbours_column.slider(
                 "Neighbours", 2, _highest(shown, MAX_NEIGHBOURS), key=NEIGHBOURS_KEY,
                 help="How many neighbours shape each image's place: few keep the local detail, many the "
