@@ -5,6 +5,9 @@
   posterior view     one test image's posterior, eight draws decoded, its ellipse on the map
   neighbour query    the 8 nearest of the 4,500 training images to one code (latent space) and to
                      one image (pixel space), Euclidean
+  t-SNE, UMAP        the test set's codes projected to 2-D with the Latent map's default settings
+                     (perplexity 30; 15 neighbours, minimum distance 0.1); UMAP's first call in a
+                     process, which compiles its numba code, is timed on its own
 
 The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
 
@@ -32,6 +35,7 @@ from gen_core.latent import (  # noqa: E402
     pixel_neighbours,
     posterior_codes,
     posterior_ellipse,
+    project,
     projector_export,
 )
 from gen_core.run import checkpoint  # noqa: E402
@@ -82,12 +86,19 @@ def main() -> None:
             latent_neighbours(latent_map.latents[7], train_latents, dataset.train_labels, k=8)
             pixel_neighbours(test_images[7], dataset.train_images, dataset.train_labels, k=8)
 
+        def projection(method: str):
+            return lambda: project(latent_map.latents, method, seed=0)
+
+        umap_first_call = timed(projection("umap"), 1)
         results = {"device": device_label("cpu"), "test_images": len(test_images),
                    "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
                    "zip_bytes": len(export()),
                    "projector_export": summary(timed(export, max(3, args.repeats // 4))),
                    "posterior_view": summary(timed(posterior_view, args.repeats)),
-                   "neighbour_query": summary(timed(neighbour_query, args.repeats))}
+                   "neighbour_query": summary(timed(neighbour_query, args.repeats)),
+                   "tsne_2d": summary(timed(projection("tsne"), args.repeats)),
+                   "umap_2d_first_call": summary(umap_first_call),
+                   "umap_2d": summary(timed(projection("umap"), args.repeats))}
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
