@@ -46,9 +46,12 @@ def choose_projection(latent_dim: int, n_codes: int) -> tuple[str, ProjectionSet
     method's main settings."""
     shown = min(n_codes, MAX_PROJECTION_POINTS)
     st.session_state.setdefault(METHOD_KEY, "pca")
-    st.session_state.setdefault(PERPLEXITY_KEY, min(int(DEFAULTS.perplexity), _highest(shown, MAX_PERPLEXITY)))
-    st.session_state.setdefault(NEIGHBOURS_KEY, min(DEFAULTS.n_neighbors, _highest(shown, MAX_NEIGHBOURS)))
     st.session_state.setdefault(MIN_DIST_KEY, DEFAULTS.min_dist)
+    for key, default, top in ((PERPLEXITY_KEY, int(DEFAULTS.perplexity), _highest(shown, MAX_PERPLEXITY)),
+                              (NEIGHBOURS_KEY, DEFAULTS.n_neighbors, _highest(shown, MAX_NEIGHBOURS))):
+        if not 2 <= st.session_state.get(key, default) <= top:  # a model with fewer test images was chosen
+            st.session_state[key] = min(default, top)
+        st.session_state.setdefault(key, min(default, top))
     settings = DEFAULTS
     with presentation.settings("Projection"):
         choice_column, settings_column = st.columns(2, vertical_alignment="bottom")

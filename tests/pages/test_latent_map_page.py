@@ -183,3 +183,12 @@ def test_a_umap_link_draws_a_3d_map_of_every_test_image_with_its_settings(traine
     assert figure["layout"]["scene"]["zaxis"]["title"]["text"] == "UMAP 3"
     assert "a 3-D view takes no clicks" in page_text(at) and "UMAP keeps each code's neighbours" in page_text(at)
     assert (at.query_params["proj"], at.query_params["nn"], at.query_params["3d"]) == ("umap", "10", "1")
+
+
+def test_a_perplexity_beyond_a_smaller_test_set_is_brought_back_into_range(trained_runs, monkeypatch):
+    from ui import projection_widgets
+
+    monkeypatch.setattr(projection_widgets, "MAX_PROJECTION_POINTS", 40)  # as if the test set held 40 images
+    at = open_page("latent_map", trained_runs["ae"], latent_map_projection="tsne", latent_map_perplexity=90)
+    assert not at.exception and not at.error
+    assert at.slider(key="latent_map_perplexity").value == 30 and at.slider(key="latent_map_perplexity").max == 39
