@@ -19,6 +19,7 @@ from ui.components.drawing_pad import current_drawing, drawing_pad
 from ui.explore_widgets import run_key
 from ui.latent_arithmetic import arithmetic_params, arithmetic_section
 from ui.neighbours import neighbours_panel
+from ui.projection_widgets import choose_projection, map_caption, projected, projection_params
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, drawing_trace, eigenvalue_figure, nearest_point,
@@ -128,26 +129,20 @@ def _posterior(each_model, image):
     return None
 
 
-def _map_chart(each_map, shown, key: str, each_posterior, height: int, extra=()) -> None:
-    """One model's scatter of the test codes, the chosen image ringed (and ``extra`` traces: a drawing's
-    star), and what its two axes hold."""
+def _map_chart(each_map, shown, key: str, each_posterior, height: int, extra=(), projection=None) -> None:
+    """One model's scatter of the test codes (on its PCA plane, or in ``projection``), the chosen image
+    ringed (and ``extra`` traces: a drawing's star), and what the picture keeps. The posterior's ellipses
+    live on the PCA plane only."""
     chosen = int(st.session_state[INDEX_KEY])
-    overlays = [] if each_posterior is None else list(ellipse_traces(posterior_ellipse(each_posterior, each_map),
-                                                                     chosen))
+    overlays = [] if each_posterior is None or projection is not None else \
+        list(ellipse_traces(posterior_ellipse(each_posterior, each_map), chosen))
     overlays += list(extra)
     figure = scatter_figure(each_map, shown, highlight=chosen, height=height, overlays=overlays,
-                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))
+                            marker_size=round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]),
+                            projection=projection)
     st.plotly_chart(presentation.style_figure(figure), key=key, on_select=partial(_pick_clicked_point, key),
                     selection_mode="points", width="stretch")
-    two_share = each_map.explained_variance_ratio[:2].sum()
-    hidden_note = (" That is all of it: this plane is the whole latent space." if two_share > 0.999 else
-                   " Clusters that overlap here may still be apart in the full space.")
-    ellipse_note = "" if each_posterior is None else (
-        " Around the ringed image, the encoder's one- and two-sigma ellipses: where it might have put that image"
-        + ("." if each_map.latent_dim == 2 else ", projected onto this plane.")
-    )
-    st.caption(f"Each dot is a test image; click one to see it and its reconstruction. These two directions hold "
-               f"{two_share:.0%} of the variance of the {each_map.latent_dim}-d codes.{hidden_note}{ellipse_note}")
+    st.caption(map_caption(each_map, projection, each_posterior is not None, chosen))
 
 
 def _projector_button(each, each_map, images) -> None:
@@ -159,7 +154,8 @@ def _projector_button(each, each_map, images) -> None:
 
 
 st.title("Latent map")
-st.caption("Where the test images land in the latent space (a PCA to two dimensions), how many dimensions "
+st.caption("Where the test images land in the latent space (a PCA to two dimensions, or t-SNE or UMAP), how many "
+           "dimensions "
            "the code really uses, and what some landmarks of the space decode to: the basis vectors, the class "
            "means and the path between two of them.")
 run = require_active_run(need_encoder=True)
@@ -178,12 +174,21 @@ url_params = [UrlParam("classes", CLASSES_KEY, "ints", 0, max(classes, default=0
               UrlParam("img", INDEX_KEY, "int", 0, len(latent_map.latents) - 1),
               UrlParam("from", "latent_map_mean_from", "choice", choices=tuple(classes)),
               UrlParam("to", "latent_map_mean_to", "choice", choices=tuple(classes)),
-              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20), COMPARE_PARAM, *arithmetic_params(classes)]
+              UrlParam("steps", "latent_map_mean_steps", "int", 3, 20), COMPARE_PARAM, *arithmetic_params(classes),
+              *projection_params(len(latent_map.latents))]
 url_state.restore(url_params)
 
 # -- the map ----------------------------------------------------------------------------------
-st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_dim == 2 else
-             "The test set along its first two principal directions")
+method, projection_settings = choose_projection(latent_map.latent_dim, len(latent_map.latents))
+projection = None
+with user_errors("The projection could not be computed, so the PCA is shown: "):
+    projection = projected(run, latent_map, method, projection_settings)
+if projection is not None:
+    st.subheader(f"The test set in a {projection_settings.dims}-D {projection.label} of its "
+                 f"{latent_map.latent_dim}-d codes")
+else:
+    st.subheader("The test set in the latent plane (z1, z2)" if latent_map.latent_dim == 2 else
+                 "The test set along its first two principal directions")
 shown = None
 last_index = len(latent_map.latents) - 1
 _keep_valid(INDEX_KEY, range(last_index + 1), 0)
@@ -205,12 +210,16 @@ if other is not None and tuple(other.model.image_shape) != tuple(model.image_sha
 elif other is not None:
     with user_errors(f"{plain(other.name)} could not encode the test set: "):
         other_map = _latent_map(*run_key(other), other.model, dataset)
+projections = {run.name: projection}
+if other_map is not None and projection is not None:  # the second map in the same projection as the first
+    with user_errors(f"The projection of {plain(other.name)}'s codes could not be computed: "):
+        projections[other.name] = projected(other, other_map, method, projection_settings)
 maps = [(run, latent_map, CHART_KEY)] + ([(other, other_map, OTHER_CHART_KEY)] if other_map is not None else [])
 chosen = int(st.session_state[INDEX_KEY])
 posteriors = [_posterior(each.model, dataset.test_images[chosen]) for each, _map, _key in maps]
 posterior = posteriors[0]
 drawing, drawn_code, drawn_star = current_drawing(DRAW_KEY, model.image_shape), None, []  # the pad is further down
-if drawing.image is not None:  # its star goes on the (first) map
+if drawing.image is not None and projection is None:  # its star goes on the (first) PCA map
     with user_errors("The drawing could not be encoded: "):
         drawn_code = encode_dataset(model, drawing.image[None])[0]
         drawn_star = [drawing_trace(project_to_map(drawn_code[None], latent_map)[0],
@@ -222,14 +231,15 @@ if classes and not shown:
 if other_map is None:
     map_column, point_column = st.columns([3, 1], gap="small")
     with map_column, presentation.main_picture():
-        _map_chart(latent_map, shown, CHART_KEY, posterior, height, drawn_star)
+        _map_chart(latent_map, shown, CHART_KEY, posterior, height, drawn_star, projection)
         _projector_button(run, latent_map, dataset.test_images)
 else:
     with presentation.main_picture():
         for column, (each, each_map, key), each_posterior in zip(st.columns(2, gap="small"), maps, posteriors):
             with column:
                 st.markdown(f"**{plain(each.name)}** · {plain(family_label(each.family))}")
-                _map_chart(each_map, shown, key, each_posterior, height, drawn_star if each is run else [])
+                _map_chart(each_map, shown, key, each_posterior, height, drawn_star if each is run else [],
+                           projections.get(each.name))
     presentation.note(f"The same {len(latent_map.latents)} test images encoded by each model, at the same size. "
                       "Read the axes as well as the shapes: a plain autoencoder puts its codes wherever training "
                       "left them, at any scale and with gaps between the classes; a VAE's prior packs them into "

@@ -11,6 +11,9 @@
   drawing to marked point
                      a 280x280 RGBA drawing from the pad framed like the training digits
                      (frame_drawing), encoded, and projected onto the latent map: where its star goes
+  t-SNE, UMAP        the test set's codes projected to 2-D with the Latent map's default settings
+                     (perplexity 30; 15 neighbours, minimum distance 0.1); UMAP's first call in a
+                     process, which compiles its numba code, is timed on its own
 
 The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
 
@@ -46,6 +49,7 @@ from gen_core.latent import (  # noqa: E402
     posterior_codes,
     posterior_ellipse,
     project_to_map,
+    project,
     projector_export,
 )
 from gen_core.run import checkpoint  # noqa: E402
@@ -113,6 +117,10 @@ def main() -> None:
             image = frame_drawing(drawn, model.image_shape)
             project_to_map(encode_dataset(model, image[None]), latent_map)
 
+        def projection(method: str):
+            return lambda: project(latent_map.latents, method, seed=0)
+
+        umap_first_call = timed(projection("umap"), 1)
         results = {"device": device_label("cpu"), "test_images": len(test_images),
                    "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
                    "zip_bytes": len(export()),
@@ -120,7 +128,10 @@ def main() -> None:
                    "posterior_view": summary(timed(posterior_view, args.repeats)),
                    "neighbour_query": summary(timed(neighbour_query, args.repeats)),
                    "latent_arithmetic": summary(timed(arithmetic, args.repeats)),
-                   "drawing_to_marked_point": summary(timed(drawing_to_marked_point, args.repeats))}
+                   "drawing_to_marked_point": summary(timed(drawing_to_marked_point, args.repeats)),
+                   "tsne_2d": summary(timed(projection("tsne"), args.repeats)),
+                   "umap_2d_first_call": summary(umap_first_call),
+                   "umap_2d": summary(timed(projection("umap"), args.repeats))}
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

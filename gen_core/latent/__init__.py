@@ -6,6 +6,7 @@ optimisation); ``neighbours``: the k nearest training images in latent and in pi
 latent arithmetic and orthonormal sets of directions; ``pca``: principal directions, the encoded test set's
 spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids;
 ``posterior``: a VAE's encoder as a distribution (KL per dimension, draws, ellipses on the map);
+``projections``: the codes in 2 or 3 coordinates by PCA, t-SNE or UMAP, subsampled when there are many;
 ``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector.
 """
 
@@ -24,6 +25,9 @@ from gen_core.latent.pictures import (class_mean_path, class_means, decode_map_p
 from gen_core.latent.posterior import (ONE_SIGMA_SHARE, Ellipse, Posterior, average_kl_per_dimension, has_posterior,
                                        image_posterior, mean_activity, posterior_codes, posterior_ellipse,
                                        project_to_map, unused_dimensions)
+from gen_core.latent.projections import (MAX_NEIGHBOURS, MAX_PERPLEXITY, MAX_PROJECTION_POINTS, METHOD_LABELS,
+                                          PROJECTION_METHODS, Projection, ProjectionSettings, project,
+                                          subsample_indices)
 from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
 
 __all__ = [
@@ -37,5 +41,7 @@ __all__ = [
     "ONE_SIGMA_SHARE", "Ellipse", "Posterior", "average_kl_per_dimension", "has_posterior", "image_posterior",
     "mean_activity", "posterior_codes", "posterior_ellipse", "project_to_map", "unused_dimensions",
     "ClassMeans", "arithmetic_images", "class_mean_table", "latent_arithmetic", "orthonormal_directions",
+    "MAX_NEIGHBOURS", "MAX_PERPLEXITY", "MAX_PROJECTION_POINTS", "METHOD_LABELS", "PROJECTION_METHODS", "Projection",
+    "ProjectionSettings", "project", "subsample_indices",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
 ]

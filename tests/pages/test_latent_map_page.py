@@ -255,3 +255,70 @@ def test_a_refused_drawing_says_why_in_one_line_and_marks_nothing(trained_runs):
         assert "your drawing" not in [trace["name"] for trace in _figures(at)[0]["data"]]
     blank = open_page("latent_map", trained_runs["ae"], latent_map_draw_pixels=np.zeros((280, 280, 4), np.uint8))
     assert "Draw a digit in the box" in page_text(blank) and not blank.error  # a blank pad asks, nothing more
+def _class_points(at) -> int:
+    traces = _figures(at)[0]["data"]
+    return sum(len(_values(trace["x"])) for trace in traces if trace["name"] in _scatter_classes(at))
+
+
+def test_choosing_t_sne_maps_every_test_image_and_the_link_keeps_it(trained_runs):
+    at = open_page("latent_map", trained_runs["vae8"], query={"img": "12"})
+    pca_x = np.sort(np.concatenate([_values(t["x"]) for t in _figures(at)[0]["data"] if t["name"].isdigit()]))
+    at.radio(key="latent_map_projection").set_value("tsne").run()
+    assert not at.exception and not at.error
+    assert _class_points(at) == 500  # one point per test image of the MNIST sample
+    figure = _figures(at)[0]
+    t_sne_x = np.sort(np.concatenate([_values(t["x"]) for t in figure["data"] if t["name"].isdigit()]))
+    assert not np.allclose(t_sne_x, pca_x) and figure["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert "The test set in a 2-D t-SNE of its 8-d codes" in page_text(at)
+    assert not any(t["name"].endswith("σ") for t in figure["data"])  # the ellipses belong to the PCA plane
+    assert "ellipses are drawn on the 2-D PCA map only" in page_text(at)
+    assert any(t["name"] == "image #12" for t in figure["data"])  # the chosen image is still ringed
+    at.slider(key="latent_map_perplexity").set_value(12).run()
+    assert not at.exception and _class_points(at) == 500
+    assert at.query_params["proj"] == "tsne" and at.query_params["perp"] == "12"
+    linked = open_page("latent_map", trained_runs["vae8"], query={"proj": "tsne", "perp": "12"})
+    assert not linked.exception and linked.radio(key="latent_map_projection").value == "tsne"
+    assert linked.slider(key="latent_map_perplexity").value == 12 and _class_points(linked) == 500
+    np.testing.assert_allclose(  # the same picture from the link (a fixed seed)
+        np.sort(np.concatenate([_values(t["x"]) for t in _figures(linked)[0]["data"] if t["name"].isdigit()])),
+        np.sort(np.concatenate([_values(t["x"]) for t in _figures(at)[0]["data"] if t["name"].isdigit()])))
+    assert "The encoder as a distribution: test image #12" in page_text(at)  # the PCA-side parts stay
+    assert _figures(at)[1]["data"][0]["type"] == "bar"
+
+
+def test_a_3d_pca_and_hostile_projection_links(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"], query={"proj": "pca", "3d": "1"})
+    assert not at.exception
+    traces = _figures(at)[0]["data"]
+    assert {trace["type"] for trace in traces} == {"scatter3d"} and _class_points(at) == 500
+    assert "These three principal directions hold" in page_text(at)
+    flat = open_page("latent_map", trained_runs["vae2"], query={"proj": "pca", "3d": "1"})
+    assert not flat.exception and flat.toggle(key="latent_map_3d").value is False  # a 2-d code has no third axis
+    hostile = open_page("latent_map", trained_runs["ae"], query={"proj": "isomap", "perp": "5000", "nn": "-1",
+                                                                 "mind": "nan", "3d": "maybe"})
+    assert not hostile.exception and not hostile.error
+    notice = "\n".join(caption.value for caption in hostile.caption)
+    for name in ("proj", "perp", "nn", "mind", "3d"):
+        assert f"{name}=" in notice
+    assert hostile.radio(key="latent_map_projection").value == "pca"
+
+
+def test_a_umap_link_draws_a_3d_map_of_every_test_image_with_its_settings(trained_runs):
+    at = open_page("latent_map", trained_runs["ae"], timeout=180,  # the first UMAP in a process compiles it
+                   query={"proj": "umap", "nn": "10", "mind": "0.3", "3d": "1", "img": "7"})
+    assert not at.exception and not at.error
+    assert at.slider(key="latent_map_umap_neighbours").value == 10 and at.slider(key="latent_map_min_dist").value == 0.3
+    figure = _figures(at)[0]
+    assert {trace["type"] for trace in figure["data"]} == {"scatter3d"} and _class_points(at) == 500
+    assert figure["layout"]["scene"]["zaxis"]["title"]["text"] == "UMAP 3"
+    assert "a 3-D view takes no clicks" in page_text(at) and "UMAP keeps each code's neighbours" in page_text(at)
+    assert (at.query_params["proj"], at.query_params["nn"], at.query_params["3d"]) == ("umap", "10", "1")
+
+
+def test_a_perplexity_beyond_a_smaller_test_set_is_brought_back_into_range(trained_runs, monkeypatch):
+    from ui import projection_widgets
+
+    monkeypatch.setattr(projection_widgets, "MAX_PROJECTION_POINTS", 40)  # as if the test set held 40 images
+    at = open_page("latent_map", trained_runs["ae"], latent_map_projection="tsne", latent_map_perplexity=90)
+    assert not at.exception and not at.error
+    assert at.slider(key="latent_map_perplexity").value == 30 and at.slider(key="latent_map_perplexity").max == 39

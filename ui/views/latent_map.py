@@ -1,7 +1,9 @@
-"""The latent map's figures: the 2-D PCA scatter of the encoded test set and its eigenvalue spectrum.
+"""The latent map's figures: the scatter of the encoded test set (PCA, or a t-SNE / UMAP projection, in
+2-D or 3-D) and its eigenvalue spectrum.
 
-The map itself (codes, coordinates, spectrum) is ``gen_core.latent.build_latent_map``; these
-build the Plotly figures the Latent map page shows, and read a click on the scatter back.
+The map itself (codes, coordinates, spectrum) is ``gen_core.latent.build_latent_map``, the other
+projections ``gen_core.latent.project``; these build the Plotly figures the Latent map page shows,
+and read a click on the scatter back.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from gen_core.latent import LatentMap
+from gen_core.latent import LatentMap, Projection
 from ui.text import chart_text
 
 # A well-separated digit pair (0 vs 1) and overlapping ones, found by class name so they only
@@ -25,6 +27,7 @@ _PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#
             "#8C564B"] + qualitative.Dark24
 _SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star", "pentagon",
             "hexagon"]
+_SYMBOLS_3D = ["circle", "square", "diamond", "circle-open", "x", "cross", "square-open", "diamond-open"]  # all 3-D has
 
 
 def class_pair_presets(class_names) -> dict[str, list[int]]:
@@ -39,7 +42,9 @@ def plane(latent_map: LatentMap) -> np.ndarray:
     return latent_map.latents[:, :2] if latent_map.latent_dim == 2 else latent_map.coords
 
 
-def _axis_title(latent_map: LatentMap, component: int) -> str:
+def _axis_title(latent_map: LatentMap, component: int, projection: Projection | None = None) -> str:
+    if projection is not None and projection.method != "pca":
+        return f"{projection.label} {component + 1}"  # no units: only neighbourhoods are kept
     if latent_map.latent_dim == 2:
         return f"z{component + 1}"
     ratios = latent_map.explained_variance_ratio
@@ -48,43 +53,69 @@ def _axis_title(latent_map: LatentMap, component: int) -> str:
     return f"PC {component + 1}"
 
 
+def _points_and_indices(latent_map: LatentMap, projection: Projection | None) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn points and, for each, its test-set index: the PCA plane of every image by default."""
+    if projection is None:
+        points = plane(latent_map)
+        return points, np.arange(len(points))
+    return projection.points, projection.indices
+
+
 def scatter_figure(latent_map: LatentMap, shown_classes=None, highlight: int | None = None,
-                   marker_size: int = 9, height: int = 520, overlays=()) -> go.Figure:
-    """One trace per shown class (one "all images" trace without labels); customdata is the index.
+                   marker_size: int = 9, height: int = 520, overlays=(), projection: Projection | None = None
+                   ) -> go.Figure:
+    """One trace per shown class (one "all images" trace without labels); customdata is the test-set index.
 
     Colours and shapes follow the class id, not the trace order, so a class keeps its look when
     filtered. ``highlight`` (a test-set index) is ringed; a click selects a point without fading
     the others, since the ring, not the fading, marks the chosen one. ``overlays``: more traces drawn
-    on top (a VAE's posterior ellipses).
+    on top (a VAE's posterior ellipses). ``projection``: draw its points (2-D or 3-D, perhaps a subsample
+    of the test set) instead of the PCA plane.
     """
-    points = plane(latent_map)
-    trace_type = go.Scattergl if len(points) > WEBGL_THRESHOLD else go.Scatter
+    points, test_indices = _points_and_indices(latent_map, projection)
+    three_d = points.shape[1] == 3
+    kind = "3d" if three_d else "gl" if len(points) > WEBGL_THRESHOLD else "svg"
+    symbols = _SYMBOLS_3D if three_d else _SYMBOLS
     figure = go.Figure()
-    if latent_map.labels is None:
+    labels = None if latent_map.labels is None else latent_map.labels[test_indices]
+    if labels is None:
         groups = [("all test images", np.arange(len(points)), 0)]
     else:
         shown = latent_map.present_classes() if shown_classes is None else [int(c) for c in shown_classes]
-        groups = [(chart_text(latent_map.class_name(label)), np.flatnonzero(latent_map.labels == label), label)
+        groups = [(chart_text(latent_map.class_name(label)), np.flatnonzero(labels == label), label)
                   for label in shown]
-    for name, indices, label in groups:
-        figure.add_trace(trace_type(
-            x=points[indices, 0], y=points[indices, 1], mode="markers", name=name,
-            customdata=indices, marker={"size": marker_size, "color": _PALETTE[label % len(_PALETTE)],
-                                        "symbol": _SYMBOLS[label % len(_SYMBOLS)], "opacity": 0.8},
-            selected={"marker": {"opacity": 0.8}}, unselected={"marker": {"opacity": 0.8}},
-            hovertemplate=f"class {name}<br>test image #%{{customdata}}<extra></extra>"))
-    if highlight is not None and 0 <= int(highlight) < len(points):
-        point = points[int(highlight)]
-        figure.add_trace(go.Scatter(
-            x=[point[0]], y=[point[1]], mode="markers", name=f"image #{int(highlight)}", customdata=[int(highlight)],
+    for name, rows, label in groups:
+        figure.add_trace(_trace(points[rows], kind, name=name, customdata=test_indices[rows],
+                                marker={"size": marker_size, "color": _PALETTE[label % len(_PALETTE)],
+                                        "symbol": symbols[label % len(symbols)],
+                                        "opacity": 0.8},
+                                hovertemplate=f"class {name}<br>test image #%{{customdata}}<extra></extra>"))
+    ringed = np.flatnonzero(test_indices == int(highlight)) if highlight is not None else []
+    if len(ringed):
+        figure.add_trace(_trace(
+            points[ringed], "3d" if three_d else "svg", name=f"image #{int(highlight)}", customdata=[int(highlight)],
             marker={"size": marker_size * 3, "symbol": "circle-open", "color": "#000000", "line": {"width": 3}},
             hovertemplate="the chosen test image #%{customdata}<extra></extra>"))
     for trace in overlays:
         figure.add_trace(trace)
-    figure.update_layout(xaxis_title=_axis_title(latent_map, 0), yaxis_title=_axis_title(latent_map, 1),
-                         legend_title_text="class", clickmode="event+select", height=height,
-                         legend={"itemsizing": "constant"}, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    titles = [_axis_title(latent_map, component, projection) for component in range(points.shape[1])]
+    if three_d:
+        figure.update_layout(scene={"xaxis_title": titles[0], "yaxis_title": titles[1], "zaxis_title": titles[2]})
+    else:
+        figure.update_layout(xaxis_title=titles[0], yaxis_title=titles[1], clickmode="event+select")
+    figure.update_layout(legend_title_text="class", height=height, legend={"itemsizing": "constant"},
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return figure
+
+
+def _trace(points: np.ndarray, kind: str, **style):
+    """A marker trace: "3d", or 2-D drawn as "svg" or "gl" (WebGL), kept at full opacity when selected."""
+    if kind == "3d":
+        style["marker"] = {**style["marker"], "size": max(3, style["marker"]["size"] // 2)}  # nearer ones look larger
+        return go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", **style)
+    trace_type = go.Scattergl if kind == "gl" else go.Scatter
+    fixed = {"marker": {"opacity": style["marker"].get("opacity", 1)}}
+    return trace_type(x=points[:, 0], y=points[:, 1], mode="markers", selected=fixed, unselected=fixed, **style)
 
 
 def eigenvalue_figure(latent_map: LatentMap) -> go.Figure:

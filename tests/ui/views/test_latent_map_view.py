@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen_core.latent import LatentMap
+from gen_core.latent import LatentMap, Projection
 from ui.views.latent_map import WEBGL_THRESHOLD, class_pair_presets, eigenvalue_figure, scatter_figure, selected_indices
 
 
@@ -61,3 +61,33 @@ def test_a_2d_models_map_is_drawn_on_z1_z2_like_its_manifold():
     np.testing.assert_allclose(np.asarray(figure.data[0].x), latents[:, 0])
     np.testing.assert_allclose(np.asarray(figure.data[0].y), latents[:, 1])
     assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("z1", "z2")
+
+
+def test_a_projection_draws_its_own_points_with_their_test_set_indices(digits_ae_map):
+    _model_, latent_map = digits_ae_map
+    kept = np.arange(0, len(latent_map.latents), 3)  # a subsample, as for a large test set
+    points = np.random.default_rng(0).normal(size=(len(kept), 2))
+    figure = scatter_figure(latent_map, highlight=int(kept[5]), projection=Projection("tsne", points, kept,
+                                                                                      len(latent_map.latents)))
+    classes = [trace for trace in figure.data if not trace.name.startswith("image #")]
+    assert sum(len(trace.x) for trace in classes) == len(kept)
+    for trace in classes:
+        indices = np.asarray(trace.customdata)
+        assert set(indices) <= set(kept) and (latent_map.class_name(latent_map.labels[indices[0]]) == trace.name)
+        np.testing.assert_allclose(np.asarray(trace.x), points[np.searchsorted(kept, indices), 0])
+    ring = [trace for trace in figure.data if trace.name == f"image #{kept[5]}"]
+    assert len(ring) == 1 and (ring[0].x[0], ring[0].y[0]) == tuple(points[5])
+    assert figure.layout.xaxis.title.text == "t-SNE 1"
+    left_out = scatter_figure(latent_map, highlight=1, projection=Projection("tsne", points, kept, len(kept) * 3))
+    assert not any(trace.name.startswith("image #") for trace in left_out.data)  # not drawn: no ring
+
+
+def test_a_three_dimensional_projection_is_a_3d_scatter(digits_ae_map):
+    _model_, latent_map = digits_ae_map
+    count = len(latent_map.latents)
+    points = np.random.default_rng(0).normal(size=(count, 3))
+    figure = scatter_figure(latent_map, highlight=4, projection=Projection("umap", points, np.arange(count), count))
+    assert {trace.type for trace in figure.data} == {"scatter3d"}
+    assert sum(len(trace.z) for trace in figure.data if trace.name != "image #4") == count
+    assert figure.layout.scene.zaxis.title.text == "UMAP 3"
+    assert figure.data[-1].name == "image #4" and figure.data[-1].z[0] == points[4, 2]
