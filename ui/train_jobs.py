@@ -26,11 +26,11 @@ from gen_core.serve.budget import JobCost, budget_problems, estimate_cost
 from gen_core.serve.classroom import ClassroomError, check_job_limits
 from gen_core.training.events import FINAL_STATUSES, RunStatus
 from ui import classroom, presentation, state
-from ui.live_runs import grid_image, live_run, queue, run_family, training_runs
+from ui.live_runs import grid_image, live_run, queue, run_family, run_latent_dim, training_runs
 from ui.model_notes import latest_grid_caption
 from ui.text import plain
 from ui.train_widgets import dataset_rows, enlarged, format_duration, make_active
-from ui.views.loss_charts import loss_curves_figure
+from ui.views.loss_charts import kl_schedule_figure, loss_curves_figure
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
 JUST_ENDED = "jobs_just_ended"  # that run's folder, for the one rerun that announces the result
@@ -231,6 +231,13 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
                                         titles=getattr(family_class(run_family(run)), "loss_titles", None))
             st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
                             config={"displayModeBar": False})
+            schedule = kl_schedule_figure(run.epochs, latent_dim=run_latent_dim(run))
+            if schedule is not None:
+                st.plotly_chart(presentation.style_figure(schedule), width="stretch", key=f"jobs_kl_schedule_{key}",
+                                config={"displayModeBar": False})
+                presentation.note("Active units: latent dimensions whose posterior mean still varies over the test "
+                                  "images (variance above 0.01); the others are ignored by the decoder. Beta: the "
+                                  "KL term's weight each epoch, rising from 0 during a KL warm-up.")
         else:
             st.caption("The loss curves appear after the first logged batches.")
     with samples_col:
