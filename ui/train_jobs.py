@@ -30,6 +30,7 @@ from ui.live_runs import grid_image, live_run, queue, run_family, run_latent_dim
 from ui.model_notes import latest_grid_caption
 from ui.text import plain
 from ui.train_widgets import dataset_rows, enlarged, format_duration, make_active
+from ui.views.gan_players import class_shares_figure, d_histogram_figure, histogram_epochs
 from ui.views.loss_charts import kl_schedule_figure, loss_curves_figure
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
@@ -248,6 +249,31 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
                      caption=latest_grid_caption(run_family(run), run.samples_epoch, current))
         else:
             st.caption("A sample grid appears after the first epoch.")
+    two_players(run, key)
+
+
+def two_players(run: live.LiveRun, key: str) -> None:
+    """A GAN at its grid epochs: the classes among its fixed-noise samples over training, and the
+    discriminator's beliefs on real and generated images at a chosen epoch (nothing for other runs)."""
+    shares = class_shares_figure(run.epochs)
+    epochs = histogram_epochs(run.epochs)
+    if shares is None and not epochs:
+        return
+    shares_col, histogram_col = st.columns(2)
+    if shares is not None:
+        shares_col.plotly_chart(presentation.style_figure(shares), width="stretch", key=f"jobs_class_shares_{key}",
+                                config={"displayModeBar": False})
+    if epochs:
+        with histogram_col:
+            chosen = epochs[-1]
+            if len(epochs) > 1:
+                chosen = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"jobs_histogram_at_{key}", width=300)
+            st.plotly_chart(presentation.style_figure(d_histogram_figure(run.epochs, chosen)), width="stretch",
+                            key=f"jobs_d_histogram_{key}", config={"displayModeBar": False})
+    presentation.note("At each sample-grid epoch: a classifier's share of each digit among the samples from the "
+                      "fixed noise (one digit taking over is mode collapse), and how many real and generated images "
+                      "the discriminator believes real with each probability: far apart, the discriminator is "
+                      "winning; on top of each other, the generator has caught up.")
 
 
 def waiting_panel(view: jobs.JobView) -> None:

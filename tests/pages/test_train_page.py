@@ -150,6 +150,33 @@ def test_a_finished_vae_shows_its_active_units_and_beta_per_epoch(empty_root):
     assert beta["y"] == [entry["beta"] for entry in epochs] and all(0 <= value <= 2 for value in units["y"])
 
 
+def test_a_finished_gan_shows_the_classes_it_draws_and_its_discriminator_at_a_chosen_epoch(empty_root):
+    import json
+
+    at = open_page("train")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_preset").set_value("DCGAN").run()
+    at.number_input(key="train_fit_dcgan_epochs").set_value(2)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
+    at.text_input(key="train_run_name").set_value("gan-players")
+    at.run()
+    at.button(key="train_start").click().run()
+    assert finish_current_job().status == "completed"
+    at.run()
+    assert not at.exception and not at.error
+    epochs = checkpoint.read_history(empty_root / "gan-players")["epochs"]
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 3, "the loss curves, the classes among the samples, the discriminator's beliefs"
+    shares = charts[1]["data"]
+    assert [trace["y"] for trace in shares] == [[entry["class_shares"][digit] for entry in epochs]
+                                                for digit in range(10)]
+    assert charts[2]["data"][1]["y"] == epochs[1]["d_histogram"]["fake"], "the latest epoch first"
+    at.select_slider(key="jobs_histogram_at_done").set_value(1).run()
+    histogram = json.loads(at.get("plotly_chart")[2].proto.spec)
+    assert histogram["data"][0]["y"] == epochs[0]["d_histogram"]["real"] and "epoch 1" in histogram["layout"]["title"]["text"]
+
+
 def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_place(empty_root):
     first = choose_small_run(open_page("train"), epochs=10_000)
     first.text_input(key="train_run_name").set_value("long-run")
