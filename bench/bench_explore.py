@@ -5,6 +5,8 @@
   posterior view     one test image's posterior, eight draws decoded, its ellipse on the map
   neighbour query    the 8 nearest of the 4,500 training images to one code (latent space) and to
                      one image (pixel space), Euclidean
+  mixture criteria   BIC and AIC of a full-covariance mixture for K = 1..20 (as many as the codes
+                     support) on the 450 training codes of digit 7: the Class sampler's inspector
 
 The model is an MLP VAE with a 32-d latent trained briefly here, unless --run points at a run.
 
@@ -35,6 +37,7 @@ from gen_core.latent import (  # noqa: E402
     projector_export,
 )
 from gen_core.run import checkpoint  # noqa: E402
+from gen_core.sampling import information_criteria  # noqa: E402
 from gen_core.run.start import dataset_for_run, prepare_training  # noqa: E402
 from gen_core.training import TrainConfig  # noqa: E402
 from bench_latency import timed  # noqa: E402  (this folder is on the path when run as a script)
@@ -82,12 +85,21 @@ def main() -> None:
             latent_neighbours(latent_map.latents[7], train_latents, dataset.train_labels, k=8)
             pixel_neighbours(test_images[7], dataset.train_images, dataset.train_labels, k=8)
 
+        sevens = train_latents[dataset.train_labels == 7].numpy()
+
+        def mixture_criteria() -> dict:
+            return information_criteria(sevens, range(1, 21), "full")
+
+        criteria = mixture_criteria()
         results = {"device": device_label("cpu"), "test_images": len(test_images),
                    "train_images": len(dataset.train_images), "latent_dim": model.latent_dim,
                    "zip_bytes": len(export()),
                    "projector_export": summary(timed(export, max(3, args.repeats // 4))),
                    "posterior_view": summary(timed(posterior_view, args.repeats)),
-                   "neighbour_query": summary(timed(neighbour_query, args.repeats))}
+                   "neighbour_query": summary(timed(neighbour_query, args.repeats)),
+                   "mixture_criteria": {**summary(timed(mixture_criteria, max(3, args.repeats // 8))),
+                                        "codes": len(sevens), "ks_fitted": len(criteria["bic"]),
+                                        "best_k": criteria["best_k"]}}
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
