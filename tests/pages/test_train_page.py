@@ -174,7 +174,8 @@ def test_a_finished_gan_shows_the_classes_it_draws_and_its_discriminator_at_a_ch
     assert charts[2]["data"][1]["y"] == epochs[1]["d_histogram"]["fake"], "the latest epoch first"
     at.select_slider(key="jobs_histogram_at_done").set_value(1).run()
     histogram = json.loads(at.get("plotly_chart")[2].proto.spec)
-    assert histogram["data"][0]["y"] == epochs[0]["d_histogram"]["real"] and "epoch 1" in histogram["layout"]["title"]["text"]
+    assert histogram["data"][0]["y"] == epochs[0]["d_histogram"]["real"]
+    assert "epoch 1" in histogram["layout"]["title"]["text"]
 
 
 def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_place(empty_root):

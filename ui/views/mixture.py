@@ -24,7 +24,8 @@ def criteria_figure(criteria: dict, height: int = 340) -> go.Figure:
                                     name=name.upper(), line={"color": colour},
                                     hovertemplate=f"K = %{{x}}: {name.upper()} %{{y:.1f}}<extra></extra>"))
     figure.add_trace(go.Scatter(x=[best], y=[criteria["bic"][best]], mode="markers+text", name=f"best K = {best}",
-                                marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": BEST_COLOUR}},
+                                marker={"size": 16, "color": "rgba(0,0,0,0)",
+                                        "line": {"width": 3, "color": BEST_COLOUR}},
                                 text=[f"K = {best}"], textposition="top center", textfont={"color": BEST_COLOUR},
                                 hovertemplate="lowest BIC: K = %{x}<extra></extra>"))
     figure.update_xaxes(title_text="components K", dtick=1 if len(ks) <= 25 else None)
