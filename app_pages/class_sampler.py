@@ -40,6 +40,7 @@ LAYOUTS = {"rows": "A row per class", "one": "One class"}
 MAX_CLASS_ROWS = 20     # rows of a "row per class" drawing; the rest one class at a time
 PER_ROW = 10            # samples per row when one class (or no class) fills several rows
 STORE_SIZE = 8          # fitted samplers kept per run
+MAX_CURVE_K = 50        # the inspector's curve fits one mixture per K: a link may not ask the server for 250
 
 
 @st.cache_data(show_spinner="Encoding the training set…", max_entries=2)
@@ -164,7 +165,7 @@ URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOI
               UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000),
               UrlParam("inspect", INSPECT_KEY, "bool"),
               UrlParam("mixture_class", INSPECT_CLASS_KEY, "choice", choices=tuple(all_classes)),
-              UrlParam("kmax", LARGEST_K_KEY, "int", 1, MAX_COMPONENTS),
+              UrlParam("kmax", LARGEST_K_KEY, "int", 1, MAX_CURVE_K),
               UrlParam("component", COMPONENT_KEY, "int", 0, MAX_COMPONENTS - 1)]
 counts = [int((fit_labels == label).sum()) for label in all_classes] if labelled else [len(fit_latents)]
 limits = component_limits(counts, fit_latents.shape[1])
@@ -333,8 +334,9 @@ if kind == "gmm":
                                             else all_classes[0])
                 inspected = st.selectbox("Class", all_classes, format_func=class_name, key=INSPECT_CLASS_KEY,
                                          width=160)
-            largest_k = st.number_input("Largest K on the curve", 1, MAX_COMPONENTS, key=LARGEST_K_KEY, width=200,
-                                        help="BIC and AIC are computed for K = 1 up to this.")
+            largest_k = st.number_input("Largest K on the curve", 1, MAX_CURVE_K, key=LARGEST_K_KEY, width=200,
+                                        help=f"BIC and AIC are computed for K = 1 up to this (at most {MAX_CURVE_K} "
+                                             "here; `python -m gen_core gmm` goes further).")
         codes = fit_latents[fit_labels == inspected] if labelled else fit_latents
         covariance = fit_settings["covariance_type"]
         supported = max_components(len(codes), codes.shape[1], covariance)

@@ -172,6 +172,9 @@ def test_a_hostile_component_in_the_link_is_refused_clearly(trained_runs):
         assert not at.exception and not at.error
         assert f"component={hostile!r} ({reason})" in page_text(at).replace("\\", "")  # link values are escaped
         assert at.selectbox(key="class_sampler_component").value == 0
+    at = open_page("class_sampler", trained_runs["ae"], query={**INSPECTOR_LINK, "kmax": "250"})
+    assert "kmax='250' (outside 1 to 50)" in page_text(at).replace("\\", "")
+    assert at.number_input(key="class_sampler_largest_k").value == 20, "the default curve, not 250 fits"
 
 
 def test_the_curve_stops_at_the_largest_k_the_class_supports(trained_runs, monkeypatch):
