@@ -10,18 +10,21 @@ from functools import partial
 
 import streamlit as st
 
-from gen_core.errors import GenCoreError
+from gen_core.errors import GenCoreError, SamplerError
 from gen_core.images import make_grid_image, png_bytes, side_by_side
-from gen_core.latent import encode_dataset
+from gen_core.latent import decode_latents, encode_dataset
 from gen_core.limits import MAX_CLASSES
 from gen_core.metrics.novelty import nearest_matches_by_row, novelty_baseline
 from gen_core.sampling import (COVARIANCE_TYPES, MAX_COMPONENTS, SAMPLER_TITLES, TooManyComponentsError,
-                               component_limits, draw_class_rows, fit_sampler)
+                               component_limits, draw_class_rows, fit_sampler, information_criteria,
+                               max_components)
 from ui import presentation, url_state
+from ui.boundary import public_message
 from ui.explore_widgets import run_key
 from ui.model_notes import class_check_notes, training_note
 from ui.state import active_dataset, require_active_run, user_errors
 from ui.url_state import UrlParam
+from ui.views.mixture import criteria_figure, weights_figure
 from ui.views.pictures import display_upscale
 from ui.text import plain
 
@@ -29,10 +32,15 @@ SAMPLER_CHOICES = {name: SAMPLER_TITLES[name] for name in ("gmm", "gaussian", "p
 KIND_KEY = "class_sampler_kind"
 COMPONENTS_KEY = "class_sampler_components"
 COVARIANCE_KEY = "class_sampler_covariance"
+INSPECT_KEY = "class_sampler_inspect"
+INSPECT_CLASS_KEY = "class_sampler_inspect_class"
+LARGEST_K_KEY = "class_sampler_largest_k"
+COMPONENT_KEY = "class_sampler_component"
 LAYOUTS = {"rows": "A row per class", "one": "One class"}
 MAX_CLASS_ROWS = 20     # rows of a "row per class" drawing; the rest one class at a time
 PER_ROW = 10            # samples per row when one class (or no class) fills several rows
 STORE_SIZE = 8          # fitted samplers kept per run
+MAX_CURVE_K = 50        # the inspector's curve fits one mixture per K: a link may not ask the server for 250
 
 
 @st.cache_data(show_spinner="Encoding the training set…", max_entries=2)
@@ -69,6 +77,18 @@ def _fitted_sampler(run, kind: str, settings: dict, latents, labels):
             store.popitem(last=False)
     store.move_to_end(key)
     return store[key]
+
+
+@st.cache_data(show_spinner="Fitting a mixture for each K…", max_entries=16)
+def _criteria(path: str, mtime: float, label, largest_k: int, covariance: str, _codes) -> dict:
+    """BIC and AIC for K = 1..largest_k of one class's codes (cached per run, class and settings)."""
+    return information_criteria(_codes, range(1, largest_k + 1), covariance, seed=0)
+
+
+@st.cache_data(show_spinner="Decoding the component means…", max_entries=16)
+def _decoded_means(path: str, mtime: float, label, fit_key: tuple, _model, _means):
+    """The decoded mean of each component of one class's fitted mixture (cached per run, class and fit)."""
+    return decode_latents(_model, _means)
 
 
 def _use_components(value: int) -> None:
@@ -142,11 +162,16 @@ URL_PARAMS = [UrlParam("sampler", KIND_KEY, "choice", choices=tuple(SAMPLER_CHOI
               UrlParam("class", "class_sampler_class", "choice", choices=tuple(all_classes)),
               UrlParam("n", "class_sampler_per_class", "int", 1, 16),
               UrlParam("total", "class_sampler_total", "int", 1, 100),
-              UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000)]
+              UrlParam("seed", "class_sampler_seed", "int", 0, 1_000_000),
+              UrlParam("inspect", INSPECT_KEY, "bool"),
+              UrlParam("mixture_class", INSPECT_CLASS_KEY, "choice", choices=tuple(all_classes)),
+              UrlParam("kmax", LARGEST_K_KEY, "int", 1, MAX_CURVE_K),
+              UrlParam("component", COMPONENT_KEY, "int", 0, MAX_COMPONENTS - 1)]
 counts = [int((fit_labels == label).sum()) for label in all_classes] if labelled else [len(fit_latents)]
 limits = component_limits(counts, fit_latents.shape[1])
 for key, value in ((KIND_KEY, "gmm"), (COMPONENTS_KEY, min(10, limits["full"])), ("class_sampler_layout", "rows"),
-                   ("class_sampler_per_class", 8), ("class_sampler_total", 30), ("class_sampler_seed", 0)):
+                   ("class_sampler_per_class", 8), ("class_sampler_total", 30), ("class_sampler_seed", 0),
+                   (LARGEST_K_KEY, 20), (COMPONENT_KEY, 0)):
     st.session_state.setdefault(key, value)
 url_state.restore(URL_PARAMS)
 
@@ -293,5 +318,71 @@ if row_matches:
 grid = side_by_side(rows, upscale=2)
 st.download_button("Download samples (PNG)", partial(png_bytes, grid), file_name="class-samples.png",
                    mime="image/png", icon=":material/download:", key="class_sampler_download", on_click="ignore")
+
+# -- inside one class's mixture ---------------------------------------------------------------
+if kind == "gmm":
+    st.subheader("Inside one class's mixture")
+    inspect = st.toggle("Inspect one class's mixture", key=INSPECT_KEY,
+                        help="How many Gaussians the class needs (BIC and AIC over K), the weight and decoded "
+                             "mean of each component, and samples from one component only.")
+    if inspect:
+        with presentation.settings("Mixture inspector settings"), st.container(horizontal=True,
+                                                                                 vertical_alignment="bottom"):
+            inspected = None
+            if labelled:
+                st.session_state.setdefault(INSPECT_CLASS_KEY, chosen_class if chosen_class is not None
+                                            else all_classes[0])
+                inspected = st.selectbox("Class", all_classes, format_func=class_name, key=INSPECT_CLASS_KEY,
+                                         width=160)
+            largest_k = st.number_input("Largest K on the curve", 1, MAX_CURVE_K, key=LARGEST_K_KEY, width=200,
+                                        help=f"BIC and AIC are computed for K = 1 up to this (at most {MAX_CURVE_K} "
+                                             "here; `python -m gen_core gmm` goes further).")
+        codes = fit_latents[fit_labels == inspected] if labelled else fit_latents
+        covariance = fit_settings["covariance_type"]
+        supported = max_components(len(codes), codes.shape[1], covariance)
+        who = f"Class {class_name(inspected)}" if labelled else "The training set"
+        if largest_k > supported:
+            st.info(f"{who} has {len(codes):,} codes in {codes.shape[1]} dimensions: with {covariance} "
+                    f"covariances that supports at most K = {supported}, so the curve stops there.")
+        criteria = None
+        with user_errors("The information criteria could not be computed: "):
+            criteria = _criteria(*run_key(run), inspected, int(min(largest_k, supported)), covariance, codes)
+        if criteria is not None:
+            best_k = criteria["best_k"]
+            st.plotly_chart(presentation.style_figure(criteria_figure(criteria)), width="stretch",
+                            key="class_sampler_criteria")
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.markdown(f"Lowest BIC at **K = {best_k}**; the mixtures above use K = {sampler.n_components}.")
+                if best_k != sampler.n_components:
+                    st.button(f"Use K = {best_k}", key="class_sampler_use_best", on_click=_use_components,
+                              args=(best_k,), icon=":material/auto_fix_high:")
+            presentation.note("BIC and AIC weigh how well a mixture fits the codes against how many numbers it "
+                              "needs; lower is better. BIC charges more per component, so it picks a smaller K.")
+        mixture = sampler.mixture_of(inspected if labelled else None)
+        count = len(mixture.weights_)
+        requested = st.session_state.get(COMPONENT_KEY, 0)
+        try:
+            sampler.one_component(requested)
+        except SamplerError as error:  # a link's component, or one left over from a larger K
+            st.error(f"{public_message(error)} Showing component 0 instead.")
+            st.session_state[COMPONENT_KEY] = 0
+        with presentation.settings("Component"):
+            component = st.selectbox("Component", list(range(count)), key=COMPONENT_KEY, width=260,
+                                     format_func=lambda index: f"{index} (weight {mixture.weights_[index]:.3f})")
+        st.markdown(f"**Weight of each of the {count} components**")
+        st.plotly_chart(presentation.style_figure(weights_figure(mixture.weights_, chosen=component)),
+                        width="stretch", key="class_sampler_weights")
+        upscale = display_upscale(model.image_shape, 64 if presentation.is_on() else 36)
+        with user_errors("The component means could not be decoded: "):
+            means = _decoded_means(*run_key(run), inspected, tuple(sorted(fit_settings.items())), model,
+                                   mixture.means_)
+            st.markdown("**Each component's mean, decoded** (components 0 to "
+                        f"{count - 1}, left to right)")
+            st.image(make_grid_image(means, nrow=min(count, 2 * PER_ROW), upscale=upscale), output_format="PNG")
+        with user_errors("Sampling one component failed: "):
+            drawn = draw_class_rows(model, sampler.one_component(component), PER_ROW,
+                                    [inspected if labelled else None], seed=seed)[0]
+            st.markdown(f"**{PER_ROW} samples from component {component} only**")
+            st.image(make_grid_image(drawn, nrow=PER_ROW, upscale=upscale), output_format="PNG")
 url_state.publish(URL_PARAMS)
 url_state.link_box()

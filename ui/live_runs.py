@@ -68,15 +68,22 @@ def _grid_image(path: str, mtime: float) -> Image.Image | None:
 def run_family(run: LiveRun) -> str:
     """The run's model family from its settings ("" until the worker has written them, or when they
     are unreadable): read once per settings file, not with every progress update."""
-    return _run_family(str(run.run_dir), _mtime(run.run_dir / layout.CONFIG_FILE))
+    return _run_model(str(run.run_dir), _mtime(run.run_dir / layout.CONFIG_FILE))[0]
+
+
+def run_latent_dim(run: LiveRun) -> int | None:
+    """The run's latent size from its settings (None while unknown), read as ``run_family`` is."""
+    return _run_model(str(run.run_dir), _mtime(run.run_dir / layout.CONFIG_FILE))[1]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _run_family(path: str, mtime: float) -> str:
+def _run_model(path: str, mtime: float) -> tuple[str, int | None]:
     try:
-        return checkpoint.read_config(Path(path))["family"]
+        config = checkpoint.read_config(Path(path))
     except (OSError, GenCoreError):
-        return ""
+        return "", None
+    latent_dim = config["model"].get("latent_dim")
+    return config["family"], latent_dim if isinstance(latent_dim, int) else None
 
 
 def run_folders() -> list[Path]:

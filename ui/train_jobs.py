@@ -26,11 +26,12 @@ from gen_core.serve.budget import JobCost, budget_problems, estimate_cost
 from gen_core.serve.classroom import ClassroomError, check_job_limits
 from gen_core.training.events import FINAL_STATUSES, RunStatus
 from ui import classroom, presentation, state
-from ui.live_runs import grid_image, live_run, queue, run_family, training_runs
+from ui.live_runs import grid_image, live_run, queue, run_family, run_latent_dim, training_runs
 from ui.model_notes import latest_grid_caption
 from ui.text import plain
 from ui.train_widgets import dataset_rows, enlarged, format_duration, make_active
-from ui.views.loss_charts import loss_curves_figure
+from ui.views.gan_players import class_shares_figure, d_histogram_figure, histogram_epochs
+from ui.views.loss_charts import kl_schedule_figure, loss_curves_figure
 
 WATCHED = "jobs_watched_run"  # run folder of this session's newest job: made active when it ends
 JUST_ENDED = "jobs_just_ended"  # that run's folder, for the one rerun that announces the result
@@ -231,6 +232,13 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
                                         titles=getattr(family_class(run_family(run)), "loss_titles", None))
             st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
                             config={"displayModeBar": False})
+            schedule = kl_schedule_figure(run.epochs, latent_dim=run_latent_dim(run))
+            if schedule is not None:
+                st.plotly_chart(presentation.style_figure(schedule), width="stretch", key=f"jobs_kl_schedule_{key}",
+                                config={"displayModeBar": False})
+                presentation.note("Active units: latent dimensions whose posterior mean still varies over the test "
+                                  "images (variance above 0.01); the others are ignored by the decoder. Beta: the "
+                                  "KL term's weight each epoch, rising from 0 during a KL warm-up.")
         else:
             st.caption("The loss curves appear after the first logged batches.")
     with samples_col:
@@ -241,6 +249,31 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
                      caption=latest_grid_caption(run_family(run), run.samples_epoch, current))
         else:
             st.caption("A sample grid appears after the first epoch.")
+    two_players(run, key)
+
+
+def two_players(run: live.LiveRun, key: str) -> None:
+    """A GAN at its grid epochs: the classes among its fixed-noise samples over training, and the
+    discriminator's beliefs on real and generated images at a chosen epoch (nothing for other runs)."""
+    shares = class_shares_figure(run.epochs)
+    epochs = histogram_epochs(run.epochs)
+    if shares is None and not epochs:
+        return
+    shares_col, histogram_col = st.columns(2)
+    if shares is not None:
+        shares_col.plotly_chart(presentation.style_figure(shares), width="stretch", key=f"jobs_class_shares_{key}",
+                                config={"displayModeBar": False})
+    if epochs:
+        with histogram_col:
+            chosen = epochs[-1]
+            if len(epochs) > 1:
+                chosen = st.select_slider("Epoch", epochs, value=epochs[-1], key=f"jobs_histogram_at_{key}", width=300)
+            st.plotly_chart(presentation.style_figure(d_histogram_figure(run.epochs, chosen)), width="stretch",
+                            key=f"jobs_d_histogram_{key}", config={"displayModeBar": False})
+    presentation.note("At each sample-grid epoch: a classifier's share of each digit among the samples from the "
+                      "fixed noise (one digit taking over is mode collapse), and how many real and generated images "
+                      "the discriminator believes real with each probability: far apart, the discriminator is "
+                      "winning; on top of each other, the generator has caught up.")
 
 
 def waiting_panel(view: jobs.JobView) -> None:

@@ -20,6 +20,7 @@ from gen_core.cli.flags import add_setting_flags, given_settings, run_path
 from gen_core.data import dataset_names, dataset_options
 from gen_core.device import pick_device
 from gen_core.errors import GenCoreError
+from gen_core.metrics.classes import digit_share_scorer
 from gen_core.metrics.final import measure_finished_run
 from gen_core.models import FAMILIES
 from gen_core.models.presets import PRESETS
@@ -176,6 +177,8 @@ def _resume(run_dir: Path, extra_epochs: int, device: str, evaluate: bool, train
 
 def _train_and_measure(run: TrainingRun, evaluate: bool) -> int:
     writer, trainer = run.writer, run.trainer
+    if trainer.model.is_adversarial and trainer.group.is_main:
+        trainer.class_shares = _digit_shares(run)
     status = _fit_with_bar(run)
     scoring = status == 0 and evaluate and trainer.group.is_main  # under torchrun, rank 0 scores
     if scoring and writer.should_stop():
@@ -188,6 +191,17 @@ def _train_and_measure(run: TrainingRun, evaluate: bool) -> int:
                   f"({type(error).__name__}: {error}); score it later with "
                   f"`python -m gen_core eval {run.run_dir}`", file=sys.stderr)
     return status
+
+
+def _digit_shares(run: TrainingRun):
+    """For a GAN on digits, the classifier that records mode coverage at grid epochs (the metrics'
+    own, cached in the runs folder); None for other data, or when it cannot be had."""
+    try:
+        return digit_share_scorer(run.trainer.dataset, run.run_dir.parent if run.run_dir else None,
+                                  run.trainer.device)
+    except GenCoreError as error:  # the run trains anyway: the shares are extra
+        print(f"warning: mode coverage per epoch is not recorded ({error})", file=sys.stderr)
+        return None
 
 
 def _fit_with_bar(run: TrainingRun) -> int:

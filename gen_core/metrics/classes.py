@@ -7,8 +7,15 @@ for real test images.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import torch
+
+from gen_core.data.base import ImageDataset
+from gen_core.data.embedded import DIGIT_CLASS_NAMES
+from gen_core.metrics.features import load_or_train_feature_net, predict_classes
 
 COVERED_SHARE = 0.1  # a class counts as covered if it gets at least 10% of its real share
 
@@ -45,3 +52,15 @@ def mode_coverage(sample_predictions: torch.Tensor, real_predictions: torch.Tens
     covered = int(np.sum(sample_share[present] >= COVERED_SHARE * real_share[present]))
     return {"kl": kl, "covered": covered, "classes": int(present.sum()),
             "sample_share": sample_share.tolist(), "real_share": real_share.tolist()}
+
+
+def digit_share_scorer(dataset: ImageDataset, root: Path | None = None,
+                       device: torch.device | str = "cpu") -> Callable[[torch.Tensor], list[float]] | None:
+    """For labelled digits: images -> the share of each digit the dataset's classifier sees in them
+    (sums to 1), what a GAN's history records at grid epochs. None for other data. The classifier is
+    the one the metrics use, cached under ``root`` (trained there once if it is missing)."""
+    if not dataset.has_labels or dataset.test_labels is None or list(dataset.class_names) != DIGIT_CLASS_NAMES:
+        return None
+    net = load_or_train_feature_net(dataset, root, device).net
+    count = len(DIGIT_CLASS_NAMES)
+    return lambda images: class_histogram(predict_classes(net, images), count).tolist()

@@ -109,6 +109,11 @@ class GenerativeModel(nn.Module):
         and beta); computed on at most a thousand test images."""
         return {}
 
+    def grid_statistics(self, noise: torch.Tensor, real_images: torch.Tensor) -> dict:
+        """What the history records at grid epochs besides the grid, from the fixed noise and the fixed
+        test images (a GAN's histograms of D(x) and D(G(z))); called in eval mode without gradients."""
+        return {}
+
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": self.adam(self.parameters(), lr)}
 

@@ -22,6 +22,7 @@ from gen_core.models.config import DISC_CHANNELS, DROPOUT, LATENT_DIM, check_ima
 from gen_core.settings import Setting, check_settings
 
 DCGAN_MNIST_FULL_SIZE = {"gen_channels": (256, 128), "disc_channels": (56, 112, 224), "latent_dim": 100}
+D_HISTOGRAM_BINS = 20  # equal bins of D's belief over 0..1, recorded at grid epochs
 
 
 def default_gen_channels(image_shape) -> tuple[int, ...]:
@@ -91,6 +92,17 @@ class Discriminator(nn.Module):
         return self.head(self.features(x_signed)).squeeze(1)
 
 
+@torch.no_grad()
+def discriminator_histogram(discriminator: Discriminator, real_images: torch.Tensor, fake_images: torch.Tensor,
+                            bins: int = D_HISTOGRAM_BINS) -> dict[str, list[int]]:
+    """How many real and how many generated images (both in [0, 1]) the discriminator believes real
+    with each probability, counted in ``bins`` equal bins over 0..1: D(x) and D(G(z)) at a glance."""
+    def counts(images: torch.Tensor) -> list[int]:
+        beliefs = torch.sigmoid(discriminator(to_signed(images)).float())
+        return torch.histc(beliefs, bins=bins, min=0.0, max=1.0).long().tolist()
+    return {"real": counts(real_images), "fake": counts(fake_images)}
+
+
 class DCGAN(GenerativeModel):
     family = "dcgan"
     label, a_label = "DCGAN", "a DCGAN"
@@ -107,6 +119,9 @@ class DCGAN(GenerativeModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return (self.generator(z).float() + 1) / 2
+
+    def grid_statistics(self, noise: torch.Tensor, real_images: torch.Tensor) -> dict:
+        return {"d_histogram": discriminator_histogram(self.discriminator, real_images, self.decode(noise))}
 
     def make_optimizers(self, lr: float):
         # Radford et al.: Adam with beta1 = 0.5 keeps the two-player game from oscillating.

@@ -17,7 +17,7 @@ import torch
 
 from gen_core.models.blocks import adversarial_loss, kl_to_standard_normal, reparameterize, to_signed
 from gen_core.models.config import ARCH, BETA, DISC_CHANNELS, DROPOUT, EncoderDecoderConfig
-from gen_core.models.dcgan import Discriminator
+from gen_core.models.dcgan import Discriminator, discriminator_histogram
 from gen_core.models.losses import reconstruction_loss
 from gen_core.models.vae import GaussianEncoderDecoder
 from gen_core.settings import Setting
@@ -49,6 +49,9 @@ class VAEGAN(GaussianEncoderDecoder):
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__(config)
         self.discriminator = Discriminator(config.image_shape, config.disc_channels, config.dropout)
+
+    def grid_statistics(self, noise: torch.Tensor, real_images: torch.Tensor) -> dict:
+        return {"d_histogram": discriminator_histogram(self.discriminator, real_images, self.decode(noise))}
 
     def _encoder_parameters(self):
         return [*self.encoder_features.parameters(), *self.to_mu.parameters(), *self.to_logvar.parameters()]

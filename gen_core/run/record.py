@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gen_core.errors import CheckpointError, GenCoreError
-from gen_core.limits import MAX_EPOCHS, MAX_GRID_IMAGES, check_model_size
+from gen_core.limits import MAX_CLASSES, MAX_EPOCHS, MAX_GRID_IMAGES, check_model_size
 from gen_core.models import FAMILIES, make_config
 from gen_core.run.layout import CONFIG_FILE, HISTORY_FILE
 from gen_core.training.config import TrainConfig
@@ -37,6 +37,11 @@ HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics", "compute")
 TRAINING_RECORD_KEYS = {"world_size": 4096, "total_batch_size": 2**24}
 LEGACY_TRAINING_KEYS = ("mixed_precision",)  # written before ``precision`` replaced it; ignored
 MAX_COMPUTE_ENTRIES = 10_000  # one per training session (start and every resume)
+# What a GAN's epoch entry holds at grid epochs besides numbers (Trainer.grid_statistics): the share of
+# each class among the fixed-noise samples, and counts of D(x) and D(G(z)) in equal bins over 0..1.
+GRID_STATISTICS = ("class_shares", "d_histogram")
+MAX_HISTOGRAM_BINS = 100
+SHARES_SUM_TOLERANCE = 1e-3  # a hand-edited file may round its shares
 METRIC_ENTRY_KEYS = ("metrics", "unavailable", "details", "settings", "epochs_trained", "seconds", "evaluated_at")
 
 
@@ -185,13 +190,42 @@ def check_history(history) -> dict:
     if len(checked["epochs"]) > MAX_EPOCHS:
         raise RecordError(f"{where} lists more than {MAX_EPOCHS:,} epochs")
     for index, entry in enumerate(checked["epochs"]):
-        _numbers_entry(entry, f"{where}: epochs[{index}]")
-        _whole(entry.get("epoch"), f"{where}: epochs[{index}].epoch", 1, MAX_EPOCHS)
+        place = f"{where}: epochs[{index}]"
+        if type(entry) is dict and any(key in entry for key in GRID_STATISTICS):
+            check_grid_statistics(entry, place)
+            entry = {key: value for key, value in entry.items() if key not in GRID_STATISTICS}
+        _numbers_entry(entry, place)
+        _whole(entry.get("epoch"), f"{place}.epoch", 1, MAX_EPOCHS)
     for index, entry in enumerate(checked["steps"]):
         _numbers_entry(entry, f"{where}: steps[{index}]")
     _check_metrics(checked["metrics"])
     _check_compute(checked.get("compute", []))
     return checked
+
+
+def check_grid_statistics(entry: dict, where: str) -> None:
+    """A GAN's grid-epoch records: class shares from 0 to 1 that sum to 1, and two histograms (real,
+    fake) of the same number of bins holding whole, non-negative image counts."""
+    if "class_shares" in entry:
+        shares, place = entry["class_shares"], f"{where}.class_shares"
+        if (type(shares) is not list or not 1 <= len(shares) <= MAX_CLASSES
+                or any(type(share) not in (int, float) or not 0 <= share <= 1 for share in shares)):
+            raise RecordError(f"{place} must be a list of 1 to {MAX_CLASSES} shares from 0 to 1, not {_short(shares)}")
+        if abs(sum(shares) - 1) > SHARES_SUM_TOLERANCE:
+            raise RecordError(f"{place} must sum to 1 (every class's share of the samples), not {sum(shares):.4g}")
+    if "d_histogram" in entry:
+        histogram, place = entry["d_histogram"], f"{where}.d_histogram"
+        _expect(histogram, dict, place, "an object with the real and the fake images' counts")
+        if sorted(histogram) != ["fake", "real"]:
+            raise RecordError(f"{place} must hold exactly 'real' and 'fake', not {_short(sorted(map(str, histogram)))}")
+        for side in ("real", "fake"):
+            counts = histogram[side]
+            if (type(counts) is not list or not 1 <= len(counts) <= MAX_HISTOGRAM_BINS
+                    or any(type(count) is not int or count < 0 for count in counts) or sum(counts) > MAX_GRID_IMAGES):
+                raise RecordError(f"{place}.{side} must be a list of 1 to {MAX_HISTOGRAM_BINS} image counts (whole "
+                                  f"numbers from 0, at most {MAX_GRID_IMAGES:,} together), not {_short(counts)}")
+        if len(histogram["real"]) != len(histogram["fake"]):
+            raise RecordError(f"{place}: real and fake must have the same number of bins")
 
 
 def _check_compute(sessions) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -107,6 +108,32 @@ class ClassMixtureSampler(LatentSampler):
                 progress((position + 1) / len(by_class), f"Fitted the mixture for class {label} "
                                                          f"({position + 1} of {len(by_class)})")
         return self
+
+    def mixture_of(self, label: int | None = None) -> GaussianMixture:
+        """The fitted mixture of class ``label`` (its ``weights_``, ``means_``, ``covariances_``); None
+        for a sampler fitted without labels, whose codes form one group."""
+        if not hasattr(self, "mixtures_"):
+            raise SamplerError("This ClassMixtureSampler has not been fitted yet; fit it to latents first.")
+        if label is None and len(self.mixtures_) == 1:
+            return self.mixtures_[0]
+        if label is None or int(label) not in set(self.classes_.tolist()):
+            raise SamplerError(f"There is no class {label}; the classes are {', '.join(map(str, self.classes_))}.")
+        return self.mixtures_[int(np.searchsorted(self.classes_, int(label)))]
+
+    def one_component(self, component: int) -> "ClassMixtureSampler":
+        """A copy of this fitted sampler that draws from component ``component`` of each class's
+        mixture only; the fitted mixtures are shared, not refitted."""
+        try:
+            index = int(component)
+        except (TypeError, ValueError):
+            raise SamplerError(f"A component is a whole number from 0 to {int(self.n_components) - 1}; "
+                               f"got {component!r}.") from None
+        if not 0 <= index < int(self.n_components):
+            raise SamplerError(f"There is no component {index}: with K = {self.n_components} they are "
+                               f"numbered 0 to {int(self.n_components) - 1}.")
+        chosen = copy.copy(self)
+        chosen.component = index
+        return chosen
 
     def _draw(self, label: int, count: int, rng: np.random.Generator) -> np.ndarray:
         index = int(np.searchsorted(self.classes_, label))

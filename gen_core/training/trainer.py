@@ -71,6 +71,9 @@ class Trainer:
         generator = torch.Generator().manual_seed(config.seed)
         self.fixed_noise = torch.randn(config.sample_count, model.latent_dim, generator=generator).to(self.device)
         self.fixed_images = self.test_images[:config.sample_count]
+        # images -> the share of each class a classifier sees in them; given by whoever has one (the train
+        # command, for a GAN on digits), it records mode coverage at grid epochs
+        self.class_shares: Callable[[torch.Tensor], list[float]] | None = None
         self._emit = _ignore
 
     def _place_data(self) -> None:
@@ -112,6 +115,8 @@ class Trainer:
                 entry = self._end_epoch(epoch, sums, time.perf_counter() - epoch_start)
                 # grid: the fixed noise decoded, at the chosen epochs and when stopping
                 grid = self.sample_grid() if (epoch in grid_epochs or stopped) and self.group.is_main else None
+                if grid is not None:
+                    entry.update(self.grid_statistics())
                 # checkpoint: listeners save weights, optimisers and history after every epoch
                 emit(Epoch(self.snapshot(), entry, grid, self._save_point()))
                 self._saved_epochs = list(self.history["epochs"])
@@ -238,6 +243,20 @@ class Trainer:
         self.model.eval()
         try:
             return self.model.preview(self.fixed_noise, self.fixed_images.to(self.device)).float().cpu()
+        finally:
+            self.model.train()
+
+    @torch.no_grad()
+    def grid_statistics(self) -> dict:
+        """The model's own (a GAN's D(x) and D(G(z)) histograms) and, for a GAN given ``class_shares``,
+        the share of each class among the fixed-noise samples: a collapse shows as one class taking over."""
+        self.model.eval()
+        try:
+            statistics = self.model.grid_statistics(self.fixed_noise, self.fixed_images.to(self.device))
+            if self.class_shares is not None and self.model.is_adversarial:
+                samples = self.model.decode(self.fixed_noise).float()
+                statistics["class_shares"] = [float(share) for share in self.class_shares(samples)]
+            return statistics
         finally:
             self.model.train()
 

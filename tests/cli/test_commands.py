@@ -178,6 +178,21 @@ def test_eval_json_prints_one_object_with_the_metrics(trained_run, capsys):
     assert report["family"] == "ae" and report["sampler"] == "prior"
     assert 0 < report["metrics"]["ssim"] <= 1
     assert "elbo" in report["unavailable"]  # a plain autoencoder has no ELBO, and says why
+    assert "active_units" in report["unavailable"] and "active_units" not in report["metrics"]
+
+
+def test_eval_json_reports_a_vae_s_active_units(tmp_path, capsys):
+    out = tmp_path / "vae-digits"
+    assert _train(out, "--model", "vae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4",
+                  "--no-eval") == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--json", "--samples", "20", "--iwae-k", "2", "--class-samples", "2",
+                 "--no-inception"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    units = report["metrics"]["active_units"]
+    assert isinstance(units, int) and 0 <= units <= 4
+    # the test set is under a thousand images: the history's last epoch counted the same ones
+    assert units == checkpoint.read_history(out)["epochs"][-1]["active_units"]
 
 
 def test_datasets_lists_the_registry_with_offline_availability(capsys):

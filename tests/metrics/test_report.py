@@ -109,6 +109,24 @@ def test_a_gan_report_says_why_encoder_metrics_are_missing(runs, vae_reports, fe
         evaluate_run(runs["dcgan"], sampler="gmm", **SMALL)
 
 
+def test_every_family_reports_its_c2st_accuracy_with_its_interval(runs, vae_reports, feature_root, tmp_path):
+    """A classifier told to separate real test images from samples: every family is scored by it."""
+    reports = {"vae": vae_reports[0]["prior"], "vae gmm": vae_reports[0]["gmm"],
+               "dcgan": evaluate_run(runs["dcgan"], feature_net_root=feature_root, **SMALL)}
+    for family, settings in (("ae", {"hidden": (32,), "latent_dim": 4}),
+                             ("vaegan", {"conv_channels": (8,), "disc_channels": (8,), "latent_dim": 4})):
+        trainer = prepare_training(family, settings, "digits", TrainConfig(epochs=1, batch_size=64, device="cpu"),
+                                   root=tmp_path, name=family)
+        trainer.fit()
+        reports[family] = evaluate_run(trainer.run_dir, feature_net_root=feature_root, **SMALL)
+    for name, report in reports.items():
+        accuracy = report["metrics"]["c2st_accuracy"]
+        low, high = report["details"]["c2st"]["interval"]
+        assert 0 <= low <= accuracy <= high <= 1, name
+        assert "c2st_accuracy" in report["descriptions"], name
+    assert {report["family"] for report in reports.values()} == {"ae", "vae", "dcgan", "vaegan"}
+
+
 # -- what the scores say about a trained model ---------------------------------------------------
 def test_a_trained_autoencoder_draws_the_class_asked_for_and_its_mixture_beats_its_prior(
         trained_digits_ae, tmp_path):

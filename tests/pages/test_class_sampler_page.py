@@ -105,3 +105,92 @@ def test_a_link_sets_the_sampler_and_the_samples(trained_runs):
     assert at.segmented_control(key="class_sampler_kind").value == "gaussian"
     assert _row_labels(at) == ["**7**"] and len(at.image) == 2
     assert at.query_params["class"] == "7" and at.query_params["sampler"] == "gaussian"
+
+
+def _charts(at) -> dict[int, dict]:
+    """The page's Plotly figures in page order: the BIC/AIC curve, then the component weights."""
+    import json
+    return {index: json.loads(chart.proto.spec) for index, chart in enumerate(at.get("plotly_chart"))}
+
+
+def _trace(figure: dict, name: str) -> dict:
+    return next(trace for trace in figure["data"] if str(trace.get("name", "")).startswith(name))
+
+
+INSPECTOR_LINK = {"k": "3", "cov": "diag", "inspect": "1", "mixture_class": "3", "kmax": "6"}
+
+
+def test_the_mixture_inspector_marks_the_lowest_bic_and_shows_each_component(trained_runs):
+    at = open_page("class_sampler", trained_runs["ae"], query=INSPECTOR_LINK)
+    assert not at.exception and not at.error
+    criteria, weights = _charts(at).values()
+    bic = _trace(criteria, "BIC")
+    assert list(bic["x"]) == [1, 2, 3, 4, 5, 6] and len(_trace(criteria, "AIC")["y"]) == 6
+    marked = _trace(criteria, "best K")
+    assert marked["y"][0] == min(bic["y"]) and bic["y"][bic["x"].index(marked["x"][0])] == marked["y"][0]
+    assert f"Lowest BIC at **K = {marked['x'][0]}**; the mixtures above use K = 3." in page_text(at)
+    bars = weights["data"][0]
+    assert list(bars["x"]) == [0, 1, 2] and abs(sum(bars["y"]) - 1) < 1e-6
+    assert "**Each component's mean, decoded** (components 0 to 2, left to right)" in page_text(at)
+    assert "**10 samples from component 0 only**" in page_text(at)
+
+
+def test_picking_a_component_draws_from_that_component_only(trained_runs, monkeypatch):
+    import gen_core.sampling
+
+    used = []
+    original = gen_core.sampling.draw_class_rows
+
+    def spy(model, sampler, n_per_row, class_labels, seed=0):
+        used.append((sampler, list(class_labels)))
+        return original(model, sampler, n_per_row, class_labels, seed=seed)
+
+    monkeypatch.setattr(gen_core.sampling, "draw_class_rows", spy)
+    at = open_page("class_sampler", trained_runs["ae"], query=INSPECTOR_LINK)
+    used.clear()
+    at.selectbox(key="class_sampler_component").set_value(2).run()
+    assert not at.exception and not at.error
+    assert "**10 samples from component 2 only**" in page_text(at)
+    one = [sampler for sampler, classes in used if getattr(sampler, "component", None) is not None]
+    assert len(one) == 1 and one[0].component == 2 and [3] in [classes for _, classes in used]
+    mixture = one[0].mixture_of(3)
+    codes, _ = one[0].sample(200, class_label=3, seed=0)
+    assert (mixture.predict(codes.double().numpy()) == 2).mean() > 0.8, "the codes come from component 2"
+    weights = _charts(at)[1]["data"][0]
+    assert weights["marker"]["color"][2] != weights["marker"]["color"][0], "the chosen bar stands out"
+
+
+def test_a_hostile_component_in_the_link_is_refused_clearly(trained_runs):
+    at = open_page("class_sampler", trained_runs["ae"], query={**INSPECTOR_LINK, "component": "7"})
+    assert not at.exception
+    assert [error.value for error in at.error] == [
+        "There is no component 7: with K = 3 they are numbered 0 to 2. Showing component 0 instead."]
+    assert at.selectbox(key="class_sampler_component").value == 0
+    assert "**10 samples from component 0 only**" in page_text(at)
+    for hostile, reason in (("999", "outside 0 to 249"), ("-1", "outside 0 to 249"), ("x'", "not a whole number")):
+        at = open_page("class_sampler", trained_runs["ae"], query={**INSPECTOR_LINK, "component": hostile})
+        assert not at.exception and not at.error
+        assert f"component={hostile!r} ({reason})" in page_text(at).replace("\\", "")  # link values are escaped
+        assert at.selectbox(key="class_sampler_component").value == 0
+    at = open_page("class_sampler", trained_runs["ae"], query={**INSPECTOR_LINK, "kmax": "250"})
+    assert "kmax='250' (outside 1 to 50)" in page_text(at).replace("\\", "")
+    assert at.number_input(key="class_sampler_largest_k").value == 20, "the default curve, not 250 fits"
+
+
+def test_the_curve_stops_at_the_largest_k_the_class_supports(trained_runs, monkeypatch):
+    import gen_core.sampling
+
+    monkeypatch.setattr(gen_core.sampling, "max_components", lambda count, dim, covariance: 4)
+    at = open_page("class_sampler", trained_runs["ae"], query=INSPECTOR_LINK)
+    assert not at.exception and not at.error
+    assert "Class 3 has 450 codes in 8 dimensions: with diag covariances that supports at most K = 4, so the " \
+           "curve stops there." in page_text(at)
+    assert list(_trace(_charts(at)[0], "BIC")["x"]) == [1, 2, 3, 4]
+
+
+def test_the_lecture_view_folds_the_inspector_settings(trained_runs):
+    at = open_page("class_sampler", trained_runs["ae"], query={**INSPECTOR_LINK, "present": "1"})
+    assert not at.exception and not at.error
+    labels = [expander.label for expander in at.expander]
+    assert "Mixture inspector settings" in labels and "Component" in labels
+    assert len(at.get("plotly_chart")) == 2

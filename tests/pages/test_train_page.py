@@ -119,12 +119,63 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert collection.list_runs(empty_root)[0].epochs_done == 1
     assert any("from-the-page" in s.value and "is trained" in s.value for s in at.success)
     assert at.session_state["active_run"] == str(run_dir)
-    assert at.get("plotly_chart"), "the finished run's loss curves are shown"
+    assert len(at.get("plotly_chart")) == 1, "the finished run's loss curves, and no KL panel for an autoencoder"
     seen = live.read_live(run_dir)
     assert seen.metrics_state == "done", seen.metrics_message
     assert set(checkpoint.read_json(run_dir / layout.HISTORY_FILE)["metrics"]) == {"prior", "gmm"}
     assert "Metrics stored with the run" in page_text(at)
     assert not at.exception
+
+
+def test_a_finished_vae_shows_its_active_units_and_beta_per_epoch(empty_root):
+    import json
+
+    at = open_page("train")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_preset").set_value("MLP VAE, latent 2").run()
+    at.number_input(key="train_fit_mlp_vae_latent_2_epochs").set_value(2)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
+    at.text_input(key="train_run_name").set_value("vae-schedule")
+    at.run()
+    at.button(key="train_start").click().run()
+    assert finish_current_job().status == "completed"
+    at.run()
+    assert not at.exception and not at.error
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 2, "the loss curves, then the KL schedule"
+    epochs = checkpoint.read_history(empty_root / "vae-schedule")["epochs"]
+    units, beta = charts[1]["data"]
+    assert units["y"] == [entry["active_units"] for entry in epochs] and units["x"] == [1, 2]
+    assert beta["y"] == [entry["beta"] for entry in epochs] and all(0 <= value <= 2 for value in units["y"])
+
+
+def test_a_finished_gan_shows_the_classes_it_draws_and_its_discriminator_at_a_chosen_epoch(empty_root):
+    import json
+
+    at = open_page("train")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_preset").set_value("DCGAN").run()
+    at.number_input(key="train_fit_dcgan_epochs").set_value(2)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.checkbox(key="train_measure").set_value(False)
+    at.text_input(key="train_run_name").set_value("gan-players")
+    at.run()
+    at.button(key="train_start").click().run()
+    assert finish_current_job().status == "completed"
+    at.run()
+    assert not at.exception and not at.error
+    epochs = checkpoint.read_history(empty_root / "gan-players")["epochs"]
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 3, "the loss curves, the classes among the samples, the discriminator's beliefs"
+    shares = charts[1]["data"]
+    assert [trace["y"] for trace in shares] == [[entry["class_shares"][digit] for entry in epochs]
+                                                for digit in range(10)]
+    assert charts[2]["data"][1]["y"] == epochs[1]["d_histogram"]["fake"], "the latest epoch first"
+    at.select_slider(key="jobs_histogram_at_done").set_value(1).run()
+    histogram = json.loads(at.get("plotly_chart")[2].proto.spec)
+    assert histogram["data"][0]["y"] == epochs[0]["d_histogram"]["real"]
+    assert "epoch 1" in histogram["layout"]["title"]["text"]
 
 
 def test_two_sessions_pressing_start_get_one_training_and_one_queued_with_its_place(empty_root):

@@ -129,3 +129,34 @@ def test_a_run_name_never_reaches_outside_the_runs_folder(good_files, tmp_runs, 
             action()
     assert (outside / "config.json").exists()
     shutil.rmtree(tmp_path / "outside")
+
+
+GOOD_GRID_EPOCH = {"epoch": 2, "train_loss": 1.0, "class_shares": [0.5, 0.25, 0.25],
+                   "d_histogram": {"real": [0, 3, 13], "fake": [10, 6, 0]}}
+
+
+@pytest.mark.parametrize("change, refused_for", [
+    ({"class_shares": [0.5, 0.6]}, "class_shares must sum to 1"),
+    ({"class_shares": [1.5, -0.5]}, "class_shares must be a list of 1 to 100 shares from 0 to 1"),
+    ({"class_shares": [float("nan"), 1.0]}, "class_shares must be a list"),
+    ({"class_shares": ["half", "half"]}, "class_shares must be a list"),
+    ({"class_shares": [True]}, "class_shares must be a list"),
+    ({"class_shares": []}, "class_shares must be a list"),
+    ({"class_shares": [0.01] * 100 + [0.0]}, "class_shares must be a list"),
+    ({"class_shares": {"0": 1.0}}, "class_shares must be a list"),
+    ({"d_histogram": [1, 2]}, "d_histogram must be an object"),
+    ({"d_histogram": {"real": [1]}}, "d_histogram must hold exactly 'real' and 'fake'"),
+    ({"d_histogram": {"real": [1], "fake": [1], "extra": [1]}}, "must hold exactly 'real' and 'fake'"),
+    ({"d_histogram": {"real": [1, -1], "fake": [0, 0]}}, "d_histogram.real must be a list of 1 to 100 image counts"),
+    ({"d_histogram": {"real": [1, 1], "fake": [0.5, 0]}}, "d_histogram.fake must be a list"),
+    ({"d_histogram": {"real": [10**9], "fake": [1]}}, "at most 10,000 together"),
+    ({"d_histogram": {"real": [0] * 101, "fake": [0] * 101}}, "d_histogram.real must be a list"),
+    ({"d_histogram": {"real": [1, 2], "fake": [3]}}, "real and fake must have the same number of bins"),
+])
+def test_a_hand_edited_gan_history_with_bad_grid_statistics_is_refused_by_field(change, refused_for):
+    assert check_history({"epochs": [GOOD_GRID_EPOCH]})["epochs"][0] == GOOD_GRID_EPOCH
+    with pytest.raises(CheckpointError, match=r"history\.json: epochs\[0\]\.") as refused:
+        check_history({"epochs": [{**GOOD_GRID_EPOCH, **change}]})
+    assert refused_for in str(refused.value)
+    with pytest.raises(CheckpointError, match="must be a number"):  # nothing else nested is let through
+        check_history({"epochs": [{**GOOD_GRID_EPOCH, "d_shares": [1.0]}]})

@@ -41,3 +41,19 @@ def test_samples_of_one_component_sit_nearer_its_mean_than_the_others():
     assert (distances.argmin(dim=1) == 1).float().mean() > 0.95
     with pytest.raises(SamplerError, match="no component 3"):
         ClassMixtureSampler(n_components=3, component=3).fit(codes)
+
+
+def test_one_component_is_a_checked_copy_sharing_the_fitted_mixtures():
+    codes = _three_clusters()
+    labels = np.arange(len(codes)) % 2  # both classes hold all three clusters
+    sampler = ClassMixtureSampler(n_components=3).fit(codes, labels)
+    chosen = sampler.one_component(2)
+    assert chosen.component == 2 and sampler.component is None
+    assert chosen.mixture_of(1) is sampler.mixture_of(1) and sampler.mixture_of(1).weights_.shape == (3,)
+    drawn, _ = chosen.sample(200, class_label=1, seed=0)
+    assert (chosen.mixture_of(1).predict(drawn.double().numpy()) == 2).mean() > 0.9
+    for hostile in (3, -1, "two", None):
+        with pytest.raises(SamplerError, match="component"):
+            sampler.one_component(hostile)
+    with pytest.raises(SamplerError, match="no class 5"):
+        sampler.mixture_of(5)

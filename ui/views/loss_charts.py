@@ -146,3 +146,36 @@ def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 
     figure.update_xaxes(title_text=None, tickfont={"size": font_size - 2})
     figure.update_yaxes(tickfont={"size": font_size - 2})
     return figure
+
+
+# Per-epoch numbers a VAE records beside its losses (epoch_statistics): the panel of its KL term's schedule.
+KL_SCHEDULE_PANELS = {"active_units": "Active latent units", "beta": "Beta (weight of the KL term)"}
+
+
+def kl_schedule_figure(epochs: list[dict], latent_dim: int | None = None, height: int = 230) -> go.Figure | None:
+    """Active units and beta per epoch, a panel each; None when the history records neither (an
+    autoencoder, a GAN, a run from before they were recorded). A VAE-GAN records active units only.
+
+    ``latent_dim`` fixes the active-units axis at 0..latent size, so a collapse reads at a glance.
+    """
+    present = [key for key in KL_SCHEDULE_PANELS if any(_drawable(entry.get(key)) for entry in epochs)]
+    if not present:
+        return None
+    figure = make_subplots(rows=1, cols=len(present), subplot_titles=[KL_SCHEDULE_PANELS[key] for key in present],
+                           horizontal_spacing=0.12)
+    for column, key in enumerate(present, start=1):
+        points = [(entry["epoch"], entry[key]) for entry in epochs if _drawable(entry.get(key)) and "epoch" in entry]
+        figure.add_trace(go.Scatter(x=[x for x, _ in points], y=[y for _, y in points], mode="lines+markers",
+                                    name=KL_SCHEDULE_PANELS[key], line={"color": TEST_COLOUR if key == "beta"
+                                                                         else TRAIN_COLOUR, "width": 2},
+                                    marker={"size": 5}, showlegend=False,
+                                    hovertemplate="epoch %{x}: %{y:.3g}<extra></extra>"), row=1, col=column)
+        if key == "active_units":
+            figure.update_yaxes(range=[-0.5, latent_dim + 0.5] if latent_dim else None, rangemode="tozero",
+                                row=1, col=column)
+        else:
+            figure.update_yaxes(rangemode="tozero", row=1, col=column)
+    figure.update_xaxes(title_text="epoch", rangemode="tozero")
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    figure.update_annotations(font_size=13)
+    return figure

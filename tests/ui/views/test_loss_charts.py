@@ -5,8 +5,8 @@ import math
 import pytest
 
 from gen_core.models import DCGAN, VAE
-from ui.views.loss_charts import (estimate_steps_per_epoch, loss_curves_figure, loss_terms, loss_thumbnail_figure,
-                                  step_positions)
+from ui.views.loss_charts import (estimate_steps_per_epoch, kl_schedule_figure, loss_curves_figure, loss_terms,
+                                  loss_thumbnail_figure, step_positions)
 
 # 20 batches per epoch, a step logged every 5: steps 5, 10, 15, 20 in epoch 1, 25..40 in epoch 2
 VAE_STEPS = [{"step": s, "epoch": 1 + (s - 1) // 20, "loss": 200.0 - s, "reconstruction": 190.0 - s, "kl": 10.0}
@@ -86,3 +86,25 @@ def test_thumbnail_falls_back_to_the_first_term_for_gans():
     figure = loss_thumbnail_figure(epochs, titles=DCGAN.loss_titles)
     assert "Generator" in figure.layout.title.text
     assert [trace.name for trace in figure.data] == ["train", "test"] and figure.layout.height == 150
+
+
+def test_the_kl_schedule_panel_holds_the_history_active_units_and_beta():
+    epochs = [{**entry, "active_units": units, "beta": beta}
+              for entry, units, beta in zip(VAE_EPOCHS, (7, 5), (0.0, 0.5))]
+    figure = kl_schedule_figure(epochs, latent_dim=8)
+    assert [annotation.text for annotation in figure.layout.annotations] == [
+        "Active latent units", "Beta (weight of the KL term)"]
+    units, beta = figure.data
+    assert list(units.x) == [1, 2] and list(units.y) == [7, 5] and list(beta.y) == [0.0, 0.5]
+    assert list(figure.layout.yaxis.range) == [-0.5, 8.5], "the axis spans the whole latent"
+    assert loss_terms([], epochs) == ["loss", "reconstruction", "kl"], "neither becomes a loss panel"
+
+
+def test_no_kl_schedule_panel_without_the_numbers_and_active_units_alone_for_a_vae_gan():
+    assert kl_schedule_figure(VAE_EPOCHS) is None, "an older run's history records neither"
+    assert kl_schedule_figure([{"epoch": 1, "train_loss": 1.0, "test_loss": 1.0}]) is None, "an autoencoder"
+    assert kl_schedule_figure([]) is None
+    assert kl_schedule_figure([{"epoch": 1, "beta": float("nan")}]) is None
+    figure = kl_schedule_figure([{"epoch": 1, "active_units": 3}, {"epoch": 2, "active_units": 4}])
+    assert [annotation.text for annotation in figure.layout.annotations] == ["Active latent units"]
+    assert list(figure.data[0].y) == [3, 4] and len(figure.data) == 1
