@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from gen_core.atomic import create_exclusive, disk_errors, write_bytes_atomic
-from gen_core.errors import DatasetError, GenCoreError
-from gen_core.places import QUIZZES_DIR
+from gen_core.errors import CheckpointError, DatasetError, GenCoreError
+from gen_core.places import QUIZZES_DIR, STUDENTS_DIR
+from gen_core.run.collection import resolve_run
 
 FORMAT = "latent-lab-quiz"
 VERSION = 1
@@ -49,7 +50,7 @@ KEEP_ROUNDS = 30  # older rounds and their answers are removed when a round star
 _ROUND_ID = re.compile(r"^\d{13}-[0-9a-f]{6}$")
 _ANSWERER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _HOST = re.compile(r"^[a-z]{1,20}(:[A-Za-z0-9_-]{1,64})?$")
-_RUN = re.compile(r"^(students/[a-z0-9][a-z0-9_-]{0,30}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_RUN = re.compile(rf"^({STUDENTS_DIR}/[a-z0-9][a-z0-9_-]{{0,30}}/)?[A-Za-z0-9][A-Za-z0-9._-]{{0,79}}$")
 _PAIR_FILE = re.compile(r"^\d{2}$")
 
 
@@ -107,6 +108,31 @@ class Round:
         return {"format": FORMAT, "version": VERSION, "id": self.id, "run": self.run, "kind": self.kind,
                 "seed": self.seed, "pairs": [{"real": p.real_index, "real_side": p.real_side} for p in self.pairs],
                 "state": self.state, "host": self.host, "started": self.started}
+
+
+def kind_of(dataset_name: str) -> str:
+    """The kind of round a model makes: tiles for a model trained on tiles, digits for whole images."""
+    return "tiles" if dataset_name == "tiles" else "digits"
+
+
+def run_reference(root: Path, run_dir: Path) -> str:
+    """How a round names its model: the run folder relative to the runs folder."""
+    try:
+        relative = Path(run_dir).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        raise QuizError("A round's model must be a run in the runs folder.") from None
+    if not _RUN.match(relative):
+        raise QuizError("A round's model must be a run in the runs folder or in a student's space.")
+    return relative
+
+
+def run_folder(root: Path, quizzed: Round) -> Path:
+    """The run folder a round's model names, which must be a run in the runs folder or a student's space."""
+    parent, _, name = quizzed.run.rpartition("/")
+    try:
+        return resolve_run(name, Path(root) / parent if parent else root)
+    except CheckpointError:
+        raise QuizError("The model of this round is no longer in the runs folder.") from None
 
 
 def _integer(value, low: int, high: int, what: str) -> int:

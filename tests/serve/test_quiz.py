@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 
 import pytest
 
 from gen_core.places import QUIZZES_DIR
 from gen_core.serve import quiz
+from gen_core.serve.classroom import student_space
 from gen_core.serve.quiz import QuizError
 
 
@@ -177,3 +179,16 @@ def test_a_hand_made_round_from_the_future_does_not_stop_new_rounds(tmp_path):
     started = _round(tmp_path, seed=9)
     assert quiz.load_round(tmp_path, "9999999999999-abcdef").state == "closed"
     assert quiz.current_round(tmp_path) == started
+
+
+def test_a_round_names_its_model_inside_the_runs_folder(tmp_path, trained_digits_ae):
+    space_run = student_space(tmp_path, "bob") / "bobs-ae"
+    shutil.copytree(trained_digits_ae, space_run)
+    assert quiz.run_reference(tmp_path, space_run) == "students/bob/bobs-ae"
+    started = quiz.start_round(tmp_path, "students/bob/bobs-ae", "digits", 2, 0, 10, "lecturer")
+    assert quiz.run_folder(tmp_path, started) == space_run.resolve()
+    with pytest.raises(QuizError):
+        quiz.run_reference(tmp_path, tmp_path.parent)
+    shutil.rmtree(space_run)
+    with pytest.raises(QuizError, match="no longer"):
+        quiz.run_folder(tmp_path, started)
