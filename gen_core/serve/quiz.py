@@ -309,6 +309,23 @@ def _answerers(root: Path, round_id: str) -> list[Path]:
     return sorted(folder for folder in folders if folder.is_dir())[:MAX_ANSWERERS]
 
 
+def answerer_count(root: Path, round_id: str) -> int:
+    """How many have answered a round so far (one folder listing)."""
+    return len(_answerers(root, round_id))
+
+
+def answers_signature(root: Path, round_id: str) -> tuple:
+    """A cheap stand-in for a round's answers: each answerer's folder with its time and file count,
+    so a tally is recounted only when an answer came in."""
+    stamps = []
+    for folder in _answerers(root, round_id):
+        try:
+            stamps.append((folder.name, folder.stat().st_mtime_ns, len(list(folder.iterdir()))))
+        except OSError:
+            continue
+    return tuple(stamps)
+
+
 def answer(root: Path, round_id: str, answerer: str, pair: int, side: str) -> bool:
     """Record ``answerer``'s answer to pair ``pair``; False when they had answered it already (their
     first answer stands). QuizError when the round is revealed or closed, or the answer is not one."""
