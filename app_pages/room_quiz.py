@@ -47,16 +47,21 @@ def _tally_now(root: Path, counted: quiz.Round) -> quiz.Tally:
     return _tally(str(root), counted, signature)
 
 
-def _may_host(who: classroom.Viewer, current: quiz.Round) -> bool:
-    """Reveal and close: the lecturer; without classroom mode also the session that started the round,
-    or anyone once that session has gone."""
-    return classroom.can_control_job(current.host, who) and (who.lecturer or not who.classroom)
+def _is_host(who: classroom.Viewer, current: quiz.Round) -> bool:
+    """Whose screen is the projector: the lecturer's; without classroom mode also the session that started
+    the round."""
+    return who.lecturer or (not who.classroom and who.owner == current.host)
+
+
+def _may_take_over(who: classroom.Viewer, current: quiz.Round) -> bool:
+    """Without classroom mode, anyone may host a round whose host's session has gone (a reloaded projector)."""
+    return not who.classroom and not _is_host(who, current) and classroom.can_control_job(current.host, who)
 
 
 def _may_start(who: classroom.Viewer, current: quiz.Round | None) -> bool:
     if who.classroom:
         return who.lecturer
-    return current is None or _may_host(who, current)
+    return current is None or _is_host(who, current) or _may_take_over(who, current)
 
 
 # -------------------------------------------------------------------------- the host's controls
@@ -108,13 +113,25 @@ def _round_controls(root: Path, current: quiz.Round) -> None:
             quiz.set_state(root, current.id, "closed")
 
 
+def _take_over(root: Path, round_id: str, host: str) -> None:
+    try:
+        quiz.take_over(root, round_id, host)
+    except GenCoreError as error:
+        st.session_state[HOST_NOTICE] = public_message(error)
+
+
 def _host_panel(who: classroom.Viewer, root: Path, current: quiz.Round | None) -> None:
-    if current is not None and _may_host(who, current):
-        _round_controls(root, current)
     if st.session_state.get(HOST_NOTICE):
         st.error(st.session_state.pop(HOST_NOTICE))
+    if current is not None and _is_host(who, current):
+        _round_controls(root, current)
+    elif current is not None and _may_take_over(who, current):
+        st.button("Host this round here", key="room_quiz_take_over", on_click=_take_over,
+                  args=(root, current.id, who.owner), icon=":material/cast:",
+                  help="The screen that started this round has gone: show the room's answers here instead.")
     if _may_start(who, current):
-        with presentation.settings("Start a round", expanded=current is None):
+        with st.expander("Start a new round" if current else "Start a round", expanded=current is None,
+                         icon=":material/quiz:"):
             _start_controls(who, root)
         for reason in quiz.unreadable_rounds(root)[:3]:
             st.caption(f":material/warning: A round file was passed over: {plain(reason)}")
@@ -190,7 +207,7 @@ def _room_view(root: Path, who: classroom.Viewer) -> None:
     if shown is None:
         return
     name, pngs = shown
-    host = _may_host(who, current)
+    host = _is_host(who, current)
     status = "revealed" if current.revealed else "open: pick the real one in each pair"
     st.subheader(f"Which one is real? {len(pngs)} pairs from {plain(name)}")
     st.caption(f"The round is {status}. In each pair one image is from the test set, one was drawn by the model.")
@@ -199,6 +216,7 @@ def _room_view(root: Path, who: classroom.Viewer) -> None:
         _projector(current, counted)
         _pairs(current, pngs, counted, None, {}, root)
         return
+    # a student answers under their name; without classroom mode each browser session answers once
     answerer = quiz.answerer_id(who.owner) if classroom.may_save(who) else None
     if answerer is None:
         st.warning("Give your name in the sidebar to answer: each name answers once.")
@@ -227,5 +245,5 @@ viewer = classroom.viewer()
 quiz_root = classroom.top_root()
 opening_round = quiz.current_round(quiz_root)
 _host_panel(viewer, quiz_root, opening_round)
-hosting = opening_round is not None and _may_host(viewer, opening_round)
+hosting = opening_round is not None and _is_host(viewer, opening_round)
 st.fragment(run_every=HOST_REFRESH_S if hosting else ROOM_REFRESH_S)(_room_view)(quiz_root, viewer)

@@ -236,10 +236,11 @@ def unreadable_rounds(root: Path) -> list[str]:
     return reasons
 
 
-def _save(root: Path, saved: Round) -> None:
+def _save(root: Path, saved: Round) -> Round:
     data = json.dumps(saved.to_json(), indent=1).encode()
     with disk_errors("keep the quiz round"):
         write_bytes_atomic(quizzes_dir(root) / f"{saved.id}.json", data)
+    return saved
 
 
 def start_round(root: Path, run: str, kind: str, pair_count: int, seed: int, real_count: int, host: str) -> Round:
@@ -276,9 +277,14 @@ def set_state(root: Path, round_id: str, state: str, quiet: bool = False) -> Rou
         raise
     if found.state == state or (found.state == "closed" and state != "closed"):
         return found  # a closed round stays closed
-    changed = replace(found, state=state)
-    _save(root, changed)
-    return changed
+    return _save(root, replace(found, state=state))
+
+
+def take_over(root: Path, round_id: str, host: str) -> Round:
+    """Make ``host`` the round's host (its first host's session has gone)."""
+    found = load_round(root, round_id)
+    return _save(root, check_round(found.id, found.run, found.kind, found.seed, found.to_json()["pairs"],
+                                   found.state, host, found.started))
 
 
 def _remove_old_rounds(root: Path) -> None:

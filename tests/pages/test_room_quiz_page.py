@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gen_core.serve import quiz
+from ui import classroom
 
 from .conftest import APP, page_text
 
@@ -134,3 +135,17 @@ def test_in_classroom_mode_only_the_lecturer_starts_and_reveals(class_root):
     assert metric(lecturer, "Answers") == "1"
     lecturer.button(key="room_quiz_close").click().run()
     assert quiz.current_round(class_root) is None
+
+
+def test_when_the_hosts_screen_has_gone_another_one_can_host_the_round(quiz_root, monkeypatch):
+    host = visit()
+    current = start_round(host, pairs=2)
+    other = visit()
+    assert "room_quiz_take_over" not in keys(other) and not other.metric  # the host is still there
+    monkeypatch.setattr(classroom, "_session_connected", lambda token: False)  # its tab was closed
+    other.run()
+    assert not other.metric and "room_quiz_reveal" not in keys(other)
+    other.button(key="room_quiz_take_over").click().run()
+    assert quiz.current_round(quiz_root).host == f"session:{other.session_state['viewer_token']}"
+    assert metric(other, "Answers") == "0" and "room_quiz_reveal" in keys(other)
+    assert quiz.current_round(quiz_root).id == current.id

@@ -192,3 +192,12 @@ def test_a_round_names_its_model_inside_the_runs_folder(tmp_path, trained_digits
     shutil.rmtree(space_run)
     with pytest.raises(QuizError, match="no longer"):
         quiz.run_folder(tmp_path, started)
+
+
+def test_a_round_can_change_hands_and_keeps_its_pairs(tmp_path):
+    started = _round(tmp_path)
+    moved = quiz.take_over(tmp_path, started.id, "session:0a1b")
+    assert moved.host == "session:0a1b" and moved.pairs == started.pairs
+    assert quiz.current_round(tmp_path) == moved
+    with pytest.raises(QuizError):
+        quiz.take_over(tmp_path, started.id, "<script>")
