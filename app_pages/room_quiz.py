@@ -28,11 +28,13 @@ HOST_NOTICE = "room_quiz_host_notice"  # session key: why the round did not star
 
 
 @st.cache_data(show_spinner="Drawing the round's pairs…", max_entries=8)
-def _pair_pngs(round_id: str, key: tuple, zoom: int, _run, _dataset, _round) -> list[bytes]:
-    """Every pair's picture, once per round for the whole room (the same seed, the same images)."""
+def _pair_pngs(round_id: str, revealed: bool, key: tuple, zoom: int, _run, _dataset, _round) -> list[bytes]:
+    """Every pair's picture, once per round for the whole room (the same seed, the same images), and
+    once more at the reveal with the real one framed."""
     generated = draw_images(_run.model, len(_round.pairs), _round.seed)
     pairs = quiz_view.pair_images(_round.pairs, _dataset.test_images, generated)
-    return [png_bytes(quiz_view.pair_picture(left, right, zoom)) for left, right in pairs]
+    return [png_bytes(quiz_view.pair_picture(left, right, zoom, pair.real_side if revealed else None))
+            for pair, (left, right) in zip(_round.pairs, pairs)]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -102,15 +104,20 @@ def _start(who: classroom.Viewer, root: Path, paths: dict, kind: str) -> None:
         st.session_state[HOST_NOTICE] = f"The round could not start: {public_message(error)}"
 
 
+def _set_state(root: Path, round_id: str, state_name: str) -> None:
+    try:
+        quiz.set_state(root, round_id, state_name)
+    except GenCoreError as error:
+        st.session_state[HOST_NOTICE] = public_message(error)
+
+
 def _round_controls(root: Path, current: quiz.Round) -> None:
-    reveal_column, close_column, _ = st.columns([1, 1, 2])
-    if not current.revealed and reveal_column.button("Reveal which was real", key="room_quiz_reveal",
-                                                     type="primary", icon=":material/visibility:"):
-        with user_errors():
-            quiz.set_state(root, current.id, "revealed")
-    if close_column.button("Close the round", key="room_quiz_close", icon=":material/stop:"):
-        with user_errors():
-            quiz.set_state(root, current.id, "closed")
+    with st.container(horizontal=True):
+        if not current.revealed:
+            st.button("Reveal which was real", key="room_quiz_reveal", type="primary", icon=":material/visibility:",
+                      on_click=_set_state, args=(root, current.id, "revealed"))
+        st.button("Close the round", key="room_quiz_close", icon=":material/stop:", on_click=_set_state,
+                  args=(root, current.id, "closed"))
 
 
 def _take_over(root: Path, round_id: str, host: str) -> None:
@@ -145,7 +152,7 @@ def _pictures(root: Path, current: quiz.Round) -> tuple[str, list[bytes]] | None
         path = quiz.run_folder(root, current)
         run, dataset = state.run_at(path), state.dataset_at(path)
         zoom = zoom_factor(int(dataset.image_shape[-1]), presentation.scaled(PAIR_SIDE_PX))
-        return run.name, _pair_pngs(current.id, run_key(run), zoom, run, dataset, current)
+        return run.name, _pair_pngs(current.id, current.revealed, run_key(run), zoom, run, dataset, current)
     return None
 
 
@@ -177,11 +184,11 @@ def _pairs(current: quiz.Round, pngs: list[bytes], counted: quiz.Tally, answerer
                 pair = current.pairs[number]
                 st.image(pngs[number], output_format="PNG")
                 st.markdown(_pair_caption(number, pair, counted.pairs[number], current.revealed, mine.get(number)))
-                if answerer is None:
+                if answerer is None or current.revealed:
                     continue
                 for side_column, side in zip(st.columns(2), quiz.SIDES):
                     side_column.button(side.title(), key=f"room_quiz_{current.id}_{number}_{side}", width="stretch",
-                                       disabled=current.revealed or number in mine, on_click=_answer,
+                                       disabled=number in mine, on_click=_answer,
                                        args=(root, current.id, answerer, number, side),
                                        type="primary" if mine.get(number) == side else "secondary")
 
@@ -230,8 +237,9 @@ def _room_view(root: Path, who: classroom.Viewer) -> None:
         st.success(f"You found the real one in {right} of {len(mine)} pairs; the room in "
                    f"{quiz_view.percent(counted.accuracy)} of its answers.")
     elif not current.revealed:
-        st.caption(f"{quiz.answerer_count(root, current.id)} people have answered so far. Your first pick "
-                   "in each pair counts.")
+        answered = quiz.answerer_count(root, current.id)
+        st.caption(f"{answered} {'person has' if answered == 1 else 'people have'} answered so far. Your first "
+                   "pick in each pair counts.")
     _pairs(current, pngs, counted, answerer, mine, root)
 
 

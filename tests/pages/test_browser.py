@@ -47,6 +47,7 @@ PAGES = {
     "class_sampler": "Median distance",
     "evaluate": "More settings",
     "tiles": "Coverage heat map",
+    "room_quiz": "No round is open",
 }
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from gen_core.images import make_grid_image
 from gen_core.serve.quiz import QuizError, QuizRound, Tally
@@ -24,9 +24,20 @@ def pair_images(pairs: tuple[QuizRound, ...], real_pool: torch.Tensor,
     return shown
 
 
-def pair_picture(left: torch.Tensor, right: torch.Tensor, zoom: int) -> Image.Image:
-    """One pair side by side, enlarged with square pixels, a white gap between."""
-    return make_grid_image([left, right], nrow=2, padding=max(4, zoom * 2), upscale=zoom)
+def pair_picture(left: torch.Tensor, right: torch.Tensor, zoom: int, real_side: str | None = None) -> Image.Image:
+    """One pair side by side, enlarged with square pixels, a white gap between; once revealed
+    (``real_side``), the real one framed in green in that gap, so the room sees it from the back."""
+    padding = max(6, zoom * 2)
+    picture = make_grid_image([left, right], nrow=2, padding=padding, upscale=zoom)
+    if real_side is None:
+        return picture
+    picture = picture.convert("RGB")
+    height, width = int(left.shape[-2]) * zoom, int(left.shape[-1]) * zoom
+    x = padding if real_side == "left" else 2 * padding + width
+    frame = padding // 2
+    ImageDraw.Draw(picture).rectangle([x - frame, padding - frame, x + width + frame - 1, padding + height + frame - 1],
+                                      outline=RIGHT_COLOUR, width=frame)
+    return picture
 
 
 def percent(value: float | None) -> str:
