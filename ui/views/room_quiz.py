@@ -54,12 +54,12 @@ def tally_figure(tally: Tally) -> go.Figure:
     texts = [f"{pair.correct}/{pair.answered}" if pair.answered else "" for pair in tally.pairs]
     figure = go.Figure(go.Bar(x=labels, y=shares, marker_color=colours, text=texts, textposition="outside",
                               hovertemplate="pair %{x}: %{y:.0f}% right<extra></extra>", cliponaxis=False))
-    figure.add_hline(y=50, line_dash="dot", line_color="grey", annotation_text="chance",
-                     annotation_position="top left")
+    # the two lines are named in the right margin, clear of the bars and their counts
+    figure.add_hline(y=50, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
     if tally.accuracy is not None:
         figure.add_hline(y=100 * tally.accuracy, line_color=RIGHT_COLOUR, line_width=3,
-                         annotation_text=f"the room: {percent(tally.accuracy)}", annotation_position="top right")
+                         annotation_text=f"room {percent(tally.accuracy)}", annotation_position="right")
     figure.update_layout(xaxis_title="pair", yaxis_title="% who found the real one", yaxis_range=[0, 112],
-                         xaxis_type="category", height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         xaxis_type="category", height=420, margin={"l": 10, "r": 120, "t": 30, "b": 10},
                          showlegend=False)
     return figure
