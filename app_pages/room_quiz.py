@@ -10,7 +10,7 @@ import streamlit as st
 from gen_core.errors import GenCoreError
 from gen_core.images import png_bytes
 from gen_core.sampling import draw_images
-from gen_core.serve import quiz
+from gen_core.serve import quiz, quiz_answers
 from ui import classroom, presentation, state
 from ui.boundary import public_message
 from ui.explore_widgets import run_key
@@ -37,16 +37,20 @@ def _pair_pngs(round_id: str, revealed: bool, key: tuple, zoom: int, _run, _data
             for pair, (left, right) in zip(_round.pairs, pairs)]
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _room_tally(root: str, counted: quiz.Round) -> quiz_answers.RoomTally:
+    """One live tally per round for the whole server: each refresh reads only the answers that are new."""
+    return quiz_answers.RoomTally(Path(root), counted)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def _tally(root: str, counted: quiz.Round, answers: tuple) -> quiz.Tally:
-    """The room's tally, counted again only when ``answers`` (their signature) or the round's state changed."""
-    return quiz.tally(Path(root), counted)
+def _final_tally(root: str, counted: quiz.Round) -> quiz_answers.Tally:
+    """A revealed round's tally, counted once for every screen (no answer is counted after the reveal)."""
+    return quiz_answers.tally(Path(root), counted)
 
 
-def _tally_now(root: Path, counted: quiz.Round) -> quiz.Tally:
-    # once revealed no answer is counted, so the tally is keyed by the round alone: no folder is listed
-    signature = () if counted.revealed else quiz.answers_signature(root, counted.id)
-    return _tally(str(root), counted, signature)
+def _tally_now(root: Path, counted: quiz.Round) -> quiz_answers.Tally:
+    return _final_tally(str(root), counted) if counted.revealed else _room_tally(str(root), counted).count()
 
 
 def _is_host(who: classroom.Viewer, current: quiz.Round) -> bool:
@@ -158,13 +162,13 @@ def _pictures(root: Path, current: quiz.Round) -> tuple[str, list[bytes]] | None
 
 def _answer(root: Path, round_id: str, answerer: str, pair: int, side: str) -> None:
     try:
-        if not quiz.answer(root, round_id, answerer, pair, side):
+        if not quiz_answers.answer(root, round_id, answerer, pair, side):
             st.session_state[NOTICE] = "You had answered that pair already: your first answer counts."
     except GenCoreError as error:
         st.session_state[NOTICE] = str(error)
 
 
-def _pair_caption(number: int, pair: quiz.QuizRound, counted: quiz.PairTally, revealed: bool,
+def _pair_caption(number: int, pair: quiz.QuizRound, counted: quiz_answers.PairTally, revealed: bool,
                   mine: str | None) -> str:
     words = [f"**Pair {number + 1}**"]
     if revealed:
@@ -176,7 +180,7 @@ def _pair_caption(number: int, pair: quiz.QuizRound, counted: quiz.PairTally, re
     return " · ".join(words)
 
 
-def _pairs(current: quiz.Round, pngs: list[bytes], counted: quiz.Tally, answerer: str | None,
+def _pairs(current: quiz.Round, pngs: list[bytes], counted: quiz_answers.Tally, answerer: str | None,
            mine: dict[int, str], root: Path) -> None:
     for start in range(0, len(pngs), COLUMNS):
         for column, number in zip(st.columns(COLUMNS), range(start, min(start + COLUMNS, len(pngs)))):
@@ -193,7 +197,7 @@ def _pairs(current: quiz.Round, pngs: list[bytes], counted: quiz.Tally, answerer
                                        type="primary" if mine.get(number) == side else "secondary")
 
 
-def _projector(current: quiz.Round, counted: quiz.Tally) -> None:
+def _projector(current: quiz.Round, counted: quiz_answers.Tally) -> None:
     people, answers, accuracy = st.columns(3)
     people.metric("People who answered", counted.answerers)
     answers.metric("Answers", counted.answered)
@@ -224,20 +228,21 @@ def _room_view(root: Path, who: classroom.Viewer) -> None:
         _pairs(current, pngs, counted, None, {}, root)
         return
     # a student answers under their name; without classroom mode each browser session answers once
-    answerer = quiz.answerer_id(who.owner) if classroom.may_save(who) else None
+    answerer = quiz_answers.answerer_id(who.owner) if classroom.may_save(who) else None
     if answerer is None:
         st.warning("Give your name in the sidebar to answer: each name answers once.")
-    mine = quiz.answers_of(root, current.id, answerer) if answerer else {}
+    mine = quiz_answers.answers_of(root, current.id, answerer) if answerer else {}
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         st.warning(plain(notice))
-    counted = _tally_now(root, current) if current.revealed else quiz.Tally(0, tuple(quiz.PairTally() for _ in pngs))
+    counted = _tally_now(root, current) if current.revealed else \
+        quiz_answers.Tally(0, tuple(quiz_answers.PairTally() for _ in pngs))
     if current.revealed and mine:
         right = sum(current.pairs[number].is_correct(side) for number, side in mine.items())
         st.success(f"You found the real one in {right} of {len(mine)} pairs; the room in "
                    f"{quiz_view.percent(counted.accuracy)} of its answers.")
     elif not current.revealed:
-        answered = quiz.answerer_count(root, current.id)
+        answered = quiz_answers.answerer_count(root, current.id)
         st.caption(f"{answered} {'person has' if answered == 1 else 'people have'} answered so far. Your first "
                    "pick in each pair counts.")
     _pairs(current, pngs, counted, answerer, mine, root)

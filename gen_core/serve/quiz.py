@@ -12,10 +12,7 @@ the round's seed, on ``real_side``. Which side is real is read only by the serve
 once the host reveals the round. The newest round that is not closed is the room's round; starting
 one closes the others.
 
-Each answer is a file of its own, ``<root>/_quizzes/<round>/<answerer>/<pair>`` holding
-``left`` or ``right``, created atomically and exclusively: sessions answering at the same moment
-never lose a vote, and an answerer's first answer to a pair stands (a second one is refused, as
-in the Tiles page's quiz). Answerers are named by their session, never by a link.
+The answers are kept beside the round, in ``<root>/_quizzes/<round>/`` (gen_core.serve.quiz_answers).
 
 Round files and answers come from disk, which anyone with the folder can edit: every one is read
 through one schema, sized before it is read, and refused with a one-line reason.
@@ -33,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen_core.atomic import create_exclusive, disk_errors, write_bytes_atomic
+from gen_core.atomic import disk_errors, write_bytes_atomic
 from gen_core.errors import CheckpointError, DatasetError, GenCoreError
 from gen_core.places import QUIZZES_DIR, STUDENTS_DIR
 from gen_core.run.collection import resolve_run
@@ -44,14 +41,11 @@ SIDES = ("left", "right")
 KINDS = ("digits", "tiles")  # whole images of a dataset, or tiles of large images
 STATES = ("open", "revealed", "closed")
 MAX_PAIRS = 20
-MAX_ANSWERERS = 500  # a lecture hall; answers from more are refused
 MAX_ROUND_BYTES = 8 * 1024
 KEEP_ROUNDS = 30  # older rounds and their answers are removed when a round starts
-_ROUND_ID = re.compile(r"^\d{13}-[0-9a-f]{6}$")
-_ANSWERER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ROUND_ID = re.compile(r"^\d{13}-[0-9a-f]{6}$")
 _HOST = re.compile(r"^[a-z]{1,20}(:[A-Za-z0-9_-]{1,64})?$")
 _RUN = re.compile(rf"^({STUDENTS_DIR}/[a-z0-9][a-z0-9_-]{{0,30}}/)?[A-Za-z0-9][A-Za-z0-9._-]{{0,79}}$")
-_PAIR_FILE = re.compile(r"^\d{2}$")
 
 
 class QuizError(GenCoreError, ValueError):
@@ -143,7 +137,7 @@ def _integer(value, low: int, high: int, what: str) -> int:
 
 def check_round(round_id, run, kind, seed, pairs, state, host, started) -> Round:
     """A round from its parts, each checked; QuizError with the reason otherwise."""
-    if not isinstance(round_id, str) or not _ROUND_ID.match(round_id):
+    if not isinstance(round_id, str) or not ROUND_ID.match(round_id):
         raise QuizError("A round's id is its start time and six hex digits.")
     if not isinstance(run, str) or not _RUN.match(run) or ".." in run:
         raise QuizError("A round's model is the name of a run in the runs folder.")
@@ -187,17 +181,22 @@ def quizzes_dir(root: Path) -> Path:
     return Path(root) / QUIZZES_DIR
 
 
+def answers_dir(root: Path, round_id: str) -> Path:
+    """The folder of a round's answers (gen_core.serve.quiz_answers)."""
+    return quizzes_dir(root) / round_id
+
+
 def _round_ids(root: Path) -> list[str]:
     """Every round's id under ``root``, newest first (an id starts with its start time)."""
     try:
         names = [path.name[:-5] for path in quizzes_dir(root).iterdir() if path.name.endswith(".json")]
     except OSError:
         return []
-    return sorted((name for name in names if _ROUND_ID.match(name)), reverse=True)
+    return sorted((name for name in names if ROUND_ID.match(name)), reverse=True)
 
 
 def load_round(root: Path, round_id: str) -> Round:
-    if not isinstance(round_id, str) or not _ROUND_ID.match(round_id):
+    if not isinstance(round_id, str) or not ROUND_ID.match(round_id):
         raise QuizError("There is no such quiz round.")
     path = quizzes_dir(root) / f"{round_id}.json"
     try:
@@ -290,137 +289,4 @@ def take_over(root: Path, round_id: str, host: str) -> Round:
 def _remove_old_rounds(root: Path) -> None:
     for round_id in _round_ids(root)[KEEP_ROUNDS:]:
         (quizzes_dir(root) / f"{round_id}.json").unlink(missing_ok=True)
-        shutil.rmtree(quizzes_dir(root) / round_id, ignore_errors=True)
-
-
-# -- answers -----------------------------------------------------------------------------------------
-def answerer_id(owner: str) -> str:
-    """An answerer's folder name from a session's owner key (``student:ada`` -> ``student-ada``)."""
-    slug = str(owner).replace(":", "-").lower()
-    if not _ANSWERER.match(slug):
-        raise QuizError("This session cannot answer: it has no name the quiz can keep.")
-    return slug
-
-
-def _answers_dir(root: Path, round_id: str) -> Path:
-    return quizzes_dir(root) / round_id
-
-
-def _answerers(root: Path, round_id: str) -> list[Path]:
-    """The answer folders of a round, at most MAX_ANSWERERS, in name order."""
-    try:
-        folders = [path for path in _answers_dir(root, round_id).iterdir() if _ANSWERER.match(path.name)]
-    except OSError:
-        return []
-    return sorted(folder for folder in folders if folder.is_dir())[:MAX_ANSWERERS]
-
-
-def answerer_count(root: Path, round_id: str) -> int:
-    """How many have answered a round so far (one folder listing)."""
-    return len(_answerers(root, round_id))
-
-
-def answers_signature(root: Path, round_id: str) -> tuple:
-    """A cheap stand-in for a round's answers: each answerer's folder with its time and file count,
-    so a tally is recounted only when an answer came in."""
-    stamps = []
-    for folder in _answerers(root, round_id):
-        try:
-            stamps.append((folder.name, folder.stat().st_mtime_ns, len(list(folder.iterdir()))))
-        except OSError:
-            continue
-    return tuple(stamps)
-
-
-def answer(root: Path, round_id: str, answerer: str, pair: int, side: str) -> bool:
-    """Record ``answerer``'s answer to pair ``pair``; False when they had answered it already (their
-    first answer stands). QuizError when the round is revealed or closed, or the answer is not one."""
-    if not isinstance(answerer, str) or not _ANSWERER.match(answerer):
-        raise QuizError("This session cannot answer: it has no name the quiz can keep.")
-    if side not in SIDES:
-        raise QuizError("An answer is left or right.")
-    found = load_round(root, round_id)
-    if found.state != "open":
-        raise QuizError("This round has been revealed: answers are no longer counted.")
-    pair = _integer(pair, 0, len(found.pairs) - 1, "The pair")
-    folder = _answers_dir(root, round_id) / answerer
-    with disk_errors("keep your answer"):
-        if not folder.is_dir():
-            if len(_answerers(root, round_id)) >= MAX_ANSWERERS:
-                raise QuizError(f"This round has answers from {MAX_ANSWERERS} people, the most it counts.")
-            folder.mkdir(parents=True, exist_ok=True)
-        return create_exclusive(folder / f"{pair:02d}", side.encode())
-
-
-def _read_answers(folder: Path, pair_count: int) -> dict[int, str]:
-    """One answerer's answers, pair -> side; files that are not an answer are passed over."""
-    answers = {}
-    try:
-        names = [path.name for path in folder.iterdir() if _PAIR_FILE.match(path.name)]
-    except OSError:
-        return answers
-    for name in names:
-        number = int(name)
-        if number >= pair_count:
-            continue
-        try:
-            with (folder / name).open("rb") as file:
-                side = file.read(8).decode("ascii", "replace")
-        except OSError:
-            continue
-        if side in SIDES:
-            answers[number] = side
-    return answers
-
-
-def answers_of(root: Path, round_id: str, answerer: str) -> dict[int, str]:
-    """What ``answerer`` answered in a round, pair -> side."""
-    if not _ROUND_ID.match(str(round_id)) or not _ANSWERER.match(str(answerer)):
-        return {}
-    return _read_answers(_answers_dir(root, round_id) / answerer, MAX_PAIRS)
-
-
-@dataclass(frozen=True)
-class PairTally:
-    left: int = 0
-    right: int = 0
-    correct: int = 0
-
-    @property
-    def answered(self) -> int:
-        return self.left + self.right
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.answered if self.answered else None
-
-
-@dataclass(frozen=True)
-class Tally:
-    answerers: int
-    pairs: tuple[PairTally, ...]
-
-    @property
-    def answered(self) -> int:
-        return sum(pair.answered for pair in self.pairs)
-
-    @property
-    def correct(self) -> int:
-        return sum(pair.correct for pair in self.pairs)
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.answered if self.answered else None
-
-
-def tally(root: Path, counted: Round) -> Tally:
-    """The room's answers to a round: per pair how many chose each side and how many were right."""
-    counts = [[0, 0, 0] for _ in counted.pairs]  # left, right, correct
-    answerers = 0
-    for folder in _answerers(root, counted.id):
-        answers = _read_answers(folder, len(counted.pairs))
-        answerers += bool(answers)
-        for number, side in answers.items():
-            counts[number][SIDES.index(side)] += 1
-            counts[number][2] += int(counted.pairs[number].is_correct(side))
-    return Tally(answerers, tuple(PairTally(*each) for each in counts))
+        shutil.rmtree(answers_dir(root, round_id), ignore_errors=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gen_core.serve import quiz
+from gen_core.serve import quiz, quiz_answers
 from ui import classroom
 
 from .conftest import APP, page_text
@@ -79,12 +79,12 @@ def test_two_sessions_answering_are_both_counted_and_the_host_sees_the_totals(qu
     pick(ada, current, 0, real[0])
     pick(ada, current, 1, real[1])
     assert ada.button(key=f"room_quiz_{current.id}_1_{wrong[1]}").disabled  # answered: the pair's buttons are off
-    ada_id = quiz.answerer_id(f"session:{ada.session_state['viewer_token']}")
-    quiz.answer(quiz_root, current.id, ada_id, 2, "left")  # as from another tab of ada's session
+    ada_id = quiz_answers.answerer_id(f"session:{ada.session_state['viewer_token']}")
+    quiz_answers.answer(quiz_root, current.id, ada_id, 2, "left")  # as from another tab of ada's session
     pick(ada, current, 2, "right")  # this tab's button was drawn before: the first answer stands
     assert "first answer counts" in page_text(ada)
     pick(bob, current, 0, wrong[0])
-    assert quiz.answers_of(quiz_root, current.id, ada_id) == {0: real[0], 1: real[1], 2: "left"}
+    assert quiz_answers.answers_of(quiz_root, current.id, ada_id) == {0: real[0], 1: real[1], 2: "left"}
     host.run()
     assert metric(host, "People who answered") == "2"
     assert metric(host, "Answers") == "4"
@@ -96,7 +96,7 @@ def test_two_sessions_answering_are_both_counted_and_the_host_sees_the_totals(qu
     assert f"real on the **{real[0]}**" in page_text(bob)
     assert "found the real one in 0 of 1" in page_text(bob)
     assert not any(key.startswith(f"room_quiz_{current.id}") for key in keys(bob))  # answers are over
-    assert quiz.tally(quiz_root, quiz.load_round(quiz_root, current.id)).answered == 4
+    assert quiz_answers.tally(quiz_root, quiz.load_round(quiz_root, current.id)).answered == 4
 
 
 def test_the_real_side_is_not_on_a_students_page_before_the_reveal(quiz_root):
@@ -127,7 +127,7 @@ def test_in_classroom_mode_only_the_lecturer_starts_and_reveals(class_root):
     student.run()
     assert not {"room_quiz_start", "room_quiz_reveal", "room_quiz_close"} & keys(student)
     pick(student, current, 2, "right")
-    assert quiz.answers_of(class_root, current.id, "student-ada") == {2: "right"}
+    assert quiz_answers.answers_of(class_root, current.id, "student-ada") == {2: "right"}
     nameless = visit()
     assert not any(key.startswith(f"room_quiz_{current.id}") for key in keys(nameless))
     assert "Give your name" in page_text(nameless)

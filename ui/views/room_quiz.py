@@ -7,7 +7,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from gen_core.images import make_grid_image
-from gen_core.serve.quiz import QuizError, QuizRound, Tally
+from gen_core.serve.quiz import QuizError, QuizRound
+from gen_core.serve.quiz_answers import Tally
 
 RIGHT_COLOUR, FOOLED_COLOUR, WAITING_COLOUR = "#2a9d8f", "#e76f51", "#8d99ae"
 
