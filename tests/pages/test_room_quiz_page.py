@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from gen_core.places import QUIZZES_DIR
 from gen_core.serve import quiz, quiz_answers
 from ui import classroom
 
@@ -149,3 +150,16 @@ def test_when_the_hosts_screen_has_gone_another_one_can_host_the_round(quiz_root
     assert quiz.current_round(quiz_root).host == f"session:{other.session_state['viewer_token']}"
     assert metric(other, "Answers") == "0" and "room_quiz_reveal" in keys(other)
     assert quiz.current_round(quiz_root).id == current.id
+
+
+def test_a_hand_edited_round_file_is_passed_over_with_a_reason(quiz_root):
+    host = visit()
+    current = start_round(host, pairs=2)
+    path = quiz_root / QUIZZES_DIR / f"{current.id}.json"
+    path.write_text(path.read_text().replace('"digits-vae"', '"../../etc"'))
+    student = visit()
+    assert not student.exception and "No round is open" in page_text(student)
+    host.run()
+    assert not host.exception
+    assert "A round file was passed over" in page_text(host) and "model is the name of a run" in page_text(host)
+    assert str(quiz_root) not in page_text(host)
