@@ -68,7 +68,11 @@ def test_answers_given_at_the_same_moment_are_all_counted(tmp_path):
     started = _round(tmp_path, pairs=1)
     side = started.pairs[0].real_side
     results = []
-    threads = [threading.Thread(target=lambda who=who: results.append(quiz_answers.answer(tmp_path, started.id, who, 0, side)))
+
+    def answer(who: str) -> None:
+        results.append(quiz_answers.answer(tmp_path, started.id, who, 0, side))
+
+    threads = [threading.Thread(target=answer, args=(who,))
                for who in [f"session-{n:02d}" for n in range(12)] + ["session-00"] * 4]
     for thread in threads:
         thread.start()
