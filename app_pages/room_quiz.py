@@ -88,7 +88,7 @@ def _start_controls(who: classroom.Viewer, root: Path) -> None:
         return
     model_column.selectbox("Model", list(runs), key="room_quiz_model", format_func=plain)
     pairs_column.slider("Pairs", 1, quiz.MAX_PAIRS, 8, key="room_quiz_pairs")
-    seed_column.number_input("Seed", 0, 2**31 - 1, key="room_quiz_seed", help="The same seed draws the same pairs again.")
+    seed_column.number_input("Seed", 0, 2**31 - 1, key="room_quiz_seed", help="The same seed, the same pairs.")
     st.button("Start the round", key="room_quiz_start", type="primary", icon=":material/play_arrow:",
               on_click=_start, args=(who, root, {name: info.path for name, info in runs.items()}, kind))
 
