@@ -97,6 +97,7 @@ def _start(who: classroom.Viewer, root: Path, paths: dict, kind: str) -> None:
     """Start a round with the settings as they are when the button is pressed."""
     chosen, seed = st.session_state.get("room_quiz_model"), int(st.session_state["room_quiz_seed"])
     try:
+        _check_allowed(_may_start(classroom.viewer(), quiz.current_round(root)))
         if chosen not in paths:
             raise quiz.QuizError("Pick one of the models listed.")
         dataset = state.dataset_at(paths[chosen])
@@ -107,8 +108,15 @@ def _start(who: classroom.Viewer, root: Path, paths: dict, kind: str) -> None:
         st.session_state[HOST_NOTICE] = f"The round could not start: {public_message(error)}"
 
 
+def _check_allowed(allowed: bool) -> None:
+    """Asked again when a host's button acts: the session's role now, not when the button was drawn."""
+    if not allowed:
+        raise quiz.QuizError("Only the host of the round may do that.")
+
+
 def _set_state(root: Path, round_id: str, state_name: str) -> None:
     try:
+        _check_allowed(_is_host(classroom.viewer(), quiz.load_round(root, round_id)))
         quiz.set_state(root, round_id, state_name)
     except GenCoreError as error:
         st.session_state[HOST_NOTICE] = public_message(error)
@@ -125,6 +133,7 @@ def _round_controls(root: Path, current: quiz.Round) -> None:
 
 def _take_over(root: Path, round_id: str, host: str) -> None:
     try:
+        _check_allowed(_may_take_over(classroom.viewer(), quiz.load_round(root, round_id)))
         quiz.take_over(root, round_id, host)
     except GenCoreError as error:
         st.session_state[HOST_NOTICE] = public_message(error)

@@ -163,3 +163,15 @@ def test_a_hand_edited_round_file_is_passed_over_with_a_reason(quiz_root):
     assert not host.exception
     assert "A round file was passed over" in page_text(host) and "model is the name of a run" in page_text(host)
     assert str(quiz_root) not in page_text(host)
+
+
+def test_a_host_who_logged_out_can_no_longer_reveal_from_a_button_drawn_before(class_root):
+    lecturer = visit()
+    lecturer.text_input(key="sidebar_passphrase").input(PASSPHRASE)
+    lecturer.button(key="sidebar_lecturer_enter").click().run()
+    current = start_round(lecturer, pairs=2)
+    reveal = lecturer.button(key="room_quiz_reveal")
+    lecturer.session_state["viewer_lecturer"] = False  # logged out in another part of the page
+    reveal.click().run()
+    assert quiz.load_round(class_root, current.id).state == "open"
+    assert "Only the host" in page_text(lecturer)
