@@ -24,6 +24,7 @@ PAGES = {
     "Measure": [
         st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
         st.Page("app_pages/tiles.py", title="Tiles", icon=":material/grid_on:"),
+        st.Page("app_pages/room_quiz.py", title="Room quiz", icon=":material/quiz:"),
     ],
 }
 

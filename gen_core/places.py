@@ -5,6 +5,7 @@
     <root>/_uploads/           uploaded image zips, named by their content
     <root>/_feature_nets/      small classifiers trained per dataset for the metrics
     <root>/_decks/<name>.json  lesson decks: saved views a lecturer steps through (gen_core.serve.decks)
+    <root>/_quizzes/           the room's "which is real?" rounds and their answers (gen_core.serve.quiz)
     <root>/students/<name>/    a student's own runs root, in classroom mode
     <root>/.import-*           a run zip being unpacked
 
@@ -20,6 +21,7 @@ JOBS_DIR = "_jobs"
 UPLOADS_DIR = "_uploads"
 FEATURE_NETS_DIR = "_feature_nets"
 DECKS_DIR = "_decks"
+QUIZZES_DIR = "_quizzes"
 STUDENTS_DIR = "students"
 IMPORT_STAGING_PREFIX = ".import-"
 

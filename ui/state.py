@@ -143,7 +143,12 @@ def active_dataset():
     path = active_run_path()
     if path is None:
         return None
-    return _load_dataset(str(path), _weights_mtime(path))
+    return dataset_at(path)
+
+
+def dataset_at(path):
+    """The dataset the run in folder ``path`` was trained on (cached like the active one's)."""
+    return _load_dataset(str(path), _weights_mtime(Path(path)))
 
 
 def require_active_run(need_encoder: bool = False):

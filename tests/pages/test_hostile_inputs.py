@@ -16,7 +16,7 @@ from ui.boundary import PAGE_FAILED
 from .conftest import APP, page_text
 
 PAGES = ("train", "models", "samples", "latent_sliders", "interpolate", "latent_map", "class_sampler", "evaluate",
-         "tiles")
+         "tiles", "room_quiz")
 SLOW_TO_BUILD = {"history 40 MB"}  # covered by tests/test_run_record.py and bench/attack_inputs.py
 
 

@@ -1,7 +1,8 @@
 """What the Tiles page shows: tile pools, mosaics, coverage maps and the quiz.
 
-The page only lays these out. Keeping the quiz a small seeded state machine here means a class
-can replay the same rounds (same seed, same tiles, same sides), and the coverage numbers the page
+The page only lays these out. Keeping the quiz a small seeded state machine here (its rounds drawn
+by gen_core.serve.quiz, which the room's quiz shares) means a class can replay the same rounds
+(same seed, same tiles, same sides), and the coverage numbers the page
 quotes as evidence for "every pixel equally likely to be seen" are tested like any other result.
 """
 
@@ -18,8 +19,8 @@ from plotly.subplots import make_subplots
 from gen_core.data.tiles import TileCutter, TileSource, coverage_counts, expected_coverage
 from gen_core.errors import DatasetError
 from gen_core.images import make_grid_image, to_pil
+from gen_core.serve.quiz import SIDES, QuizRound, draw_round
 
-SIDES = ("left", "right")
 PLACEMENT_TITLES = {"equal": "Equal-coverage placement", "naive": "Naive placement (uniform corner)"}
 PLACEMENT_COLOURS = {"equal": "#1f77b4", "naive": "#ff7f0e"}
 MAX_DRAWS = 2_000_000  # a few seconds of counting on a 1411 x 1411 image
@@ -177,28 +178,6 @@ def profile_figure(comparison: CoverageComparison) -> go.Figure:
 
 
 # ---------------------------------------------------------------------------- quiz
-
-@dataclass(frozen=True)
-class QuizRound:
-    """One "which one is real?" question: which tiles, and on which side the real one sits."""
-
-    number: int
-    real_index: int
-    generated_index: int
-    real_side: str
-
-    def is_correct(self, side: str) -> bool:
-        return side == self.real_side
-
-
-def draw_round(number: int, seed: int, real_count: int, generated_count: int) -> QuizRound:
-    """The same (number, seed) always gives the same round, so a class can replay a quiz."""
-    if real_count < 1 or generated_count < 1:
-        raise DatasetError("The quiz needs at least one real and one generated tile.")
-    rng = np.random.default_rng([int(seed), int(number)])
-    return QuizRound(number=number, real_index=int(rng.integers(real_count)),
-                     generated_index=int(rng.integers(generated_count)), real_side=str(rng.choice(SIDES)))
-
 
 @dataclass
 class TileQuiz:
