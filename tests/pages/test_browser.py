@@ -289,8 +289,15 @@ def _link_in_popover(page) -> str:
 
 
 def _settled(page) -> None:
-    page.wait_for_timeout(200)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    """Until the script is not running and the address has stayed the same for a second: one key
+    press queues a rerun per step, and on a busy machine the last may start after a pause."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        address = page.url
+        page.wait_for_timeout(1000)
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+        if page.url == address:
+            return
 
 
 def _move_slider(page, slider) -> None:
