@@ -219,11 +219,15 @@ chosen = int(st.session_state[INDEX_KEY])
 posteriors = [_posterior(each.model, dataset.test_images[chosen]) for each, _map, _key in maps]
 posterior = posteriors[0]
 drawing, drawn_code, drawn_star = current_drawing(DRAW_KEY, model.image_shape), None, []  # the pad is further down
-if drawing.image is not None and projection is None:  # its star goes on the (first) PCA map
+if drawing.image is not None:
     with user_errors("The drawing could not be encoded: "):
         drawn_code = encode_dataset(model, drawing.image[None])[0]
-        drawn_star = [drawing_trace(project_to_map(drawn_code[None], latent_map)[0],
-                                    round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))]
+        if projection is None:  # its star goes on the (first) PCA map; t-SNE and UMAP cannot place a new point
+            drawn_star = [drawing_trace(project_to_map(drawn_code[None], latent_map)[0],
+                                        round(9 * presentation.CHART_MARKER_SCALE[presentation.is_on()]))]
+        else:
+            st.caption("Your drawing is marked on the PCA map only: t-SNE and UMAP place the images they were "
+                       "given and have no place for a new one.")
 # the x-axis above the fold at 768 in the lecture view, the two models' titles above a pair of maps included
 height = (420 if other_map is not None else 470) if presentation.is_on() else 480
 if classes and not shown:

@@ -66,6 +66,19 @@ def _shoot(page, url: str, path: str, query: str, key_text: str, target: Path) -
     print(f"wrote {target}")
 
 
+def _shoot_room_quiz(page, url: str, target: Path) -> None:
+    """The Room quiz as the projector shows it once the host has started a round (this writes the
+    round into the runs folder's _quizzes/, as a lecturer's click would)."""
+    page.goto(f"{url}/room_quiz?present=1", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Start the round").click(timeout=300_000)
+    page.locator('[data-testid="stMain"]').get_by_text("Reveal which was real", exact=False).first.wait_for(
+        timeout=300_000)
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    page.wait_for_timeout(2500)  # the tally's chart draws after the script ends
+    page.screenshot(path=str(target))
+    print(f"wrote {target}")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -83,6 +96,7 @@ def main() -> None:
             for name, (path, query, key_text) in SHOTS.items():
                 _shoot(projector, url, path, f"{query}&present=1", key_text, args.out / f"{name}.png")
             _shoot(projector, url, *PRESENTATION, args.out / "presentation.png")
+            _shoot_room_quiz(projector, url, args.out / "room_quiz.png")
             browser.close()
     finally:
         process.terminate()

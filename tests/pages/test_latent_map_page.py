@@ -322,3 +322,18 @@ def test_a_perplexity_beyond_a_smaller_test_set_is_brought_back_into_range(train
     at = open_page("latent_map", trained_runs["ae"], latent_map_projection="tsne", latent_map_perplexity=90)
     assert not at.exception and not at.error
     assert at.slider(key="latent_map_perplexity").value == 30 and at.slider(key="latent_map_perplexity").max == 39
+
+
+def test_a_second_model_a_t_sne_map_and_a_drawing_together(trained_runs):
+    """Both maps in the same projection; the drawing keeps its reconstruction and neighbours, and says
+    why it has no star on a t-SNE map."""
+    drawn = (load_dataset("mnist5k").train_images[7, 0].numpy() * 255).round().astype(np.uint8)
+    at = open_page("latent_map", trained_runs["ae"], query={"vs": "tiny-vae8", "proj": "tsne", "perp": "10"},
+                   latent_map_draw_pixels=drawn)
+    assert not at.exception
+    maps = _map_figures(at)
+    assert len(maps) == 2 and _points(maps[0]) == _points(maps[1]) == 500
+    assert all("your drawing" not in [trace["name"] for trace in figure["data"]] for figure in maps)
+    text = page_text(at)
+    assert "PCA map only" in text and "Your drawing as the model takes it" in text
+    assert "Nearest training images to your drawing" in text
