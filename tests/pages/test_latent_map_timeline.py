@@ -56,11 +56,13 @@ def test_the_timeline_animates_every_stored_epoch_on_fixed_axes(trained_runs):
     assert [trace["name"] for trace in _timeline_figure(at)["data"]] == ["4", "9"]
 
 
-def test_a_2d_code_keeps_its_own_axes(trained_runs):
-    at = open_page("latent_map", trained_runs["vae2"])
+def test_a_2d_code_keeps_its_own_axes_and_the_lecture_view_enlarges_the_text(trained_runs):
+    at = open_page("latent_map", trained_runs["vae2"], query={"present": "1"})
     figure = _timeline_figure(at)
     assert not at.exception
     assert (figure["layout"]["xaxis"]["title"]["text"], figure["layout"]["yaxis"]["title"]["text"]) == ("z1", "z2")
+    assert figure["layout"]["font"]["size"] == 20 and figure["layout"]["xaxis"]["title"]["font"]["size"] == 20
+    assert at.select_slider(key="latent_map_timeline_epoch").value == 2  # in the lecture view's settings box
 
 
 def test_a_hostile_code_file_is_left_out_and_a_run_without_codes_says_so(trained_runs, runs_root):
