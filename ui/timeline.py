@@ -64,7 +64,8 @@ def timeline_section(run, dataset, shown_classes) -> None:
     labels = None if dataset.test_labels is None else dataset.test_labels.cpu().numpy()[frames.indices]
     marker = round(7 * presentation.CHART_MARKER_SCALE[presentation.is_on()])
     figure = timeline_figure(frames, labels, dataset.class_names, shown_classes, st.session_state[EPOCH_KEY],
-                             marker_size=marker, height=500 if presentation.is_on() else 480)
+                             marker_size=marker, height=520 if presentation.is_on() else 480,
+                             lecture=presentation.is_on())
     st.plotly_chart(presentation.style_figure(figure), key=CHART_KEY, width="stretch")
     shown = f"{len(epochs)} of the {timeline.stored} stored epochs" if timeline.stored > len(epochs) else \
         f"{len(epochs)} stored epoch{'s' if len(epochs) != 1 else ''}"

@@ -34,6 +34,7 @@ def test_the_timeline_animates_every_stored_epoch_on_fixed_axes(trained_runs):
     assert stored == ["1", "2"]  # a 2-epoch run draws a grid at both
     assert [frame["name"] for frame in figure["frames"]] == stored
     assert [step["label"] for step in figure["layout"]["sliders"][0]["steps"]] == stored
+    assert [frame["layout"]["title"]["text"] for frame in figure["frames"]] == ["after epoch 1", "after epoch 2"]
     assert [button["label"] for button in figure["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "❚❚ Pause"]
     assert [trace["name"] for trace in figure["data"]] == [str(label) for label in range(10)]
     x_axis, y_axis = figure["layout"]["xaxis"], figure["layout"]["yaxis"]
