@@ -13,6 +13,7 @@ from gen_core.run.timeline import read_timeline
 from ui import presentation
 from ui.explore_widgets import run_key
 from ui.state import user_errors
+from ui.text import plain
 from ui.views.timeline import timeline_figure
 
 EPOCH_KEY = "latent_map_timeline_epoch"  # session key: the epoch the figure rests at
@@ -50,7 +51,7 @@ def timeline_section(run, dataset, shown_classes) -> None:
         return
     if timeline.refused:
         more = f" (and {len(timeline.refused) - 1} more)" if len(timeline.refused) > 1 else ""
-        st.warning(f"Left out of the timeline: {timeline.refused[0]}{more}.")
+        st.warning(f"Left out of the timeline: {plain(timeline.refused[0])}{more}.")  # a file's own words
     if frames is None:
         return
     epochs = frames.epochs
