@@ -57,6 +57,8 @@ def read_codes(path: Path, latent_dim: int, test_count: int) -> TimelineCodes:
     ``test_count`` images; CheckpointError with a one-line reason when it does not fit."""
     path = Path(path)
     name = f"{layout.CODES_DIR}/{path.name}"
+    if path.is_symlink():  # a link could point anywhere on the server
+        raise CheckpointError(f"{name} is a link, not a file of the run")
     try:
         size = path.stat().st_size
         if size > max_codes_bytes(latent_dim):
@@ -83,14 +85,18 @@ def _load_table(data: bytes, latent_dim: int) -> np.ndarray:
     if not 1 <= latent_dim <= LATENT_DIM.maximum:
         raise ValueError(f"a {latent_dim}-d code is not one a model here can have")
     stream = io.BytesIO(data)
+    # numpy's own messages quote the file's first bytes; these say what is wrong without them
     try:
         version = np.lib.format.read_magic(stream)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f".npy format {version[0]}.{version[1]} is not one this app writes")
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    except ValueError:
+        raise ValueError("it is not an .npy array") from None
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f".npy format {version[0]}.{version[1]} is not one this app writes")
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
         shape, _fortran, dtype = reader(stream, max_header_size=_HEADER_BYTES)
-    except (SyntaxError, TypeError, EOFError) as error:
-        raise ValueError(f"its header cannot be read ({error})") from None
+    except Exception:  # numpy parses a header with Python's tokenizer, whose errors are of many kinds
+        raise ValueError("its .npy header cannot be read") from None
     expected = codes_dtype(latent_dim)
     if dtype != expected:
         raise ValueError(f"it holds {str(dtype.descr)[:60]}, not an index and a {latent_dim}-d float16 code "

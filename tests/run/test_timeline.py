@@ -124,6 +124,7 @@ HOSTILE = {
     "an index past the test set": (_with("index", 10_000), "test images"),
     "a repeated index": (_with("index", 0), "test images"),
     "huge": (b"\x93NUMPY" + b"\0" * 200_000, "bytes, more than"),
+    "a broken header": (_npy(_table())[:8] + b"\x40\x00{'descr': oops" + b" " * 60, "header cannot be read"),
     "a header lying about its size": (_npy(_table()).replace(b"(5,)", b"(499,)"), "shorter than its header"),
     "too many images": (_npy(_table(count=TIMELINE_IMAGES + 1))[:2000], "not 1 to 500 images"),
 }
@@ -138,6 +139,16 @@ def test_hand_edited_and_hostile_code_files_are_refused_in_one_line(case, tmp_pa
         read_codes(path, LATENT_DIM, test_count=100)
     message = str(refused.value)
     assert message.startswith("codes/epoch_002.npy ") and "\n" not in message and str(tmp_path) not in message
+    assert "html" not in message and "oops" not in message  # the file's own bytes are not quoted
+
+
+def test_a_link_is_refused_without_reading_what_it_points_at(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2")
+    (tmp_path / "epoch_004.npy").symlink_to(secret)
+    with pytest.raises(CheckpointError, match="is a link") as refused:
+        read_codes(tmp_path / "epoch_004.npy", LATENT_DIM, test_count=100)
+    assert "hunter2" not in str(refused.value)
 
 
 def test_a_bad_file_is_left_out_of_the_timeline_and_the_others_still_play(a_copy):
