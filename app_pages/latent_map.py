@@ -21,6 +21,7 @@ from ui.latent_arithmetic import arithmetic_params, arithmetic_section
 from ui.neighbours import neighbours_panel
 from ui.projection_widgets import choose_projection, map_caption, projected, projection_params
 from ui.state import active_dataset, require_active_run, user_errors
+from ui.timeline import timeline_section
 from ui.url_state import UrlParam
 from ui.views.latent_map import (MAP_COLORS, class_pair_presets, drawing_trace, eigenvalue_figure, nearest_point,
                                  scatter_figure, selected_indices)
@@ -273,6 +274,7 @@ def _pick_nearest(values) -> None:
 live_map(run, latent_map, MAP_COLORS, presentation.scaled(POINT_WIDTH_PX), on_release=_pick_nearest,
          before=lambda: st.markdown("**Walk the plane**: move the pointer over it and the code under the pointer is "
                                     "decoded at once; click to show the nearest test image beside the map."))
+timeline_section(run, dataset, shown)
 
 # -- nearest training images and a drawing ------------------------------------------------------
 st.subheader(f"Nearest training images to test image #{index}")

@@ -7,7 +7,8 @@ latent arithmetic and orthonormal sets of directions; ``pca``: principal directi
 spread and the 2-D latent map; ``pictures``: basis vectors, class means, manifold grids;
 ``posterior``: a VAE's encoder as a distribution (KL per dimension, draws, ellipses on the map);
 ``projections``: the codes in 2 or 3 coordinates by PCA, t-SNE or UMAP, subsampled when there are many;
-``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector.
+``projector``: a folder (or zip) of codes, labels and thumbnails for TensorBoard's Embedding Projector;
+``timeline``: the test codes a trainer keeps at grid epochs, drawn on the last epoch's plane on fixed axes.
 """
 
 from gen_core.latent.codes import (decode_latents, decode_to_pil, encode_dataset, evaluating, per_image_mse,
@@ -29,6 +30,7 @@ from gen_core.latent.projections import (MAX_NEIGHBOURS, MAX_PERPLEXITY, MAX_PRO
                                           PROJECTION_METHODS, Projection, ProjectionSettings, project,
                                           subsample_indices)
 from gen_core.latent.projector import PROJECTOR_FILES, ProjectorExport, projector_export
+from gen_core.latent.timeline import TIMELINE_IMAGES, TimelineCodes, TimelineMap, timeline_codes, timeline_map
 
 __all__ = [
     "FOUND_BY_ENCODER", "FOUND_BY_OPTIMISATION", "INTERPOLATION_METHODS", "FoundLatents", "LatentMap", "LatentPCA",
@@ -44,4 +46,5 @@ __all__ = [
     "MAX_NEIGHBOURS", "MAX_PERPLEXITY", "MAX_PROJECTION_POINTS", "METHOD_LABELS", "PROJECTION_METHODS", "Projection",
     "ProjectionSettings", "project", "subsample_indices",
     "NEIGHBOUR_METRICS", "Neighbours", "k_nearest", "latent_neighbours", "pixel_neighbours",
+    "TIMELINE_IMAGES", "TimelineCodes", "TimelineMap", "timeline_codes", "timeline_map",
 ]

@@ -76,9 +76,11 @@ def _unflatten_optimizer(name: str, tensors: dict[str, torch.Tensor], meta: dict
 
 # -- save / load ------------------------------------------------------------------------------
 def save_run(run_dir: Path, model, *, data: dict, training: dict, history: dict,
-             optimizers: dict | None = None, name: str | None = None, extra: dict | None = None) -> Path:
+             optimizers: dict | None = None, name: str | None = None, extra: dict | None = None,
+             files: dict | None = None) -> Path:
     """Write (or overwrite) a run folder as one change: settings, optimiser state, weights and
-    history all move to the new epoch together, or (after a crash or a full disk) none do."""
+    history all move to the new epoch together, or (after a crash or a full disk) none do.
+    ``files``: more of the epoch's files committed with them (a run file's name -> its writer)."""
     run_dir = Path(run_dir)
     epoch = len(history.get("epochs", []))
     config = {"format_version": FORMAT_VERSION, "family": model.family, "name": name or run_dir.name,
@@ -90,6 +92,7 @@ def save_run(run_dir: Path, model, *, data: dict, training: dict, history: dict,
         writers[OPTIMIZER_META_FILE] = _json_writer(meta)
     writers[WEIGHTS_FILE] = _tensor_writer(model.state_dict(), epoch)
     writers[HISTORY_FILE] = _json_writer(history)
+    writers.update(files or {})
     with writing(run_dir):
         commit_files(run_dir, writers)
     return run_dir

@@ -21,10 +21,11 @@ from gen_core.limits import MAX_SAVED_GRID_PIXELS
 from gen_core.places import IMPORT_STAGING_PREFIX, STUDENTS_DIR, default_root
 from gen_core.run import checkpoint, layout
 from gen_core.run.files import writing
+from gen_core.run.timeline import read_codes
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ZIP_BYTES = 512 * 1024 * 1024
-MAX_ZIP_MEMBERS = 2_000  # a run holds 5 files and at most 1,000 sample grids
+MAX_ZIP_MEMBERS = 4_000  # a run holds 5 files and (say) at most 1,000 sample grids and as many timeline files
 _log = logging.getLogger(__name__)
 
 
@@ -187,8 +188,9 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
     """Unpack an uploaded run zip into a new run folder, after checking every file in it.
 
     The zip is read with the one safe reader (gen_core.images.archive); only known data files
-    are taken (weights must be safetensors, sample grids PNGs within a pixel limit), the
-    settings and history must pass the run record's schema and the weights must load. The run
+    are taken (weights must be safetensors, sample grids PNGs within a pixel limit, timeline
+    codes the model's, gen_core.run.timeline), the settings and history must pass the run
+    record's schema and the weights must load. The run
     appears in the runs folder in one rename, complete or not at all.
     """
     root = _mkdir(Path(root or default_root()))
@@ -203,6 +205,7 @@ def import_zip(data: bytes, root: Path | None = None, name: str | None = None) -
         except GenCoreError as error:  # (named without the staging folder, which means nothing to anyone)
             raise CheckpointError("The zip does not hold a loadable run: "
                                   + str(error).replace(f"{staging.name}: ", "")) from None
+        _check_timeline(staging, run.model.latent_dim)
         dataset = str(run.config["data"].get("name") or "upload")
         wanted = name or (prefix.strip("/") or None) or run.config.get("name")
         try:
@@ -234,7 +237,7 @@ def _unpack_run_zip(data: bytes, staging: Path) -> str:
                 relative = member.name[len(prefix):]
                 if not layout.is_run_file(relative):
                     raise CheckpointError(f"Unexpected file {member.name[:80]!r} in the zip; a run zip holds "
-                                          f"{', '.join(layout.RECORD_FILES)} and sample grids only")
+                                          f"{', '.join(layout.RECORD_FILES)}, sample grids and timeline codes only")
                 content = archive.read(member)
                 if relative.endswith(".png"):
                     _check_grid(relative, content)
@@ -250,6 +253,16 @@ def _check_grid(name: str, content: bytes) -> None:
         decode_image(content, MAX_SAVED_GRID_PIXELS).close()
     except ImageInputError as error:
         raise CheckpointError(f"{name} in the zip is not a usable sample grid: {error}") from None
+
+
+def _check_timeline(run_dir: Path, latent_dim: int) -> None:
+    """Every timeline file must hold codes of the model's length (their test images are checked where
+    the test set is at hand, on the Latent map)."""
+    for _epoch, path in layout.timeline_files(run_dir):
+        try:
+            read_codes(path, latent_dim, test_count=2**31 - 1)
+        except CheckpointError as error:
+            raise CheckpointError(f"The zip's {error}") from None
 
 
 def _remove_stale_staging(root: Path) -> None:

@@ -1,12 +1,13 @@
 """Writing a run folder so that nothing is lost: all-or-nothing epochs, one writer.
 
 * Every file is written atomically (gen_core.atomic), so no reader ever sees half a file.
-* The files of one epoch (weights, optimiser state, settings, history) are committed together:
-  each is first written as ``.NAME.pending``; then a small journal naming them is renamed into
-  place (the commit point); then each pending file is renamed over its final name and the
-  journal removed. A crash, ``kill -9`` or a full disk before the journal exists leaves the last
-  completed epoch untouched (the pending files are removed on the next open); after it, the next
-  open finishes the renames. Either way weights, optimiser state and history agree.
+* The files of one epoch (weights, optimiser state, settings, history, the timeline's codes) are
+  committed together: each is first written as ``.NAME.pending`` beside its final place; then a
+  small journal naming them is renamed into place (the commit point); then each pending file is
+  renamed over its final name and the journal removed. A crash, ``kill -9`` or a full disk before
+  the journal exists leaves the last completed epoch untouched (the pending files are removed on
+  the next open); after it, the next open finishes the renames. Either way weights, optimiser
+  state and history agree.
 * One process writes a run folder at a time: it holds an OS file lock (``filelock``) on
   ``RUN/.lock`` for as long as it writes, and a second writer is refused at once, before it
   does any work. Temporary files left by a dead writer are cleaned by the next one to take the
@@ -29,20 +30,30 @@ from filelock import FileLock, Timeout
 
 from gen_core.atomic import TEMP_SUFFIX, write_json_atomic
 from gen_core.errors import CheckpointError, RunBusyError
-from gen_core.run.layout import JOURNAL_FILE, LOCK_FILE, SAMPLES_DIR
+from gen_core.run.layout import CODES_DIR, JOURNAL_FILE, LOCK_FILE, SAMPLES_DIR, is_run_file
 
 _PENDING_SUFFIX = ".pending"
 
 
 # -- several files as one change --------------------------------------------------------------------
+def _pending(run_dir: Path, name: str) -> Path:
+    """Where ``name`` (a run file, perhaps in a sub-folder: ``codes/epoch_007.npy``) waits to be committed."""
+    final = run_dir / name
+    return final.with_name(f".{final.name}{_PENDING_SUFFIX}")
+
+
 def commit_files(run_dir: Path, writers: dict[str, Callable[[Path], None]]) -> None:
-    """Write several files of ``run_dir`` as one change: after a crash, all of them or none."""
+    """Write several files of ``run_dir`` as one change: after a crash, all of them or none.
+    ``writers``: a run file's name (gen_core.run.layout) -> a function writing it at a given path."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     staged: list[Path] = []
     try:
         for name, write in writers.items():
-            pending = run_dir / f".{name}{_PENDING_SUFFIX}"
+            if not is_run_file(name):
+                raise ValueError(f"{name!r} is not a run file")
+            pending = _pending(run_dir, name)
+            pending.parent.mkdir(exist_ok=True)
             staged.append(pending)
             write(pending)
         write_json_atomic(run_dir / JOURNAL_FILE, {"files": list(writers)})  # the commit point
@@ -62,8 +73,8 @@ def _finish_commit(run_dir: Path) -> None:
         journal.unlink(missing_ok=True)  # a journal we cannot read was never committed
         return
     for name in names:
-        if isinstance(name, str) and "/" not in name and not name.startswith("."):
-            pending = run_dir / f".{name}{_PENDING_SUFFIX}"
+        if isinstance(name, str) and is_run_file(name):  # a journal edited by hand names nothing else
+            pending = _pending(run_dir, name)
             if pending.exists():
                 os.replace(pending, run_dir / name)
     journal.unlink(missing_ok=True)
@@ -84,7 +95,7 @@ def _recover(run_dir: Path) -> None:
     """Finish a committed change, then remove what an interrupted writer left behind."""
     if (run_dir / JOURNAL_FILE).exists():
         _finish_commit(run_dir)
-    for folder in (run_dir, run_dir / SAMPLES_DIR):
+    for folder in (run_dir, run_dir / SAMPLES_DIR, run_dir / CODES_DIR):
         if folder.is_dir():
             for entry in os.scandir(folder):
                 if _is_leftover(entry.name):

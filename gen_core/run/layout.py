@@ -6,6 +6,8 @@
     <run>/optimizer.safetensors    optimiser tensors, for resuming (optimizer.json holds the rest)
     <run>/samples/epoch_NNN.png    the fixed noise decoded at chosen epochs (at least three digits,
                                    more past epoch 999; always sorted by number, never as text)
+    <run>/codes/epoch_NNN.npy      the codes of (at most 500) test images at the same epochs, for models
+                                   with an encoder: the training timeline (gen_core.run.timeline)
     <run>/progress.json            live status while a process trains it (gen_core.run.live)
     <run>/stop.request             present when someone asked the run to stop
     <run>/decoder.onnx             the decoder as ONNX for browsers, rebuilt when the weights change
@@ -27,6 +29,7 @@ WEIGHTS_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 OPTIMIZER_META_FILE = "optimizer.json"
 SAMPLES_DIR = "samples"
+CODES_DIR = "codes"
 LIVE_FILE = "progress.json"
 STOP_FILE = "stop.request"
 LOCK_FILE = ".lock"
@@ -38,6 +41,7 @@ RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, OPTIMIZ
 TRANSIENT_FILES = (LIVE_FILE, STOP_FILE, LOCK_FILE)
 
 _GRID_NAME = re.compile(r"^epoch_(\d{3,})\.png$")
+_CODES_NAME = re.compile(r"^epoch_(\d{3,})\.npy$")
 
 
 def grid_name(epoch: int) -> str:
@@ -71,9 +75,38 @@ def newest_grid(run_dir: Path) -> tuple[int, Path] | None:
     return grids[-1] if grids else None
 
 
+def codes_name(epoch: int) -> str:
+    """An epoch's timeline codes, relative to the run folder: ``codes/epoch_007.npy``."""
+    return f"{CODES_DIR}/epoch_{int(epoch):03d}.npy"
+
+
+def codes_path(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / codes_name(epoch)
+
+
+def codes_epoch(name: str) -> int | None:
+    """The epoch a timeline codes file's name (inside ``codes/``) stands for; None for any other name."""
+    match = _CODES_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def timeline_files(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of every timeline codes file of a run, in epoch order (numeric)."""
+    folder = Path(run_dir) / CODES_DIR
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    files = [(codes_epoch(path.name), path) for path in entries if path.is_file()]
+    return sorted((epoch, path) for epoch, path in files if epoch is not None)
+
+
 def is_run_file(relative: str) -> bool:
     """Whether a path inside a run folder (``/``-separated) is one of the run's own data files."""
     if relative in RECORD_FILES:
         return True
     folder, _, name = relative.partition("/")
-    return folder == SAMPLES_DIR and "/" not in name and grid_epoch(name) is not None
+    if "/" in name:
+        return False
+    return (folder == SAMPLES_DIR and grid_epoch(name) is not None) or \
+        (folder == CODES_DIR and codes_epoch(name) is not None)

@@ -1,7 +1,8 @@
 """The run writer: listens to a Trainer's events and keeps its run folder up to date.
 
 After every epoch it saves the sample grid (at the chosen epochs), then the checkpoint (weights,
-optimiser state, settings and history, committed together: gen_core.run.checkpoint); while the
+optimiser state, settings and history, committed together: gen_core.run.checkpoint, with the
+training timeline's codes at the grid epochs: gen_core.run.timeline); while the
 run trains it keeps the live status file (gen_core.run.live) a few times a second, and it
 answers ``should_stop`` from the stop request a viewer leaves in the folder::
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from gen_core.atomic import write_json_atomic
 from gen_core.images import save_png_atomic
 from gen_core.run import checkpoint, layout, live
+from gen_core.run.timeline import codes_writer
 from gen_core.training.events import End, Epoch, Event, RunStatus, Snapshot, Step
 
 _HEARTBEAT = 20.0  # the writer rewrites its status at least this often while it trains
@@ -76,8 +78,9 @@ class RunWriter:
             save_png_atomic(event.grid, layout.grid_path(self.run_dir, event.entry["epoch"]))
             self._state["samples_epoch"] = event.entry["epoch"]
         save = event.save
+        files = {} if event.codes is None else {layout.codes_name(event.entry["epoch"]): codes_writer(event.codes)}
         checkpoint.save_run(self.run_dir, save.model, data=save.data, training=save.training, history=save.history,
-                            optimizers=save.optimizers, name=self.name)
+                            optimizers=save.optimizers, name=self.name, files=files)
 
     def finish(self, status: RunStatus | str, message: str) -> None:
         """Record how the run ended (also for an end the trainer could not report: an interrupt)."""

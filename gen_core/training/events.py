@@ -3,7 +3,8 @@
 The Trainer knows no folder: it emits one event per logged step, one per finished epoch and one
 at the end, each carrying a ``Snapshot`` of where the run stands, so a listener (the run writer,
 a progress bar, a test) never reads the trainer's insides. ``Epoch`` also carries everything a
-checkpoint holds (``SavePoint``) and, at the chosen epochs, the sample grid.
+checkpoint holds (``SavePoint``) and, at the chosen epochs, the sample grid and (for a model with
+an encoder) the codes of the training timeline's test images.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Epoch:
     entry: dict  # the epoch's means, test losses and speed, as history.json's epochs record it
     grid: Any = None  # a PIL image of the fixed noise decoded, at the chosen epochs
     save: SavePoint | None = None
+    codes: Any = None  # gen_core.latent.timeline.TimelineCodes at the same epochs, for models with an encoder
 
 
 @dataclass(frozen=True)

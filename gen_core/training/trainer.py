@@ -2,8 +2,9 @@
 
 ``Trainer.fit`` runs epochs of ``model.train_step`` over batches sliced from in-memory tensors,
 evaluates the test set each epoch and decodes a fixed noise batch at chosen epochs (so grids
-compare across epochs). It writes nothing: it emits events (``gen_core.training.events``) and
-whoever listens saves them; ``gen_core.run.writer`` writes the run folder. It is the same code
+compare across epochs), where it also encodes a fixed part of the test set (the training
+timeline). It writes nothing: it emits events (``gen_core.training.events``) and whoever
+listens saves them; ``gen_core.run.writer`` writes the run folder. It is the same code
 whether called from the command line, from the app's job runner, or in each process of a
 ``torchrun`` launch (see ``gen_core.training.distributed``; only rank 0's events carry what a
 checkpoint holds). What an epoch is and how a stopped or failed run resumes is defined in
@@ -24,6 +25,7 @@ from gen_core.compute import applied_threads
 from gen_core.device import keeps_data_on_device, pick_device
 from gen_core.errors import TrainingError
 from gen_core.images import make_grid_image
+from gen_core.latent.timeline import timeline_codes
 from gen_core.training import distributed
 from gen_core.training.config import TrainConfig, new_history
 from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
@@ -117,8 +119,10 @@ class Trainer:
                 grid = self.sample_grid() if (epoch in grid_epochs or stopped) and self.group.is_main else None
                 if grid is not None:
                     entry.update(self.grid_statistics())
+                # timeline: the test codes at the same epochs, so the map's forming can be replayed
+                codes = timeline_codes(model, self.test_images) if grid is not None and model.has_encoder else None
                 # checkpoint: listeners save weights, optimisers and history after every epoch
-                emit(Epoch(self.snapshot(), entry, grid, self._save_point()))
+                emit(Epoch(self.snapshot(), entry, grid, self._save_point(), codes))
                 self._saved_epochs = list(self.history["epochs"])
                 if stopped:
                     return self._finish(RunStatus.STOPPED, f"Stopped after epoch {epoch} of {cfg.epochs}.")

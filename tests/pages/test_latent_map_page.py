@@ -28,6 +28,10 @@ def _values(field) -> np.ndarray:
     return np.asarray(field)
 
 
+def _spectrum(at) -> dict:
+    return next(figure for figure in _figures(at) if figure["data"][0].get("name") == "eigenvalue")
+
+
 def _scatter_classes(at) -> list[str]:
     return [trace["name"] for trace in _figures(at)[0]["data"] if not trace["name"].startswith("image #")]
 
@@ -50,7 +54,7 @@ def test_scatter_has_a_trace_per_class_and_the_filter_narrows_it(trained_runs):
 
 def test_spectrum_point_view_and_landmarks(trained_runs):
     at = open_page("latent_map", trained_runs["ae"])
-    bars, cumulative = _figures(at)[1]["data"]
+    bars, cumulative = _spectrum(at)["data"]
     assert bars["type"] == "bar" and len(_values(bars["x"])) == 8  # one eigenvalue per latent dimension
     assert abs(_values(cumulative["y"])[-1] - 100) < 1e-6
     at.number_input(key="latent_map_index").set_value(42).run()
@@ -131,9 +135,9 @@ def test_a_link_shows_the_classes_and_the_image_it_names(trained_runs):
 
 
 def _map_figures(at) -> list[dict]:
-    """The scatter maps: the figures whose legend is titled "class"."""
+    """The scatter maps: the figures whose legend is titled "class" (the training timeline's animation left out)."""
     return [figure for figure in _figures(at)
-            if figure["layout"].get("legend", {}).get("title", {}).get("text") == "class"]
+            if figure["layout"].get("legend", {}).get("title", {}).get("text") == "class" and not figure.get("frames")]
 
 
 def _points(figure) -> int:
@@ -283,7 +287,7 @@ def test_choosing_t_sne_maps_every_test_image_and_the_link_keeps_it(trained_runs
         np.sort(np.concatenate([_values(t["x"]) for t in _figures(linked)[0]["data"] if t["name"].isdigit()])),
         np.sort(np.concatenate([_values(t["x"]) for t in _figures(at)[0]["data"] if t["name"].isdigit()])))
     assert "The encoder as a distribution: test image #12" in page_text(at)  # the PCA-side parts stay
-    assert _figures(at)[1]["data"][0]["type"] == "bar"
+    assert _spectrum(at)["data"][0]["type"] == "bar"
 
 
 def test_a_3d_pca_and_hostile_projection_links(trained_runs):

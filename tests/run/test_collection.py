@@ -172,7 +172,7 @@ def test_export_then_import_round_trip_loads_the_same_model(a_run, tmp_runs, tmp
     data = collection.export_zip(a_run)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = sorted(archive.namelist())
-    assert names == ["config.json", "history.json", "model.safetensors", "optimizer.json",
+    assert names == ["codes/epoch_001.npy", "config.json", "history.json", "model.safetensors", "optimizer.json",
                      "optimizer.safetensors", "samples/epoch_001.png"]
     other_root = tmp_path / "other-machine"
     imported = collection.import_zip(data, root=other_root)
@@ -182,6 +182,7 @@ def test_export_then_import_round_trip_loads_the_same_model(a_run, tmp_runs, tmp
     assert torch.equal(original.model.decode(z), copy.model.decode(z))
     assert copy.optimizer_state and copy.history == original.history
     assert (imported / "samples" / "epoch_001.png").exists()
+    assert layout.codes_path(imported, 1).read_bytes() == layout.codes_path(a_run, 1).read_bytes()
     again = collection.import_zip(data, root=other_root)  # a second import never overwrites the first
     assert again.name == "first-run-2"
     assert json.loads((again / layout.CONFIG_FILE).read_text())["name"] == "first-run-2"

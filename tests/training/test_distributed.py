@@ -71,6 +71,7 @@ def test_every_family_trains_across_two_processes_into_one_run_folder(case, ddp_
     assert all(entry["images"] == len(mnist_small.train_images) for entry in history["epochs"])  # each once
     assert (training["world_size"], training["batch_size"], training["total_batch_size"]) == (2, 32, 64)
     assert sorted(p.name for p in (ddp_root / case / layout.SAMPLES_DIR).iterdir()) == ["epoch_003.png"]
+    assert [epoch for epoch, _ in layout.timeline_files(ddp_root / case)] == ([3] if run.model.has_encoder else [])
     assert not list((ddp_root / case).glob(".*.tmp"))
     samples = run.model.sample(8, torch.Generator().manual_seed(0))
     assert samples.shape == (8, 1, 28, 28) and torch.isfinite(samples).all()

@@ -30,6 +30,12 @@ _SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "triangl
 _SYMBOLS_3D = ["circle", "square", "diamond", "circle-open", "x", "cross", "square-open", "diamond-open"]  # all 3-D has
 
 
+def class_marker(label: int, size: int) -> dict:
+    """A class's marker on a 2-D map: its colour and shape follow the class id."""
+    return {"size": size, "color": _PALETTE[label % len(_PALETTE)], "symbol": _SYMBOLS[label % len(_SYMBOLS)],
+            "opacity": 0.8}
+
+
 def class_pair_presets(class_names) -> dict[str, list[int]]:
     """The class pairs of ``CLASS_PAIRS`` that exist in this dataset, as lists of class ids."""
     index = {str(name): position for position, name in enumerate(class_names)}
