@@ -218,9 +218,11 @@ def _check_controls(changes) -> None:
         _numbers_entry(entry, place)
         _known_keys(entry, CONTROL_ENTRY_KEYS, place)
         _whole(entry.get("step"), f"{place}.step", 0, 2**53)
-        for key in ("lr", "beta"):
-            if key in entry and (isinstance(entry[key], bool) or not math.isfinite(entry[key]) or entry[key] <= 0):
-                raise RecordError(f"{place}.{key} must be a number above 0, not {_short(entry[key])}")
+        rate, beta = entry.get("lr", 1.0), entry.get("beta", 0.0)
+        if type(rate) is bool or not (math.isfinite(rate) and rate > 0):
+            raise RecordError(f"{place}.lr must be a number above 0, not {_short(rate)}")
+        if type(beta) is bool or not (math.isfinite(beta) and beta >= 0):
+            raise RecordError(f"{place}.beta must be a number from 0, not {_short(beta)}")
 
 
 def check_grid_statistics(entry: dict, where: str) -> None:

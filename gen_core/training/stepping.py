@@ -66,7 +66,7 @@ def check_controls(value) -> Controls:
     _choice(value, "step_unit", STEP_UNITS)
     _choice(value, "step_player", PLAYERS)
     _rate(value, "lr", MAX_LR)
-    _rate(value, "beta", MAX_BETA)
+    _rate(value, "beta", MAX_BETA, zero=True)
     return Controls(**value)
 
 
@@ -80,10 +80,11 @@ def _choice(value: dict, key: str, choices: tuple[str, ...]) -> None:
         raise ControlError(f"{key} must be one of {', '.join(choices)}")
 
 
-def _rate(value: dict, key: str, most: float) -> None:
+def _rate(value: dict, key: str, most: float, zero: bool = False) -> None:
     number = value.get(key)
-    if number is not None and (type(number) not in (int, float) or not math.isfinite(number) or not 0 < number <= most):
-        raise ControlError(f"{key} must be a number above 0 and at most {most:g}")
+    if number is not None and (type(number) not in (int, float) or not math.isfinite(number)
+                               or not (0 <= number if zero else 0 < number) or number > most):
+        raise ControlError(f"{key} must be a number {'from 0' if zero else 'above 0'} and at most {most:g}")
 
 
 class Stepper:
