@@ -103,6 +103,8 @@ class RunWriter:
         self._state["status"], self._state["message"] = status.value, message
         if status is RunStatus.STOPPED and self.enabled:
             live.clear_stop(self.run_dir)  # honoured
+        if self.enabled and not self.folder_gone():
+            clear_control(self.run_dir)  # nothing trains to read it now
         self._write(force=True)
 
     def _copy(self, snapshot: Snapshot) -> None:
