@@ -60,8 +60,9 @@ def step_through(run: live.LiveRun, owner: str | None, family: str) -> None:
         getattr(st, flash[0])(flash[1])
     state, asked = run.control, requested(run.run_dir)
     if run.is_paused:
-        st.caption(f":material/pause_circle: Paused at step {run.step:,} · {state.get('steps_taken', 0)} "
-                   "step(s) taken while paused · the grid shows the fixed noise decoded now")
+        steps = state.get("steps_taken", 0)
+        st.caption(f":material/pause_circle: Paused at step {run.step:,} · {steps} step{'' if steps == 1 else 's'} "
+                   "taken while paused · the grid shows the fixed noise decoded now")
     if state.get("message"):
         st.warning(plain(str(state["message"])))
     if not classroom.can_control_job(owner):
