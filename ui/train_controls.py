@@ -96,7 +96,8 @@ def settings(run: live.LiveRun, owner: str | None, family: str, is_gan: bool, ke
     where, state = str(run.run_dir), run.control
     # each input starts at what the run trains with (or was last asked), then keeps the viewer's value
     beta = state.get("beta") if state.get("beta") is not None else asked.beta
-    for name, start in (("lr", float(state.get("lr") or asked.lr or 1e-3)), ("beta", 1.0 if beta is None else float(beta)),
+    rate = state.get("lr") or asked.lr or 1e-3
+    for name, start in (("lr", float(rate)), ("beta", 1.0 if beta is None else float(beta)),
                         ("d_steps", asked.d_steps), ("g_steps", asked.g_steps)):
         st.session_state.setdefault(f"{key}_{name}", start)
     columns = st.columns(3)

@@ -113,7 +113,9 @@ class Trainer:
                     # log every few steps (reading a loss is a device sync)
                     if self._step % cfg.log_every == 0:
                         self._log_step(epoch, terms)
-                    if self._stop_now(stop_requested) or (stepper and self._hold(stepper, stop_requested, epoch, terms)):
+                    # step-through training: apply new controls; while paused, wait for a step or a resume
+                    if self._stop_now(stop_requested) or (stepper and self._hold(stepper, stop_requested, epoch,
+                                                                                 terms)):
                         stopped = True
                         break
                 # evaluate: epoch means of the training terms, then the test set
@@ -180,7 +182,8 @@ class Trainer:
         # Every process must stop at the same step; agreeing costs a collective, so ask now and then.
         return self._step % self.config.log_every == 0 and self.group.any(stop_requested(), self.device)
 
-    def _hold(self, stepper: Stepper, stop_requested: Callable[[], bool], epoch: int, terms: dict | None = None) -> bool:
+    def _hold(self, stepper: Stepper, stop_requested: Callable[[], bool], epoch: int,
+              terms: dict | None = None) -> bool:
         """Step-through training after a batch (``terms``) or an epoch: apply new controls; when paused,
         log the last step, show the fixed noise decoded and wait for a step, a resume or a stop
         (returns True for a stop)."""

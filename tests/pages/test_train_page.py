@@ -361,9 +361,8 @@ def test_the_owner_pauses_steps_and_changes_the_rate_of_a_running_job_and_others
     owner.text_input(key="train_run_name").set_value("stepped")
     owner.button(key="train_start").click().run()
     run_dir = empty_root / "stepped"
-    wait_for(lambda: live.read_live(run_dir).steps, "the first logged steps")
-    owner.run()
     key = "jobs_ctl_stepped"
+    wait_for(lambda: any(b.key == f"{key}_pause" for b in owner.run().button), "the job panel's controls")
     owner.button(key=f"{key}_pause").click().run()
     assert read_control(run_dir).paused and "Pausing after the current batch" in page_text(owner)
     wait_for(lambda: live.read_live(run_dir).is_paused, "the job to pause")

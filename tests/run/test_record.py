@@ -168,7 +168,8 @@ GOOD_CONTROLS = [{"step": 3, "epoch": 1, "lr": 1e-4}, {"step": 9, "epoch": 2, "b
 
 @pytest.mark.parametrize("controls, refused_for", [
     ({"step": 3}, "controls must be a list"), ([{"lr": 1e-4}], "controls[0].step must be a whole number"),
-    ([{"step": 1.5, "lr": 1e-4}], "step must be a whole number"), ([{"step": 1, "lr": 0}], "lr must be a number above 0"),
+    ([{"step": 1.5, "lr": 1e-4}], "step must be a whole number"),
+    ([{"step": 1, "lr": 0}], "lr must be a number above 0"),
     ([{"step": 1, "lr": float("inf")}], "lr must be a number above 0"), ([{"step": 1, "lr": True}], "lr must be"),
     ([{"step": 1, "beta": -2.0}], "beta must be a number from 0"), ([{"step": 1, "lr": "fast"}], "must be a number"),
     ([{"step": 1, "momentum": 0.9}], "unknown entries: momentum"), ([GOOD_CONTROLS[0]] * 10_001, "more than 10,000"),
