@@ -171,3 +171,11 @@ def test_a_run_ignores_an_invalid_request_says_why_and_keeps_training(build_tiny
         lambda event: messages.append(event.state["message"]) if isinstance(event, Control) else None, control=broken)
     assert history["status"] == "completed" and "controls" not in history
     assert messages[0] == "Control request ignored: lr must be a number above 0 and at most 1."
+
+
+def test_a_resumed_run_keeps_only_the_changes_its_saved_weights_saw(build_tiny, mnist_small):
+    model = build_tiny("vae-mlp")
+    history = Trainer(model, mnist_small, _config(epochs=1)).fit(control=ScriptedControls(Controls(lr=5e-4)))
+    history["controls"].append({"step": BATCHES_PER_EPOCH + 3, "epoch": 2, "lr": 1e-4})  # logged, never saved
+    resumed = Trainer(model, mnist_small, _config(epochs=2), history=history).fit()
+    assert resumed["controls"] == [{"step": 1, "epoch": 1, "lr": 5e-4}]
