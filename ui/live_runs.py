@@ -56,6 +56,13 @@ def grid_image(run: LiveRun) -> Image.Image | None:
     return _grid_image(str(run.samples_path), _mtime(run.samples_path))
 
 
+def step_grid_image(run: LiveRun) -> Image.Image | None:
+    """The fixed noise decoded where a paused run stands (None unless it is paused)."""
+    if run.step_grid_path is None:
+        return None
+    return _grid_image(str(run.step_grid_path), _mtime(run.step_grid_path))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _grid_image(path: str, mtime: float) -> Image.Image | None:
     try:

@@ -3,8 +3,8 @@
 A run trains in a worker process of its own (gen_core.serve.jobs); this module only queues it and reads
 its run folder. Everything here is redrawn by a fragment every second while anything trains or
 waits, and shows the same to every session: the queue and its places, each job's owner, the live
-curves of the run being watched. Stop and cancel buttons appear only for jobs this viewer may
-control (ui/classroom.py).
+curves of the run being watched. Stop and cancel buttons, and the step-through controls
+(ui/train_controls.py), appear only for jobs this viewer may control (ui/classroom.py).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from gen_core.serve.budget import JobCost, budget_problems, estimate_cost
 from gen_core.serve.classroom import ClassroomError, check_job_limits
 from gen_core.training.events import FINAL_STATUSES, RunStatus
 from ui import classroom, presentation, state
-from ui.live_runs import grid_image, live_run, queue, run_family, run_latent_dim, training_runs
+from ui.live_runs import grid_image, live_run, queue, run_family, run_latent_dim, step_grid_image, training_runs
 from ui.model_notes import latest_grid_caption
 from ui.text import plain
+from ui.train_controls import step_through
 from ui.train_widgets import dataset_rows, enlarged, format_duration, make_active
 from ui.views.gan_players import class_shares_figure, d_histogram_figure, histogram_epochs
 from ui.views.loss_charts import kl_schedule_figure, loss_curves_figure
@@ -221,6 +222,8 @@ def live_panel(run: live.LiveRun, owner: str | None, label: str, view: jobs.JobV
             processes = f" · {view.processes} processes" if view is not None and view.processes > 1 else ""
             st.progress(run.fraction, text=f"Epoch {current} of {run.total_epochs} · {run.fraction:.0%} · "
                                            f"time left: {eta}{processes}{stopping}")
+            if run.is_active and (view is None or view.processes == 1):  # one process: it can pause alone
+                step_through(run, owner, run_family(run))
         curves_and_samples(run, key="live")
 
 
@@ -229,7 +232,8 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
     with chart_col:
         if run.steps or run.epochs:
             figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch,
-                                        titles=getattr(family_class(run_family(run)), "loss_titles", None))
+                                        titles=getattr(family_class(run_family(run)), "loss_titles", None),
+                                        controls=run.controls)
             st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
                             config={"displayModeBar": False})
             schedule = kl_schedule_figure(run.epochs, latent_dim=run_latent_dim(run))
@@ -242,8 +246,11 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
         else:
             st.caption("The loss curves appear after the first logged batches.")
     with samples_col:
-        grid = grid_image(run)
-        if grid is not None:
+        grid, paused_grid = grid_image(run), step_grid_image(run)
+        if paused_grid is not None:
+            st.image(enlarged(paused_grid, 480), output_format="PNG",
+                     caption=f"The fixed noise decoded at step {run.step:,}, where the paused run stands")
+        elif grid is not None:
             current = min(run.epoch + 1, run.total_epochs) if run.is_active else None
             st.image(enlarged(grid, 480), output_format="PNG",
                      caption=latest_grid_caption(run_family(run), run.samples_epoch, current))

@@ -114,6 +114,10 @@ class GenerativeModel(nn.Module):
         test images (a GAN's histograms of D(x) and D(G(z))); called in eval mode without gradients."""
         return {}
 
+    # A GAN's two players: the optimisers that train "discriminator" and "generator", so step-through
+    # training can update one alone (gen_core.training.stepping); empty for one-player families.
+    players: dict[str, tuple[str, ...]] = {}
+
     def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": self.adam(self.parameters(), lr)}
 
@@ -126,7 +130,8 @@ class GenerativeModel(nn.Module):
         """One update on batch ``x``; returns every loss term as a detached scalar tensor.
 
         The key ``"loss"`` is the headline number (total objective, or the generator's for GANs).
-        Values stay tensors so the trainer can skip a GPU sync per step.
+        Values stay tensors so the trainer can skip a GPU sync per step. A GAN (``players``) steps
+        only the optimisers it is given, and still returns every term.
         """
         raise NotImplementedError
 

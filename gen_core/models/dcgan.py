@@ -111,6 +111,7 @@ class DCGAN(GenerativeModel):
                    "d_real": "D(real)", "d_fake": "D(fake)"}
     has_encoder = False
     is_adversarial = True
+    players = {"discriminator": ("discriminator",), "generator": ("generator",)}
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__(config)
@@ -137,21 +138,24 @@ class DCGAN(GenerativeModel):
         return real_loss + adversarial_loss(fake_logits, False), real_logits, fake_logits
 
     def train_step(self, x, optimizers):
-        """Algorithm 1 of Goodfellow et al. with k = 1 and the non-saturating generator loss."""
+        """Algorithm 1 of Goodfellow et al. with k = 1 and the non-saturating generator loss; a player
+        whose optimiser is not given is not updated."""
         real = to_signed(x)
         z = torch.randn(len(x), self.latent_dim, device=x.device)
         with self.autocast():
             fake = self.generator(z)
             d_loss, real_logits, fake_logits = self._discriminator_loss(real, fake.detach())
-        optimizers["discriminator"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        optimizers["discriminator"].step()
+        if "discriminator" in optimizers:
+            optimizers["discriminator"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            optimizers["discriminator"].step()
 
-        with self.autocast():
+        with self.autocast(), torch.set_grad_enabled("generator" in optimizers):
             g_loss = adversarial_loss(self.discriminator(fake), True)
-        optimizers["generator"].zero_grad(set_to_none=True)
-        g_loss.backward()
-        optimizers["generator"].step()
+        if "generator" in optimizers:
+            optimizers["generator"].zero_grad(set_to_none=True)
+            g_loss.backward()
+            optimizers["generator"].step()
         return {"loss": g_loss.detach(), "generator": g_loss.detach(), "discriminator": d_loss.detach(),
                 "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
 

@@ -44,6 +44,7 @@ class VAEGAN(GaussianEncoderDecoder):
                    "generator": "Generator", "discriminator": "Discriminator", "d_real": "D(real)",
                    "d_fake": "D(fake)"}
     is_adversarial = True
+    players = {"discriminator": ("discriminator",), "generator": ("encoder", "decoder")}
     has_bernoulli_likelihood = True  # its pixel term is always the Bernoulli log-likelihood
 
     def __init__(self, config: VAEGANConfig) -> None:
@@ -97,22 +98,24 @@ class VAEGAN(GaussianEncoderDecoder):
             terms = self._forward_terms(x)
             d_loss, d_real, d_fake = self._discriminator_loss(x, terms["reconstructed"].detach(),
                                                               terms["prior_sampled"].detach())
-        optimizers["discriminator"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        optimizers["discriminator"].step()
+        if "discriminator" in optimizers:  # a player whose optimisers are not given is not updated
+            optimizers["discriminator"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            optimizers["discriminator"].step()
 
         with self.autocast():
             feature_reconstruction, fool = self._generator_terms(x, terms)
         reconstruction = feature_reconstruction + cfg.pixel_weight * terms["pixel_reconstruction"]
         encoder_loss = cfg.beta * terms["kl"] + reconstruction
         decoder_loss = reconstruction + cfg.adversarial_weight * fool
-        for name in ("encoder", "decoder"):
-            optimizers[name].zero_grad(set_to_none=True)
-        # Each loss only reaches its own net's parameters (``inputs=``), as in Larsen et al.
-        encoder_loss.backward(inputs=self._encoder_parameters(), retain_graph=True)
-        decoder_loss.backward(inputs=list(self.decoder.parameters()))
-        optimizers["encoder"].step()
-        optimizers["decoder"].step()
+        if "encoder" in optimizers:
+            for name in ("encoder", "decoder"):
+                optimizers[name].zero_grad(set_to_none=True)
+            # Each loss only reaches its own net's parameters (``inputs=``), as in Larsen et al.
+            encoder_loss.backward(inputs=self._encoder_parameters(), retain_graph=True)
+            decoder_loss.backward(inputs=list(self.decoder.parameters()))
+            optimizers["encoder"].step()
+            optimizers["decoder"].step()
         return {"loss": self._headline(terms, feature_reconstruction).detach(), "kl": terms["kl"].detach(),
                 "pixel_reconstruction": terms["pixel_reconstruction"].detach(),
                 "feature_reconstruction": feature_reconstruction.detach(),

@@ -10,6 +10,9 @@
                                    with an encoder: the training timeline (gen_core.run.timeline)
     <run>/progress.json            live status while a process trains it (gen_core.run.live)
     <run>/stop.request             present when someone asked the run to stop
+    <run>/control.json             pause, step, learning rate, beta, D:G ratio asked of the running
+                                   run (gen_core.run.control)
+    <run>/step_grid.png            the fixed noise decoded where a paused run stands now
     <run>/decoder.onnx             the decoder as ONNX for browsers, rebuilt when the weights change
     <run>/.lock                    held by the one process writing the run (gen_core.run.files)
     <run>/.commit.json             the journal of an epoch's files being committed together
@@ -32,13 +35,15 @@ SAMPLES_DIR = "samples"
 CODES_DIR = "codes"
 LIVE_FILE = "progress.json"
 STOP_FILE = "stop.request"
+CONTROL_FILE = "control.json"
+STEP_GRID_FILE = "step_grid.png"
 LOCK_FILE = ".lock"
 JOURNAL_FILE = ".commit.json"
 DECODER_FILE = "decoder.onnx"  # derived: the decoder exported for browsers (gen_core.run.onnx_export)
 
 # What a run is made of (a zip carries these and nothing else), and what only a live process adds.
 RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, OPTIMIZER_META_FILE)
-TRANSIENT_FILES = (LIVE_FILE, STOP_FILE, LOCK_FILE)
+TRANSIENT_FILES = (LIVE_FILE, STOP_FILE, CONTROL_FILE, STEP_GRID_FILE, LOCK_FILE)
 
 _GRID_NAME = re.compile(r"^epoch_(\d{3,})\.png$")
 _CODES_NAME = re.compile(r"^epoch_(\d{3,})\.npy$")

@@ -70,6 +70,13 @@ class LiveRun:
     metrics_state: str = ""  # "", "computing", "done", "failed" or "skipped"
     metrics_message: str = ""
     metrics_fraction: float = 0.0
+    controls: list[dict] = field(default_factory=list)  # learning rate, beta, ratio changes, as history's
+    control: dict = field(default_factory=dict)  # step-through state: paused, steps taken, rate, message
+    step_grid_path: Path | None = None  # the fixed noise decoded where the paused run stands
+
+    @property
+    def is_paused(self) -> bool:
+        return self.is_active and self.control.get("paused") is True
 
     @property
     def is_active(self) -> bool:
@@ -139,6 +146,12 @@ def read_live(run_dir: Path) -> LiveRun:
     last_step = steps[-1].get("step", 0) if steps else 0
     steps += [s for s in _list(progress.get("recent_steps")) if isinstance(s, dict)
               and _number(s.get("step")) > _number(last_step)]
+    controls = [c for c in _list(history.get("controls")) if isinstance(c, dict)]
+    last_control = controls[-1].get("step", 0) if controls else 0
+    controls += [c for c in _list(progress.get("recent_controls")) if isinstance(c, dict)
+                 and _number(c.get("step")) > _number(last_control)]
+    control = progress.get("control") if isinstance(progress.get("control"), dict) and status in ACTIVE_STATUSES else {}
+    step_grid = run_dir / layout.STEP_GRID_FILE
     samples_path, samples_epoch = newest_samples(run_dir)
     writer = progress.get("writer") if isinstance(progress.get("writer"), dict) else {}
     metrics = progress.get("metrics") if isinstance(progress.get("metrics"), dict) else {}
@@ -153,7 +166,8 @@ def read_live(run_dir: Path) -> LiveRun:
         writer_pid=int(_number(writer.get("pid"))), writer_started=_number(writer.get("started")),
         steps=steps, epochs=epochs, samples_path=samples_path, samples_epoch=samples_epoch,
         metrics_state=str(metrics.get("state", "")), metrics_message=str(metrics.get("message", ""))[:300],
-        metrics_fraction=_number(metrics.get("fraction")))
+        metrics_fraction=_number(metrics.get("fraction")), controls=controls, control=control,
+        step_grid_path=step_grid if control.get("paused") and step_grid.is_file() else None)
 
 
 def newest_samples(run_dir: Path) -> tuple[Path | None, int | None]:

@@ -32,11 +32,13 @@ MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 4000
 MAX_ENTRY_KEYS = 64
 CONFIG_KEYS = ("format_version", "family", "name", "model", "data", "training")
-HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics", "compute")
+HISTORY_KEYS = ("steps", "epochs", "status", "message", "metrics", "compute", "controls")
 # Written next to the TrainConfig fields: how many processes trained, and their batch together.
 TRAINING_RECORD_KEYS = {"world_size": 4096, "total_batch_size": 2**24}
 LEGACY_TRAINING_KEYS = ("mixed_precision",)  # written before ``precision`` replaced it; ignored
 MAX_COMPUTE_ENTRIES = 10_000  # one per training session (start and every resume)
+MAX_CONTROL_ENTRIES = 10_000  # a learning rate, beta or D:G ratio changed while the run trained
+CONTROL_ENTRY_KEYS = ("step", "epoch", "lr", "beta", "d_steps", "g_steps")
 # What a GAN's epoch entry holds at grid epochs besides numbers (Trainer.grid_statistics): the share of
 # each class among the fixed-noise samples, and counts of D(x) and D(G(z)) in equal bins over 0..1.
 GRID_STATISTICS = ("class_shares", "d_histogram")
@@ -200,7 +202,27 @@ def check_history(history) -> dict:
         _numbers_entry(entry, f"{where}: steps[{index}]")
     _check_metrics(checked["metrics"])
     _check_compute(checked.get("compute", []))
+    _check_controls(checked.get("controls", []))
     return checked
+
+
+def _check_controls(changes) -> None:
+    """Changes made while the run trained (step-through training): the global step at which each took
+    effect, and the new learning rate, beta or D:G step ratio."""
+    where = f"{HISTORY_FILE}: controls"
+    _expect(changes, list, where, "a list")
+    if len(changes) > MAX_CONTROL_ENTRIES:
+        raise RecordError(f"{where} lists more than {MAX_CONTROL_ENTRIES:,} changes")
+    for index, entry in enumerate(changes):
+        place = f"{where}[{index}]"
+        _numbers_entry(entry, place)
+        _known_keys(entry, CONTROL_ENTRY_KEYS, place)
+        _whole(entry.get("step"), f"{place}.step", 0, 2**53)
+        rate, beta = entry.get("lr", 1.0), entry.get("beta", 0.0)
+        if type(rate) is bool or not (math.isfinite(rate) and rate > 0):
+            raise RecordError(f"{place}.lr must be a number above 0, not {_short(rate)}")
+        if type(beta) is bool or not (math.isfinite(beta) and beta >= 0):
+            raise RecordError(f"{place}.beta must be a number from 0, not {_short(beta)}")
 
 
 def check_grid_statistics(entry: dict, where: str) -> None:

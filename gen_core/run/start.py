@@ -156,7 +156,7 @@ class TrainingRun:
         if not writer.enabled:
             return self.trainer.fit(on_event, stop)
         with writing(self.run_dir):
-            return self.trainer.fit(fan_out(writer.on_event, on_event), stop)
+            return self.trainer.fit(fan_out(writer.on_event, on_event), stop, control=writer.controls)
 
 
 def prepare_training(family: str, model_settings: dict, dataset: ImageDataset | str,

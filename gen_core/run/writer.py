@@ -4,10 +4,11 @@ After every epoch it saves the sample grid (at the chosen epochs), then the chec
 optimiser state, settings and history, committed together: gen_core.run.checkpoint, with the
 training timeline's codes at the grid epochs: gen_core.run.timeline); while the
 run trains it keeps the live status file (gen_core.run.live) a few times a second, and it
-answers ``should_stop`` from the stop request a viewer leaves in the folder::
+answers ``should_stop`` from the stop request a viewer leaves in the folder, and ``controls`` from
+its step-through requests (gen_core.run.control)::
 
     writer = RunWriter(run_dir)
-    trainer.fit(on_event=writer.on_event, should_stop=writer.should_stop)
+    trainer.fit(on_event=writer.on_event, should_stop=writer.should_stop, control=writer.controls)
 
 A writer on a rank other than 0 of a distributed run (``enabled=False``) only answers
 ``should_stop``. The writer also reports the scoring that follows training (``measuring``).
@@ -23,8 +24,9 @@ from pathlib import Path
 from gen_core.atomic import write_json_atomic
 from gen_core.images import save_png_atomic
 from gen_core.run import checkpoint, layout, live
+from gen_core.run.control import ControlReader, clear_control
 from gen_core.run.timeline import codes_writer
-from gen_core.training.events import End, Epoch, Event, RunStatus, Snapshot, Step
+from gen_core.training.events import Control, End, Epoch, Event, RunStatus, Snapshot, Step
 
 _HEARTBEAT = 20.0  # the writer rewrites its status at least this often while it trains
 _MAX_RECENT_STEPS = 2000
@@ -42,14 +44,16 @@ class RunWriter:
         self.started = time.time()
         self._written = self._checked = 0.0
         self._stop = self._epoch_saved = False
+        self.controls = ControlReader(self.run_dir)
         self._state = {"status": RunStatus.STARTING.value, "message": "", "epoch": 0, "total_epochs": 0, "step": 0,
                        "total_steps": 0, "steps_per_epoch": None, "elapsed": 0.0, "eta_seconds": None,
-                       "recent_steps": [], "samples_epoch": None,
+                       "recent_steps": [], "recent_controls": [], "control": None, "samples_epoch": None,
                        "metrics": {"state": "", "message": "", "fraction": 0.0},
                        "writer": {"host": socket.gethostname(), "pid": os.getpid(), "started": self.started}}
         if enabled:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            live.clear_stop(self.run_dir)  # a request left over from an earlier process
+            live.clear_stop(self.run_dir)  # requests left over from an earlier process
+            clear_control(self.run_dir)
             self._write(force=True)
 
     # -- the trainer's events ----------------------------------------------------------------------
@@ -57,8 +61,7 @@ class RunWriter:
         state = self._state
         self._copy(event.snapshot)
         if isinstance(event, Step):
-            if self._epoch_saved:  # the saved history.json holds the steps logged before
-                state["recent_steps"], self._epoch_saved = [], False
+            self._forget_saved()
             state["status"] = RunStatus.RUNNING.value
             state["recent_steps"] = (state["recent_steps"] + [event.entry])[-_MAX_RECENT_STEPS:]
             self._write()
@@ -66,10 +69,22 @@ class RunWriter:
             self._save_epoch(event)
             state["status"], state["epoch"], self._epoch_saved = RunStatus.RUNNING.value, event.entry["epoch"], True
             self._write(force=True)
+        elif isinstance(event, Control):
+            self._forget_saved()
+            state["control"] = event.state
+            state["recent_controls"] = (state["recent_controls"] + event.changes)[-_MAX_RECENT_STEPS:]
+            if event.grid is not None and self.enabled and not self.folder_gone():
+                save_png_atomic(event.grid, self.run_dir / layout.STEP_GRID_FILE)
+                state["step_grid_step"] = event.snapshot.step
+            self._write(force=True)
         elif isinstance(event, End):
             if self.enabled and (self.run_dir / layout.WEIGHTS_FILE).exists():
                 checkpoint.save_history(self.run_dir, event.history)  # never ahead of the saved weights
             self.finish(event.status, event.message)
+
+    def _forget_saved(self) -> None:
+        if self._epoch_saved:  # the saved history.json holds the steps and controls logged before
+            self._state["recent_steps"], self._state["recent_controls"], self._epoch_saved = [], [], False
 
     def _save_epoch(self, event: Epoch) -> None:
         if not self.enabled or event.save is None or self.folder_gone():
@@ -86,10 +101,13 @@ class RunWriter:
         """Record how the run ended (also for an end the trainer could not report: an interrupt)."""
         status = RunStatus(status)
         if self._epoch_saved:
-            self._state["recent_steps"] = []
+            self._state["recent_steps"], self._state["recent_controls"] = [], []
+        self._state["control"] = None
         self._state["status"], self._state["message"] = status.value, message
         if status is RunStatus.STOPPED and self.enabled:
             live.clear_stop(self.run_dir)  # honoured
+        if self.enabled and not self.folder_gone():
+            clear_control(self.run_dir)  # nothing trains to read it now
         self._write(force=True)
 
     def _copy(self, snapshot: Snapshot) -> None:

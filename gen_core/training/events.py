@@ -98,7 +98,18 @@ class End:
     history: dict  # what the saved weights' history should read: steps past the last save dropped
 
 
-Event = Step | Epoch | End
+@dataclass(frozen=True)
+class Control:
+    """Step-through training (gen_core.training.stepping): the run paused, stepped, resumed or took a
+    new learning rate, beta or D:G ratio."""
+
+    snapshot: Snapshot
+    state: dict  # paused, steps taken, rate, beta, ratio, why a request was ignored
+    changes: list  # what was just applied, as history.json's "controls" records it
+    grid: Any = None  # the fixed noise decoded, each time the run comes to a pause
+
+
+Event = Step | Epoch | End | Control
 Listener = Callable[[Event], None]
 
 

@@ -30,7 +30,8 @@ from gen_core.training import distributed
 from gen_core.training.config import TrainConfig, new_history
 from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
                                       seed_epoch_draws)
-from gen_core.training.events import End, Epoch, Listener, RunStatus, SavePoint, Snapshot, Step
+from gen_core.training.events import Control, End, Epoch, Listener, RunStatus, SavePoint, Snapshot, Step
+from gen_core.training.stepping import Controls, Stepper
 from gen_core.training.speed import compile_networks, compute_record, keep_kernels, resolve_precision
 
 __all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
@@ -47,6 +48,8 @@ class Trainer:
     ``should_stop()`` is polled after every step (with several processes, every ``log_every``
     steps), and when it returns True the current step finishes, the epoch's place is recorded
     (its ``Epoch`` event carries it, for saving), and ``fit`` returns with status "stopped".
+    ``control()`` (step-through training, one process only) is asked between batches for the newest
+    ``Controls``: pause, step, a new learning rate or beta, a GAN's D:G ratio (gen_core.training.stepping).
     """
 
     def __init__(self, model, dataset: ImageDataset, config: TrainConfig, history: dict | None = None,
@@ -88,11 +91,13 @@ class Trainer:
         self.train_images = train.to(self.data_device)
 
     # -- the loop ------------------------------------------------------------------------------
-    def fit(self, on_event: Listener | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+    def fit(self, on_event: Listener | None = None, should_stop: Callable[[], bool] | None = None,
+            control: Callable[[], Controls | None] | None = None) -> dict:
         """Train the remaining epochs and return the history."""
         cfg, model, emit = self.config, self.model, on_event or _ignore
         stop_requested = should_stop or (lambda: False)
         self._emit = emit
+        stepper = Stepper(model, self.optimizers, control) if control and not self.group.active else None
         grid_epochs = self._begin()
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
@@ -103,14 +108,16 @@ class Trainer:
                 # batch: this process's part of each global batch of the epoch's shuffled order
                 for batch in self._batches(epoch):
                     # forward, backward and update: each family's own recipe (GANs step two optimisers)
-                    terms = model.train_step(batch, self.optimizers)
+                    terms = model.train_step(batch, self.optimizers if stepper is None else stepper.step_optimizers())
                     for name, value in terms.items():
                         sums[name] = sums.get(name, 0) + value.float() * len(batch)
                     self._step += 1
                     # log every few steps (reading a loss is a device sync)
                     if self._step % cfg.log_every == 0:
                         self._log_step(epoch, terms)
-                    if self._stop_now(stop_requested):
+                    # step-through training: apply new controls; while paused, wait for a step or a resume
+                    if self._stop_now(stop_requested) or (stepper and self._hold(stepper, stop_requested, epoch,
+                                                                                 terms)):
                         stopped = True
                         break
                 # evaluate: epoch means of the training terms, then the test set
@@ -124,7 +131,7 @@ class Trainer:
                 # checkpoint: listeners save weights, optimisers and history after every epoch
                 emit(Epoch(self.snapshot(), entry, grid, self._save_point(), codes))
                 self._saved_epochs = list(self.history["epochs"])
-                if stopped:
+                if stopped or (stepper and epoch < cfg.epochs and self._hold(stepper, stop_requested, epoch)):
                     return self._finish(RunStatus.STOPPED, f"Stopped after epoch {epoch} of {cfg.epochs}.")
             return self._finish(RunStatus.COMPLETED, f"Trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}.")
         except TrainingError as error:
@@ -144,6 +151,8 @@ class Trainer:
         # Step numbers continue across a resume; a run saved before they were recorded is estimated.
         self._step_offset = int(epochs[-1].get("step", len(epochs) * per_epoch)) if epochs else 0
         self.history["steps"] = [s for s in self.history["steps"] if s.get("step", 0) <= self._step_offset]
+        if "controls" in self.history:
+            self.history["controls"] = [c for c in self.history["controls"] if c.get("step", 0) <= self._step_offset]
         first = batches_per_epoch(len(self.train_images), cfg.batch_size, world, self._position)
         remaining = cfg.epochs - self.start_epoch
         self._total_steps = (remaining - 1) * per_epoch + first if remaining > 0 else 0
@@ -176,6 +185,33 @@ class Trainer:
             return stop_requested()
         # Every process must stop at the same step; agreeing costs a collective, so ask now and then.
         return self._step % self.config.log_every == 0 and self.group.any(stop_requested(), self.device)
+
+    def _hold(self, stepper: Stepper, stop_requested: Callable[[], bool], epoch: int,
+              terms: dict | None = None) -> bool:
+        """Step-through training after a batch (``terms``) or an epoch: apply new controls; when paused,
+        log the last step, show the fixed noise decoded and wait for a step, a resume or a stop
+        (returns True for a stop)."""
+        if terms is None:
+            stepper.epoch_done()
+        else:
+            stepper.batch_done()
+        step, message = self._step_offset + self._step, stepper.message
+        changes = stepper.poll(step, epoch)
+        if not stepper.must_wait():
+            if changes or message != stepper.message:
+                self._controls_changed(stepper, changes)
+            return False
+        if terms is not None and self._step % self.config.log_every:
+            self._log_step(epoch, terms)  # the loss after this very step, for the chart
+        self._controls_changed(stepper, changes, self.sample_grid())
+        stopped = stepper.wait(stop_requested, lambda applied: self._controls_changed(stepper, applied), step, epoch)
+        self._controls_changed(stepper, [])  # stepping, running again or stopping
+        return stopped
+
+    def _controls_changed(self, stepper: Stepper, changes: list[dict], grid=None) -> None:
+        if changes:
+            self.history.setdefault("controls", []).extend(changes)
+        self._emit(Control(self.snapshot(), stepper.state(), changes, grid))
 
     def _end_epoch(self, epoch: int, sums: dict, train_seconds: float) -> dict:
         images = self._position - self._segment_start

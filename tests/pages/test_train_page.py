@@ -352,3 +352,38 @@ def test_a_taken_run_name_is_refused_before_start_and_the_field_empties_after_a_
     at.run()
     assert (empty_root / "my-first-run" / layout.WEIGHTS_FILE).exists()
     assert at.text_input(key="train_run_name").value == ""  # the next run does not inherit the name
+
+
+def test_the_owner_pauses_steps_and_changes_the_rate_of_a_running_job_and_others_see_no_controls(empty_root):
+    from gen_core.run.control import read_control
+
+    owner = choose_small_run(open_page("train"), epochs=10_000)
+    owner.text_input(key="train_run_name").set_value("stepped")
+    owner.button(key="train_start").click().run()
+    run_dir = empty_root / "stepped"
+    key = "jobs_ctl_stepped"
+    wait_for(lambda: any(b.key == f"{key}_pause" for b in owner.run().button), "the job panel's controls")
+    owner.button(key=f"{key}_pause").click().run()
+    assert read_control(run_dir).paused and "Pausing after the current batch" in page_text(owner)
+    wait_for(lambda: live.read_live(run_dir).is_paused, "the job to pause")
+    owner.run()
+    assert "Paused at step" in page_text(owner) and owner.button(key=f"{key}_resume")
+    paused_at = live.read_live(run_dir).step
+    owner.button(key=f"{key}_step_batch").click().run()
+    wait_for(lambda: live.read_live(run_dir).control.get("steps_taken") == 1, "one step")
+    assert live.read_live(run_dir).step == paused_at + 1
+    owner.number_input(key=f"{key}_lr").set_value(0.0005)
+    owner.button(key=f"{key}_apply_lr").click().run()
+    assert read_control(run_dir).lr == 0.0005
+    owner.button(key=f"{key}_resume").click().run()
+    wait_for(lambda: any(c.get("lr") == 0.0005 for c in live.read_live(run_dir).controls), "the new rate in use")
+    assert not live.read_live(run_dir).is_paused
+
+    other = open_page("train")
+    assert "Training stepped" in page_text(other)
+    assert not [b for b in other.button if b.key.startswith(key)], "no controls for another's job"
+    owner.run()
+    chart = next(c for c in owner.get("plotly_chart") if "lr 0.0005" in c.proto.spec)
+    assert '"dash":"dot"' in chart.proto.spec.replace(" ", ""), "the rate change is marked on the loss curves"
+    next(b for b in owner.button if b.key.startswith("jobs_stop_")).click().run()
+    assert finish_current_job().status == "stopped"

@@ -160,3 +160,22 @@ def test_a_hand_edited_gan_history_with_bad_grid_statistics_is_refused_by_field(
     assert refused_for in str(refused.value)
     with pytest.raises(CheckpointError, match="must be a number"):  # nothing else nested is let through
         check_history({"epochs": [{**GOOD_GRID_EPOCH, "d_shares": [1.0]}]})
+
+
+GOOD_CONTROLS = [{"step": 3, "epoch": 1, "lr": 1e-4}, {"step": 9, "epoch": 2, "beta": 0.0},
+                 {"step": 9, "epoch": 2, "d_steps": 3, "g_steps": 1}]
+
+
+@pytest.mark.parametrize("controls, refused_for", [
+    ({"step": 3}, "controls must be a list"), ([{"lr": 1e-4}], "controls[0].step must be a whole number"),
+    ([{"step": 1.5, "lr": 1e-4}], "step must be a whole number"),
+    ([{"step": 1, "lr": 0}], "lr must be a number above 0"),
+    ([{"step": 1, "lr": float("inf")}], "lr must be a number above 0"), ([{"step": 1, "lr": True}], "lr must be"),
+    ([{"step": 1, "beta": -2.0}], "beta must be a number from 0"), ([{"step": 1, "lr": "fast"}], "must be a number"),
+    ([{"step": 1, "momentum": 0.9}], "unknown entries: momentum"), ([GOOD_CONTROLS[0]] * 10_001, "more than 10,000"),
+])
+def test_a_history_records_changes_made_while_training_and_refuses_bad_ones_by_field(controls, refused_for):
+    assert check_history({"controls": GOOD_CONTROLS})["controls"] == GOOD_CONTROLS
+    with pytest.raises(CheckpointError, match=r"history\.json: controls") as refused:
+        check_history({"controls": controls})
+    assert refused_for in str(refused.value)

@@ -16,6 +16,7 @@ import pytest
 from gen_core.atomic import write_json_atomic
 from gen_core.places import JOBS_DIR
 from gen_core.run import checkpoint, layout, live
+from gen_core.run.control import request_control
 from gen_core.run.start import TrainingRequest, discard_unused, reserve_run_dir
 from gen_core.serve import jobs, worker
 
@@ -100,6 +101,21 @@ def test_stop_is_honoured_at_the_next_step_and_the_epoch_is_saved(queue, tmp_run
     run = checkpoint.load_run(view.run_dir)
     assert run.history["status"] == "stopped" and 1 <= len(run.history["epochs"]) < 100_000
     assert not live.stop_requested(view.run_dir)
+
+
+def test_a_job_in_its_own_process_pauses_steps_one_batch_and_resumes(queue, tmp_runs):
+    view = queue.submit(small_job(tmp_runs, "steppable", epochs=100_000))
+    wait_for(lambda: len(live.read_live(view.run_dir).epochs) >= 1, "the first saved epoch")
+    request_control(view.run_dir, paused=True)
+    wait_for(lambda: live.read_live(view.run_dir).is_paused, "the job to pause")
+    paused_at = live.read_live(view.run_dir).step
+    request_control(view.run_dir, step="batch")
+    wait_for(lambda: live.read_live(view.run_dir).control.get("steps_taken") == 1, "the step")
+    stepped = live.read_live(view.run_dir)
+    assert stepped.step == paused_at + 1 and stepped.is_paused and stepped.step_grid_path is not None
+    request_control(view.run_dir, paused=False)
+    wait_for(lambda: live.read_live(view.run_dir).step > paused_at + 3, "training to go on")
+    assert queue.stop(view.id) == "stopping" and queue.wait(view.id, TIMEOUT).status == "stopped"
 
 
 def test_a_nan_loss_fails_the_job_with_the_trainers_message(queue, tmp_runs):

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 TRAIN_COLOUR = "#1f77b4"
 TEST_COLOUR = "#ff7f0e"
+CONTROL_COLOUR = "#7f7f7f"
 _NOT_TERMS = {"step", "epoch", "partial", "images_per_sec", "elapsed"}
 MAX_STEP_POINTS = 1500  # more points than pixels only slows the browser down
 
@@ -92,9 +93,20 @@ def _thinned(xs: list, ys: list, limit: int = MAX_STEP_POINTS) -> tuple[list, li
     return kept_x, kept_y
 
 
+def control_label(change: dict) -> str:
+    """A change made while the run trained, in a few words: "lr 0.0001", "beta 4", "D:G 3:1"."""
+    parts = [f"{name} {change[name]:.3g}" for name in ("lr", "beta") if _drawable(change.get(name))]
+    if "d_steps" in change and "g_steps" in change:
+        parts.append(f"D:G {change['d_steps']}:{change['g_steps']}")
+    return ", ".join(parts)
+
+
 def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: float | None = None,
-                       height: int | None = None, columns: int = 3, titles: dict[str, str] | None = None) -> go.Figure:
-    """One panel per loss term: batch losses (faint), train epoch means and test epoch means."""
+                       height: int | None = None, columns: int = 3, titles: dict[str, str] | None = None,
+                       controls: list[dict] | None = None) -> go.Figure:
+    """One panel per loss term: batch losses (faint), train epoch means and test epoch means; each
+    change made while training (``controls``: a new learning rate, beta or D:G ratio) a dotted line
+    across every panel, labelled on the first."""
     terms = loss_terms(steps, epochs) or ["loss"]
     columns = max(1, min(columns, len(terms)))
     rows = math.ceil(len(terms) / columns)
@@ -118,12 +130,23 @@ def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: f
                                             name=f"{split} (epoch mean)", line={"color": colour, "width": 2},
                                             marker={"size": 5}, legendgroup=split, showlegend=first),
                                  row=row, col=col)
+    _mark_controls(figure, controls or [], steps_per_epoch or estimate_steps_per_epoch(steps))
     figure.update_xaxes(title_text="epoch", rangemode="tozero")
     figure.update_layout(height=height or 250 * rows + 90, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"orientation": "h", "x": 0, "y": 1.0 + 0.16 / rows, "yanchor": "bottom"},
                          hovermode="x unified")
     figure.update_annotations(font_size=13)
     return figure
+
+
+def _mark_controls(figure: go.Figure, controls: list[dict], steps_per_epoch: float | None) -> None:
+    changes = [change for change in controls if control_label(change) and _drawable(change.get("step"))]
+    if not changes or not steps_per_epoch:
+        return
+    for change, position in zip(changes, step_positions(changes, steps_per_epoch)):
+        figure.add_vline(x=position, line={"color": CONTROL_COLOUR, "dash": "dot", "width": 1.5}, row="all", col="all")
+        figure.add_annotation(x=position, y=1, xref="x", yref="y domain", text=control_label(change), showarrow=False,
+                              textangle=-90, xanchor="right", yanchor="top", font={"size": 10, "color": CONTROL_COLOUR})
 
 
 def loss_thumbnail_figure(epochs: list[dict], term: str = "loss", height: int = 150,

@@ -108,3 +108,14 @@ def test_no_kl_schedule_panel_without_the_numbers_and_active_units_alone_for_a_v
     figure = kl_schedule_figure([{"epoch": 1, "active_units": 3}, {"epoch": 2, "active_units": 4}])
     assert [annotation.text for annotation in figure.layout.annotations] == ["Active latent units"]
     assert list(figure.data[0].y) == [3, 4] and len(figure.data) == 1
+
+
+def test_changes_made_while_training_are_dotted_lines_on_every_panel_labelled_once():
+    controls = [{"step": 10, "epoch": 1, "lr": 1e-4}, {"step": 30, "epoch": 2, "beta": 4.0},
+                {"step": 30, "epoch": 2, "d_steps": 3, "g_steps": 1}]
+    figure = loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20, controls=controls)
+    lines = [(shape.x0, shape.line.dash) for shape in figure.layout.shapes]
+    assert lines == [(0.5, "dot")] * 3 + [(1.5, "dot")] * 6, "three panels, one line each per change"
+    labels = [annotation.text for annotation in figure.layout.annotations][3:]
+    assert labels == ["lr 0.0001", "beta 4", "D:G 3:1"]
+    assert not loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20).layout.shapes
