@@ -31,7 +31,7 @@ SHOTS = {
     "latent_sliders": ("latent_sliders", "run=demo-beta-vae&axes=dim&sweep=0", "Move the code"),
     "interpolate": ("interpolate", "run=demo-vae-2d&a=3&b=57&mix=30", "Paths in latent space"),
     "latent_map": ("latent_map", "run=demo-vae-2d&classes=4,7,9&img=17", "Eigenvalue spectrum"),
-    "class_sampler": ("class_sampler", "run=demo-ae-32d&n=6", "encoded training images in"),
+    "class_sampler": ("class_sampler", "run=demo-ae-32d&n=6", "Class sampler"),
     "evaluate": ("evaluate", "run=demo-vae-gan", "More settings"),
     "tiles": ("tiles", "run=demo-tile-vae", "Coverage heat map"),
 }
