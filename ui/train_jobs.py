@@ -233,7 +233,8 @@ def curves_and_samples(run: live.LiveRun, key: str) -> None:
         if run.steps or run.epochs:
             figure = loss_curves_figure(run.steps, run.epochs, steps_per_epoch=run.steps_per_epoch,
                                         titles=getattr(family_class(run_family(run)), "loss_titles", None),
-                                        controls=run.controls)
+                                        controls=run.controls, columns=2 if presentation.is_on() else 3,
+                                        font_px=presentation.CHART_FONT[presentation.is_on()])
             st.plotly_chart(presentation.style_figure(figure), width="stretch", key=f"jobs_curves_{key}",
                             config={"displayModeBar": False})
             schedule = kl_schedule_figure(run.epochs, latent_dim=run_latent_dim(run))

@@ -103,15 +103,20 @@ def control_label(change: dict) -> str:
 
 def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: float | None = None,
                        height: int | None = None, columns: int = 3, titles: dict[str, str] | None = None,
-                       controls: list[dict] | None = None) -> go.Figure:
+                       controls: list[dict] | None = None, font_px: int = 13) -> go.Figure:
     """One panel per loss term: batch losses (faint), train epoch means and test epoch means; each
     change made while training (``controls``: a new learning rate, beta or D:G ratio) a dotted line
-    across every panel, labelled on the first."""
+    across every panel, labelled on the first. ``font_px``: the chart text the page will use, which
+    sets the gap between rows (a row's axis title and the next row's panel title must not meet)."""
     terms = loss_terms(steps, epochs) or ["loss"]
     columns = max(1, min(columns, len(terms)))
     rows = math.ceil(len(terms) / columns)
+    row_px, gap_px = 250 + 3 * max(0, font_px - 13), 5 * font_px + 30
+    height = height or row_px * rows + gap_px * (rows - 1) + 90
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=[term_title(t, titles) for t in terms],
-                           horizontal_spacing=0.07, vertical_spacing=0.18 if rows > 1 else 0.1)
+                           # spacings are fractions of the plotting area: the height less the margins (40 px)
+                           horizontal_spacing=0.07,
+                           vertical_spacing=min(0.4, gap_px / (height - 40)) if rows > 1 else 0.1)
     positions = step_positions(steps, steps_per_epoch)
     epoch_numbers = [entry["epoch"] for entry in epochs]
     for index, term in enumerate(terms):
@@ -132,7 +137,7 @@ def loss_curves_figure(steps: list[dict], epochs: list[dict], steps_per_epoch: f
                                  row=row, col=col)
     _mark_controls(figure, controls or [], steps_per_epoch or estimate_steps_per_epoch(steps))
     figure.update_xaxes(title_text="epoch", rangemode="tozero")
-    figure.update_layout(height=height or 250 * rows + 90, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"orientation": "h", "x": 0, "y": 1.0 + 0.16 / rows, "yanchor": "bottom"},
                          hovermode="x unified")
     figure.update_annotations(font_size=13)

@@ -119,3 +119,15 @@ def test_changes_made_while_training_are_dotted_lines_on_every_panel_labelled_on
     labels = [annotation.text for annotation in figure.layout.annotations][3:]
     assert labels == ["lr 0.0001", "beta 4", "D:G 3:1"]
     assert not loss_curves_figure(VAE_STEPS, VAE_EPOCHS, steps_per_epoch=20).layout.shapes
+
+
+def test_rows_of_panels_leave_room_for_lecture_sized_text():
+    """An axis title and the next row's panel title must not meet: at 20 px text (the lecture view's)
+    the gap between rows is at least six lines of it, in pixels of the plotting area."""
+    terms = {f"term{index}": 1.0 for index in range(5)}
+    steps = [{"step": step, **terms} for step in range(1, 30)]
+    for font_px in (13, 20):
+        figure = loss_curves_figure(steps, [], steps_per_epoch=10, columns=2, font_px=font_px)
+        plot_px = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+        first_row, second_row = figure.layout.yaxis.domain, figure.layout.yaxis3.domain
+        assert (first_row[0] - second_row[1]) * plot_px >= 5 * font_px + 30 - 1
