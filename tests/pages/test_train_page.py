@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -127,21 +128,25 @@ def test_a_run_started_from_the_page_trains_saves_and_becomes_active(empty_root)
     assert not at.exception
 
 
-def test_a_finished_vae_shows_its_active_units_and_beta_per_epoch(empty_root):
-    import json
-
+def _trained_on_the_page(preset: str, epochs_key: str, name: str):
+    """The Train page after a 2-epoch run of ``preset`` on the 8x8 digits, started there, has finished."""
     at = open_page("train")
     at.selectbox(key="train_dataset").set_value("digits").run()
-    at.selectbox(key="train_preset").set_value("MLP VAE, latent 2").run()
-    at.number_input(key="train_fit_mlp_vae_latent_2_epochs").set_value(2)
+    at.selectbox(key="train_preset").set_value(preset).run()
+    at.number_input(key=epochs_key).set_value(2)
     at.selectbox(key="train_device").set_value("cpu")
     at.checkbox(key="train_measure").set_value(False)
-    at.text_input(key="train_run_name").set_value("vae-schedule")
+    at.text_input(key="train_run_name").set_value(name)
     at.run()
     at.button(key="train_start").click().run()
     assert finish_current_job().status == "completed"
     at.run()
     assert not at.exception and not at.error
+    return at
+
+
+def test_a_finished_vae_shows_its_active_units_and_beta_per_epoch(empty_root):
+    at = _trained_on_the_page("MLP VAE, latent 2", "train_fit_mlp_vae_latent_2_epochs", "vae-schedule")
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     assert len(charts) == 2, "the loss curves, then the KL schedule"
     epochs = checkpoint.read_history(empty_root / "vae-schedule")["epochs"]
@@ -151,20 +156,7 @@ def test_a_finished_vae_shows_its_active_units_and_beta_per_epoch(empty_root):
 
 
 def test_a_finished_gan_shows_the_classes_it_draws_and_its_discriminator_at_a_chosen_epoch(empty_root):
-    import json
-
-    at = open_page("train")
-    at.selectbox(key="train_dataset").set_value("digits").run()
-    at.selectbox(key="train_preset").set_value("DCGAN").run()
-    at.number_input(key="train_fit_dcgan_epochs").set_value(2)
-    at.selectbox(key="train_device").set_value("cpu")
-    at.checkbox(key="train_measure").set_value(False)
-    at.text_input(key="train_run_name").set_value("gan-players")
-    at.run()
-    at.button(key="train_start").click().run()
-    assert finish_current_job().status == "completed"
-    at.run()
-    assert not at.exception and not at.error
+    at = _trained_on_the_page("DCGAN", "train_fit_dcgan_epochs", "gan-players")
     epochs = checkpoint.read_history(empty_root / "gan-players")["epochs"]
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     assert len(charts) == 3, "the loss curves, the classes among the samples, the discriminator's beliefs"
