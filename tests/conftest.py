@@ -166,3 +166,8 @@ def write_long_run(run_dir, model, epochs: int = 1001):
         layout.grid_path(run_dir, epoch).parent.mkdir(exist_ok=True)
         Image.new("L", (30, 30), color=epoch - 990).save(layout.grid_path(run_dir, epoch))
     return run_dir
+
+
+# A tiny MLP autoencoder on the 8x8 digits through the command line: what CLI tests train first.
+SMALL_AE_ARGS = ["--model", "ae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4", "--device", "cpu",
+                 "--no-eval"]

@@ -18,9 +18,9 @@ from safetensors.torch import load_file
 from gen_core.cli import main
 from gen_core.run import checkpoint, files, layout
 
+from conftest import SMALL_AE_ARGS as SMALL
+
 REPO = Path(__file__).resolve().parents[2]
-SMALL = ["--model", "ae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4", "--device", "cpu",
-         "--no-eval"]
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,7 @@ from gen_core.cli import main
 from gen_core.data import load_dataset
 from gen_core.latent import PROJECTOR_FILES
 
-from conftest import write_long_run
-
-SMALL = ["--model", "ae", "--dataset", "digits", "--hidden", "32", "--latent-dim", "4", "--device", "cpu",
-         "--no-eval"]
+from conftest import SMALL_AE_ARGS as SMALL, write_long_run
 
 
 @pytest.fixture(scope="module")
