@@ -64,15 +64,20 @@ def grid_epoch(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(epoch, path)`` of every sample grid of a run, in epoch order (numeric)."""
-    folder = Path(run_dir) / SAMPLES_DIR
+def _by_epoch(folder: Path, epoch_of) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of the files in ``folder`` whose name ``epoch_of`` reads, in epoch order
+    (numeric, so epoch 1000 comes after 999)."""
     try:
         entries = list(folder.iterdir())
     except OSError:
         return []
-    grids = [(grid_epoch(path.name), path) for path in entries if path.is_file()]
-    return sorted((epoch, path) for epoch, path in grids if epoch is not None)
+    numbered = [(epoch_of(path.name), path) for path in entries if path.is_file()]
+    return sorted((epoch, path) for epoch, path in numbered if epoch is not None)
+
+
+def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of every sample grid of a run, in epoch order (numeric)."""
+    return _by_epoch(Path(run_dir) / SAMPLES_DIR, grid_epoch)
 
 
 def newest_grid(run_dir: Path) -> tuple[int, Path] | None:
@@ -97,13 +102,7 @@ def codes_epoch(name: str) -> int | None:
 
 def timeline_files(run_dir: Path) -> list[tuple[int, Path]]:
     """``(epoch, path)`` of every timeline codes file of a run, in epoch order (numeric)."""
-    folder = Path(run_dir) / CODES_DIR
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return []
-    files = [(codes_epoch(path.name), path) for path in entries if path.is_file()]
-    return sorted((epoch, path) for epoch, path in files if epoch is not None)
+    return _by_epoch(Path(run_dir) / CODES_DIR, codes_epoch)
 
 
 def is_run_file(relative: str) -> bool:
