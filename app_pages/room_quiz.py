@@ -114,12 +114,18 @@ def _check_allowed(allowed: bool) -> None:
         raise quiz.QuizError("Only the host of the round may do that.")
 
 
-def _set_state(root: Path, round_id: str, state_name: str) -> None:
+def _as_host(may, action, root: Path, round_id: str, value: str) -> None:
+    """A host's button: ``action(root, round_id, value)`` if ``may`` still allows this session now;
+    a refusal or a failure becomes the host's notice."""
     try:
-        _check_allowed(_is_host(classroom.viewer(), quiz.load_round(root, round_id)))
-        quiz.set_state(root, round_id, state_name)
+        _check_allowed(may(classroom.viewer(), quiz.load_round(root, round_id)))
+        action(root, round_id, value)
     except GenCoreError as error:
         st.session_state[HOST_NOTICE] = public_message(error)
+
+
+def _set_state(root: Path, round_id: str, state_name: str) -> None:
+    _as_host(_is_host, quiz.set_state, root, round_id, state_name)
 
 
 def _round_controls(root: Path, current: quiz.Round) -> None:
@@ -132,11 +138,7 @@ def _round_controls(root: Path, current: quiz.Round) -> None:
 
 
 def _take_over(root: Path, round_id: str, host: str) -> None:
-    try:
-        _check_allowed(_may_take_over(classroom.viewer(), quiz.load_round(root, round_id)))
-        quiz.take_over(root, round_id, host)
-    except GenCoreError as error:
-        st.session_state[HOST_NOTICE] = public_message(error)
+    _as_host(_may_take_over, quiz.take_over, root, round_id, host)
 
 
 def _host_panel(who: classroom.Viewer, root: Path, current: quiz.Round | None) -> None:
