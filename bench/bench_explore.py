@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from gen_core.compute import apply_thread_policy  # noqa: E402
 from gen_core.device import device_label  # noqa: E402
 from gen_core.images import frame_drawing  # noqa: E402
 from gen_core.latent import (  # noqa: E402
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # timed as the web server runs these: one thread (the project's thread policy for the server)
+    apply_thread_policy(role="server")
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = Path(args.run) if args.run else train_vae(Path(scratch))
         run = checkpoint.load_run(run_dir)

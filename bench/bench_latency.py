@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from gen_core.compute import apply_thread_policy  # noqa: E402
 from gen_core.device import device_label  # noqa: E402
 from gen_core.latent import (  # noqa: E402
     LatentPCA,
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # timed as the web server runs these: one thread (the project's thread policy for the server)
+    apply_thread_policy(role="server")
     torch.set_grad_enabled(True)
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run or train_model(Path(scratch))

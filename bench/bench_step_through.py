@@ -11,11 +11,11 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gen_core.compute import apply_thread_policy  # noqa: E402
 from gen_core.data import load_dataset  # noqa: E402
 from gen_core.models import build_model  # noqa: E402
 from gen_core.run.control import ControlReader, request_control  # noqa: E402
@@ -24,6 +24,8 @@ from bench_latency import timed  # noqa: E402
 
 
 def main() -> None:
+    # as a training process would: threads from the project's one policy
+    apply_thread_policy(role="train")
     folder = Path(tempfile.mkdtemp())
     request_control(folder, lr=1e-3)
     reader = ControlReader(folder)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gen_core.compute import apply_thread_policy  # noqa: E402
 from gen_core.device import device_label  # noqa: E402
 from gen_core.latent.timeline import timeline_codes  # noqa: E402
 from gen_core.run import layout  # noqa: E402
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    # as a training process would: threads from the project's one policy
+    apply_thread_policy(role="train")
     fits = {True: [], False: []}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
