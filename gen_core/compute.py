@@ -4,7 +4,11 @@ Threads. The models here are small: a step is a few matrix products of a batch o
 two OpenMP threads on a machine whose other cores are busy, every op waits at a barrier for a core
 it does not get; on the shared 2-core machine an MLP VAE trained 3-20x slower with two threads than
 with one while another process ran. So each process takes the cores it may use
-(``os.sched_getaffinity``) less the ones already busy (the 1-minute load average), at least one,
+(``os.sched_getaffinity``) less the ones busy now, at least one. Busy is measured over a fifth of a
+second from the kernel's per-core counters (``/proc/stat``), not read from the 1-minute load
+average: that average trails by minutes, so a job started just after another ended took one thread
+on an idle machine and ran at half speed. Where there are no counters (macOS, Windows) the load
+average is used.
 and the choice is made once, at start-up, by ``apply_thread_policy``: the command line
 (``gen_core.cli.main``), the job queue's workers (through the same command line), and the web
 server (``role="server"``: one thread per request, sessions run side by side). torch's intra-op
@@ -25,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -50,11 +55,8 @@ class ComputeError(GenCoreError, ValueError):
 class ThreadChoice:
     threads: int
     cores: int  # the cores this process may use
-    load: float  # the 1-minute load average when chosen
+    load: float | None  # the cores other work kept busy when chosen (None: not measured, a count was given)
     reason: str
-
-    def as_record(self) -> dict:
-        return {**asdict(self), "load": round(self.load, 2)}
 
 
 def parse_threads(text, source: str) -> int:
@@ -86,12 +88,57 @@ def load_average() -> float:
         return 0.0
 
 
-def choose_threads(cores: int, load: float, requested: int | None = None, role: str = "train",
+CPU_COUNTERS = "/proc/stat"
+BUSY_SAMPLE_SECONDS = 0.2
+
+
+def _core_counters(stat_text: str) -> dict[int, tuple[int, int]]:
+    """Per core, (all ticks, idle ticks) from /proc/stat's ``cpuN`` lines."""
+    counters = {}
+    for line in stat_text.splitlines():
+        name, *fields = line.split()
+        if not (name.startswith("cpu") and name[3:].isdigit()) or len(fields) < 5:
+            continue
+        ticks = [int(field) for field in fields[:8]]
+        counters[int(name[3:])] = (sum(ticks), ticks[3] + ticks[4])  # idle and waiting for I/O
+    return counters
+
+
+def busy_cores_between(before: str, after: str, cores: set[int]) -> float:
+    """How many of ``cores`` were busy between two /proc/stat readings (0.0 to len(cores))."""
+    first, second = _core_counters(before), _core_counters(after)
+    busy = 0.0
+    for core in cores & first.keys() & second.keys():
+        total = second[core][0] - first[core][0]
+        idle = second[core][1] - first[core][1]
+        if total > 0:
+            busy += min(1.0, max(0.0, 1.0 - idle / total))
+    return busy
+
+
+def busy_cores(seconds: float = BUSY_SAMPLE_SECONDS) -> float:
+    """Cores this process may use that other work keeps busy now (the load average where the kernel's
+    per-core counters cannot be read)."""
+    try:
+        allowed = set(os.sched_getaffinity(0))
+        with open(CPU_COUNTERS, encoding="ascii") as file:
+            before = file.read()
+        time.sleep(seconds)
+        with open(CPU_COUNTERS, encoding="ascii") as file:
+            after = file.read()
+    except (AttributeError, OSError, UnicodeDecodeError):
+        return load_average()
+    if not allowed & _core_counters(before).keys():
+        return load_average()
+    return busy_cores_between(before, after, allowed)
+
+
+def choose_threads(cores: int, load: float | None, requested: int | None = None, role: str = "train",
                    requested_by: str = "") -> ThreadChoice:
     """The thread count for a process that may use ``cores`` cores while ``load`` of them are busy.
 
-    Free cores are ``cores - load`` rounded to the nearest whole core, at least one; an explicit
-    request is honoured up to ``cores``. The web server (``role="server"``) takes one thread.
+    Free cores are ``cores - load`` (``load``: busy cores) rounded to the nearest whole core, at
+    least one; an explicit request is honoured up to ``cores``. The web server (``role="server"``) takes one thread.
     """
     if requested is not None:
         threads = min(requested, cores)
@@ -99,8 +146,9 @@ def choose_threads(cores: int, load: float, requested: int | None = None, role: 
         return ThreadChoice(threads, cores, load, f"{requested_by or 'requested'}: {requested}{capped}")
     if role == "server":
         return ThreadChoice(1, cores, load, "web server: one thread per request, sessions side by side")
+    load = load or 0.0
     free = max(1, min(cores, math.floor(cores - load + 0.5)))
-    busy = "idle" if load < 0.5 else f"load {load:.1f}"
+    busy = "idle" if load < 0.5 else f"{load:.1f} busy"
     return ThreadChoice(free, cores, load, f"{cores} core{'s' if cores > 1 else ''}, {busy}: "
                                             f"{free} free")
 
@@ -109,13 +157,14 @@ def thread_policy(flag: int | None = None, role: str = "train", environ=os.envir
                   load: float | None = None) -> ThreadChoice:
     """The choice for this process now: the flag, else ``$GEN_CORE_THREADS``, else cores and load."""
     cores = usable_cores(environ)
-    load = load_average() if load is None else load
     if flag is not None:
         return choose_threads(cores, load, parse_threads(flag, "--threads"), role, "--threads")
     if environ.get(THREADS_ENV, "").strip():
         requested = parse_threads(environ[THREADS_ENV], f"${THREADS_ENV}")
         return choose_threads(cores, load, requested, role, f"${THREADS_ENV}")
-    return choose_threads(cores, load, role=role)
+    if role == "server":
+        return choose_threads(cores, None, role=role)
+    return choose_threads(cores, busy_cores() if load is None else load, role=role)
 
 
 _applied: ThreadChoice | None = None

@@ -3,12 +3,17 @@ precision choice (by faking what the CPU reports and what a timing says)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from gen_core import compute
 from gen_core.cli import main
 from gen_core.compute import ComputeError, choose_precision, choose_threads, thread_policy
+from gen_core.run import checkpoint
+
+from conftest import SMALL_AE_ARGS
 
 CPU = torch.device("cpu")
 
@@ -67,11 +72,42 @@ def test_the_cli_refuses_a_bad_thread_count_in_one_line(monkeypatch, capsys):
 
 def test_the_policy_sets_torch_and_blas_threads_once(monkeypatch):
     monkeypatch.setattr(compute, "_applied", None)
-    monkeypatch.setattr(compute, "load_average", lambda: 50.0)  # a busy machine
+    monkeypatch.setattr(compute, "busy_cores", lambda: 50.0)  # a busy machine
     choice = compute.apply_thread_policy()
     assert choice.threads == 1 and torch.get_num_threads() == 1
-    monkeypatch.setattr(compute, "load_average", lambda: 0.0)
+    monkeypatch.setattr(compute, "busy_cores", lambda: 0.0)
     assert compute.apply_thread_policy() is choice  # chosen once: a later call does not re-decide
+
+
+def _stat(*cores: tuple[int, int]) -> str:
+    """/proc/stat text whose cpuN lines have these (busy, idle) tick counts (busy split user/system)."""
+    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
+    for number, (busy, idle) in enumerate(cores):
+        lines.append(f"cpu{number} {busy - busy // 2} 0 {busy // 2} {idle} 0 0 0 0 0 0")
+    return "\n".join(lines + ["intr 12345", "ctxt 999"]) + "\n"
+
+
+def test_busy_cores_are_measured_now_from_the_kernels_per_core_counters():
+    before = _stat((1000, 5000), (1000, 5000), (0, 0))
+    # core 0 fully busy, core 1 a quarter busy, core 2 idle, in the sampled interval
+    after = _stat((1100, 5000), (1025, 5075), (0, 100))
+    assert compute.busy_cores_between(before, after, {0, 1, 2}) == pytest.approx(1.25)
+    assert compute.busy_cores_between(before, after, {1, 2}) == pytest.approx(0.25)  # only the cores it may use
+    assert compute.busy_cores_between(before, after, {7}) == 0.0  # a core the counters do not list
+    # a machine that was busy a minute ago but is idle now gets every core (the load average would say 2)
+    idle_now = _stat((1000, 5100), (1000, 5100))
+    assert choose_threads(2, compute.busy_cores_between(_stat((1000, 5000), (1000, 5000)), idle_now, {0, 1})).threads == 2
+
+
+def test_busy_cores_fall_back_to_the_load_average_without_counters(monkeypatch):
+    monkeypatch.setattr(compute, "CPU_COUNTERS", "/nonexistent/stat")
+    monkeypatch.setattr(compute, "load_average", lambda: 1.5)
+    assert compute.busy_cores(seconds=0.0) == 1.5
+
+
+def test_busy_cores_read_on_this_machine_are_within_its_cores():
+    cores = len(os.sched_getaffinity(0))
+    assert 0.0 <= compute.busy_cores(seconds=0.05) <= cores
 
 
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse avx2 {extra}\n"
@@ -93,3 +129,12 @@ def test_auto_precision_on_a_cpu_is_bf16_only_where_it_has_the_instructions_and_
     assert choose_precision("bf16", CPU, cpu_instructions="").precision == "bf16"  # asked for: honoured
     with pytest.raises(ComputeError, match="precision must be one of auto, fp32, bf16"):
         choose_precision("half", CPU)
+
+
+def test_a_run_trained_with_a_given_thread_count_records_it_and_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(compute, "_applied", None)
+    out = tmp_path / "run"
+    assert main(["train", *SMALL_AE_ARGS, "--epochs", "1", "--threads", "1", "--out", str(out)]) == 0
+    session = checkpoint.load_run(out).history["compute"][0]  # the history passes the run folder's checks
+    assert session["threads"] == 1 and session["threads_reason"] == "--threads: 1"
+    assert "load" not in session  # not measured when a count is given
