@@ -2,7 +2,8 @@
 
 The precision (``gen_core.compute.choose_precision``, with a short timing of this model's own step
 when ``auto`` has to decide on a CPU with bfloat16 instructions), Adam's fused kernel kept across a
-resume, and ``torch.compile`` of the model's networks when asked for. ``compute_record`` is the
+resume, the memory layout of a convolutional model's tensors (``choose_memory_format``), and
+``torch.compile`` of the model's networks when asked for. ``compute_record`` is the
 entry a run's history keeps for each training session (``history["compute"]``).
 """
 
@@ -16,6 +17,7 @@ import torch
 from gen_core.compute import ThreadChoice, PrecisionChoice, choose_precision
 
 TIMED_STEPS = 3
+CONVOLUTIONS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
 
 
 def time_steps(model, batch: torch.Tensor, precision: str, steps: int = TIMED_STEPS) -> float:
@@ -52,16 +54,34 @@ def resolve_precision(requested: str, model, batch: torch.Tensor | None, device:
     return choose_precision(requested, device, timed if batch is not None else None)
 
 
+def choose_memory_format(model, device: torch.device) -> torch.memory_format:
+    """Channels-last for a model with convolutions on a CPU, the layout oneDNN's convolution kernels
+    work in (NCHW tensors are reordered on every call): measured on the 2-core CPU, a DCGAN step of 64
+    images ran 1.3x and a VAE-GAN's 1.25x faster. Elsewhere the default layout (not measured on a GPU)."""
+    if device.type == "cpu" and any(isinstance(module, CONVOLUTIONS) for module in model.modules()):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def in_layout(images: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+    """A batch of images (N, C, H, W) in the model's layout (no copy when it already is)."""
+    return images if memory_format == torch.contiguous_format else images.contiguous(memory_format=memory_format)
+
+
 def keep_kernels(optimizer: torch.optim.Optimizer, state: dict) -> None:
     """Load a saved optimiser state but keep this device's Adam kernel (fused or not): a state
-    saved elsewhere carries the kernel flags of the machine that saved it."""
+    saved elsewhere carries the kernel flags of the machine that saved it. Moment tensors take their
+    weight's memory layout (a checkpoint holds them contiguous; the weights may be channels-last)."""
     kernels = [{key: group.get(key) for key in ("fused", "foreach")} for group in optimizer.param_groups]
     optimizer.load_state_dict(state)
     for group, kept in zip(optimizer.param_groups, kernels):
         group.update(kept)
-        if kept["fused"]:  # the fused kernel keeps its step count as a float32 tensor beside the weights
-            for parameter in group["params"]:
-                entry = optimizer.state.get(parameter, {})
+        for parameter in group["params"]:
+            entry = optimizer.state.get(parameter, {})
+            for key, value in entry.items():
+                if torch.is_tensor(value) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                    entry[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+            if kept["fused"]:  # the fused kernel keeps its step count as a float32 tensor beside the weights
                 if "step" in entry:
                     entry["step"] = torch.as_tensor(entry["step"], dtype=torch.float32, device=parameter.device)
 
@@ -79,9 +99,12 @@ def optimizer_kind(optimizers: dict) -> str:
 
 
 def compute_record(start_epoch: int, device: torch.device, threads: ThreadChoice, precision: PrecisionChoice,
-                   requested_precision: str, optimizers: dict, compiled: bool) -> dict:
+                   requested_precision: str, optimizers: dict, compiled: bool,
+                   memory_format: torch.memory_format = torch.contiguous_format) -> dict:
     """What the history says of how one training session computed."""
+    measured = {} if threads.load is None else {"load": round(threads.load, 2)}  # busy cores, when measured
     return {"from_epoch": start_epoch + 1, "device": str(device), "threads": threads.threads, "cores": threads.cores,
-            "load": round(threads.load, 2), "threads_reason": threads.reason, "precision_asked": requested_precision,
+            **measured, "threads_reason": threads.reason, "precision_asked": requested_precision,
             "precision": precision.precision, "precision_reason": precision.reason,
-            "optimizer": optimizer_kind(optimizers), "compiled": compiled}
+            "optimizer": optimizer_kind(optimizers), "compiled": compiled,
+            "layout": "channels-last" if memory_format == torch.channels_last else "contiguous"}

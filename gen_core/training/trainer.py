@@ -32,7 +32,8 @@ from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order,
                                       seed_epoch_draws)
 from gen_core.training.events import Control, End, Epoch, Listener, RunStatus, SavePoint, Snapshot, Step
 from gen_core.training.stepping import Controls, Stepper
-from gen_core.training.speed import compile_networks, compute_record, keep_kernels, resolve_precision
+from gen_core.training.speed import (choose_memory_format, compile_networks, compute_record, in_layout, keep_kernels,
+                                     resolve_precision)
 
 __all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
 
@@ -60,6 +61,9 @@ class Trainer:
         self.start_epoch, self._position = resume_point(self.history)
         self.device = self.group.device_for(pick_device(config.device))
         self.model.to(self.device)
+        # convolutions on a CPU train in channels-last; set before the optimisers so their state follows
+        self.memory_format = choose_memory_format(model, self.device)
+        self.model.to(memory_format=self.memory_format)
         self.optimizers = self.model.make_optimizers(config.lr)
         for name, state in (optimizer_state or {}).items():
             keep_kernels(self.optimizers[name], state)
@@ -99,6 +103,7 @@ class Trainer:
         self._emit = emit
         stepper = Stepper(model, self.optimizers, control) if control and not self.group.active else None
         grid_epochs = self._begin()
+        model.to(memory_format=self.memory_format)  # again, when this trainer fits a second time
         try:
             for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
                 model.train()
@@ -141,6 +146,10 @@ class Trainer:
         except Exception as error:  # a crash (out of memory, a bug) must not leave the run "running"
             self._record_failure(f"{type(error).__name__}: {error}")
             raise
+        finally:
+            # channels-last is for training speed; afterwards the model computes exactly as a copy
+            # loaded from its checkpoint does (the same kernels, so the same rounding)
+            model.to(memory_format=torch.contiguous_format)
 
     def _begin(self) -> set[int]:
         """Count the steps ahead, drop steps logged after the last save, mark the run running;
@@ -161,7 +170,7 @@ class Trainer:
         # how this session computes (threads, precision, optimiser kernel), kept with the run
         self.history.setdefault("compute", []).append(compute_record(
             self.start_epoch, self.device, applied_threads(), self.precision, cfg.precision, self.optimizers,
-            cfg.compile))
+            cfg.compile, self.memory_format))
         self._saved_epochs = list(epochs)
         self._started = time.perf_counter()
         return cfg.grid_epochs(self.start_epoch + 1)
@@ -178,7 +187,7 @@ class Trainer:
         for begin in range(self._segment_start, self._epoch_end, total):
             indices = order[begin:min(begin + total, self._epoch_end)]
             self._position = begin + len(indices)
-            yield images[self.group.share(indices)].to(self.device, non_blocking=True)
+            yield in_layout(images[self.group.share(indices)].to(self.device, non_blocking=True), self.memory_format)
 
     def _stop_now(self, stop_requested: Callable[[], bool]) -> bool:
         if not self.group.active:
