@@ -6,7 +6,9 @@ busy processes, for the three ways training starts.
   queue  a job of the app's queue (gen_core.serve.jobs): the worker process the Train page starts
 
 Each is run with the policy's own choice ("policy"), and with --threads 1 and --threads N (every
-core) for comparison, alternating, in two conditions: as the machine is ("as is"), and with two
+core) for comparison, and with every core under OpenMP's passive wait policy (OMP_WAIT_POLICY=PASSIVE:
+a thread waiting at a barrier sleeps instead of spinning, which should matter most when the cores
+are shared), alternating, in two conditions: as the machine is ("as is"), and with two
 extra processes spinning on the CPU ("contention"). Speed is images per second over the training
 steps, read from the run's history (process start-up and scoring left out). Goals (issue 19):
 under contention the policy keeps >= 80% of the one-thread run; as is (idle), >= 95% of the best
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +40,19 @@ from gen_core.run.start import TrainingRequest  # noqa: E402
 from gen_core.serve.jobs import JobQueue, JobRequest  # noqa: E402
 
 SPIN = "while True: pass"
+
+
+@contextmanager
+def busy_processes(count: int):
+    """``count`` extra processes spinning on the CPU while the block runs (none: the machine as it is)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(count)]
+    try:
+        time.sleep(3 if spinners else 0)  # until the kernel's counters and the load average see them
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 TRAIN = ["--model", "vae", "--hidden", "512,256", "--latent-dim", "16", "--dataset", "mnist5k", "--epochs", "2",
          "--no-eval", "--device", "cpu"]
 
@@ -46,33 +62,40 @@ def images_per_second(run_dir: Path) -> float:
     return sum(e["images"] for e in epochs) / sum(e["images"] / e["images_per_sec"] for e in epochs)
 
 
-def environment(threads: int | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+PASSIVE = "passive"  # a variant's threads given as (count, PASSIVE): every core, OpenMP threads sleep when waiting
+
+
+def environment(threads) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
     env["PYTHONPATH"] = str(REPO)
+    if isinstance(threads, tuple):
+        threads, _passive = threads
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if threads:
         env[THREADS_ENV] = str(threads)
     return env
 
 
-def run_cli(folder: Path, threads: int | None) -> float:
+def run_cli(folder: Path, threads) -> float:
     out = folder / "cli"
     subprocess.run([sys.executable, "-m", "gen_core", "train", *TRAIN, "--out", str(out)], check=True,
                    env=environment(threads), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return images_per_second(out)
 
 
-def run_demo(folder: Path, threads: int | None) -> float:
+def run_demo(folder: Path, threads) -> float:
     subprocess.run([sys.executable, "-m", "gen_core", "demos", "--quick", "--only", "demo-vae-2d", "--no-eval",
                     "--device", "cpu", "--out", str(folder)], check=True, env=environment(threads), cwd=REPO,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return images_per_second(folder / "demo-vae-2d")
 
 
-def run_queued(folder: Path, threads: int | None) -> float:
+def run_queued(folder: Path, threads) -> float:
     """A job through the app's queue; the queue's worker environment is the app's (its cores share)."""
-    saved = os.environ.pop(THREADS_ENV, None)
-    if threads:
-        os.environ[THREADS_ENV] = str(threads)
+    saved = {key: os.environ.pop(key, None) for key in (THREADS_ENV, "OMP_WAIT_POLICY")}
+    os.environ.update({key: value for key, value in environment(threads).items()
+                       if key in (THREADS_ENV, "OMP_WAIT_POLICY")})
     try:
         queue = JobQueue(limit=1, work_dir=folder / "_jobs", nice=0, gpus=[])
         request = TrainingRequest(folder / "queued", "vae", {"hidden": (512, 256), "latent_dim": 16}, "mnist5k", {},
@@ -81,9 +104,10 @@ def run_queued(folder: Path, threads: int | None) -> float:
         queue.wait(job.id, timeout=1800)
         queue.close()
     finally:
-        os.environ.pop(THREADS_ENV, None)
-        if saved is not None:
-            os.environ[THREADS_ENV] = saved
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
     return images_per_second(folder / "queued")
 
 
@@ -106,17 +130,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     cores = usable_cores({})
-    variants = {"policy": None, "1 thread": 1, f"{cores} threads": cores}
+    variants = {"policy": None, "1 thread": 1, f"{cores} threads": cores, f"{cores} passive": (cores, PASSIVE)}
     results = []
     for condition in ("as is", "contention"):
-        spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2 if condition == "contention" else 0)]
-        try:
-            time.sleep(3 if spinners else 0)
+        with busy_processes(2 if condition == "contention" else 0):
             load_before = os.getloadavg()[0]
             for entry in args.entries:
                 rates = measure(entry, variants, args.repeats)
                 medians = {name: statistics.median(values) for name, values in rates.items()}
-                reference = medians["1 thread"] if condition == "contention" else max(medians.values())
+                counts = (medians["1 thread"], medians[f"{cores} threads"])  # the best thread count, idle
+                reference = medians["1 thread"] if condition == "contention" else max(counts)
                 results.append({"condition": condition, "entry": entry, "load_before": round(load_before, 2),
                                 "load_after": round(os.getloadavg()[0], 2), "images_per_sec": rates,
                                 "medians": medians, "policy_ratio": medians["policy"] / reference,
@@ -126,10 +149,6 @@ def main() -> None:
                       + "  ".join(f"{name} {value:8.0f}" for name, value in medians.items())
                       + f"  images/s   policy/{'1 thread' if condition == 'contention' else 'best'} "
                         f"{row['policy_ratio']:.2f} (goal >= {row['goal']})", flush=True)
-        finally:
-            for spinner in spinners:
-                spinner.kill()
-                spinner.wait()
     if args.json:
         args.json.write_text(json.dumps({"cores": cores, "repeats": args.repeats, "results": results}, indent=1))
 
