@@ -6,32 +6,42 @@ the actual data and device, under the current load, gives an estimate worth show
 
 from __future__ import annotations
 
+import statistics
 import time
 
 from gen_core.data.base import iter_batches
 from gen_core.training import Trainer, batches_per_epoch
 
 
-def estimate_training_seconds(trainer: Trainer, probe_steps: int = 4) -> float:
-    """Seconds ``trainer`` would need for its remaining epochs, from ``probe_steps`` timed steps and
-    one timed test-set pass (the first step is a warm-up and not counted).
+PROBE_STEPS = (3, 16)  # timed steps: at least the first, at most the second
+PROBE_SECONDS = 1.0  # stop timing steps once this much time has gone into them (past the minimum)
+
+
+def estimate_training_seconds(trainer: Trainer, probe_steps: tuple[int, int] = PROBE_STEPS,
+                              probe_seconds: float = PROBE_SECONDS) -> float:
+    """Seconds ``trainer`` would need for its remaining epochs, from the median of a few timed steps
+    and one timed test-set pass with the epoch's statistics (the first step is a warm-up and not
+    counted). The median, over as many steps as about a second allows: on a busy machine a single
+    step can take several times its usual time, and four steps averaged made the estimate 2-3x the
+    real run (``bench/bench_estimates.py``).
 
     The probe trains the trainer's model: use a throwaway trainer (``prepare_training(save=False)``).
     """
     config, model = trainer.config, trainer.model
-    batches = iter_batches(trainer.train_images, config.batch_size, shuffle=False)
+    fewest, most = probe_steps
     model.train()
-    timed, seconds = 0, 0.0
-    for index, batch in enumerate(batches):
-        if index > probe_steps:
-            break
+    durations: list[float] = []
+    for index, batch in enumerate(iter_batches(trainer.train_images, config.batch_size, shuffle=False)):
         started = time.perf_counter()
         model.train_step(batch.to(trainer.device), trainer.optimizers)
         if index > 0:
-            timed, seconds = timed + 1, seconds + time.perf_counter() - started
-    per_step = seconds / max(timed, 1)
+            durations.append(time.perf_counter() - started)
+        if len(durations) >= most or (len(durations) >= fewest and sum(durations) >= probe_seconds):
+            break
+    per_step = statistics.median(durations) if durations else 0.0
     started = time.perf_counter()
     trainer.evaluate()
+    model.epoch_statistics(trainer.test_images)  # active units and the like, computed after every epoch
     per_test_pass = time.perf_counter() - started
     epochs = max(0, config.epochs - trainer.start_epoch)
     steps = batches_per_epoch(len(trainer.train_images), config.batch_size)
