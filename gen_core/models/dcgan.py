@@ -130,9 +130,8 @@ class DCGAN(GenerativeModel):
                 "discriminator": self.adam(self.discriminator.parameters(), lr, (0.5, 0.999))}
 
     def _discriminator_loss(self, real_signed, fake_signed):
-        # real and generated images in one pass: the discriminator has no batch statistics, so this is
-        # the same as two passes, and on a CPU one pass of 2N images costs less than two of N
-        real_logits, fake_logits = self.discriminator(torch.cat([real_signed, fake_signed])).split(len(real_signed))
+        real_logits = self.discriminator(real_signed)
+        fake_logits = self.discriminator(fake_signed)
         smoothing = self.config.label_smoothing
         real_loss = adversarial_loss(real_logits, True) if not smoothing else \
             nn.functional.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing))
