@@ -43,9 +43,14 @@ SPIN = "while True: pass"
 
 
 @contextmanager
-def busy_processes(count: int):
-    """``count`` extra processes spinning on the CPU while the block runs (none: the machine as it is)."""
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(count)]
+def busy_processes(count: int, own_sessions: bool = False):
+    """``count`` extra processes spinning on the CPU while the block runs (none: the machine as it is).
+
+    ``own_sessions``: each in a session of its own, as other programs on the machine are. Linux's
+    scheduler (with autogroup, the default on desktop and server kernels) shares the CPU fairly
+    between sessions first, so spinners in this bench's session slow down what runs in it (a
+    command it starts) but hardly a queued job, whose worker has a session of its own."""
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN], start_new_session=own_sessions) for _ in range(count)]
     try:
         time.sleep(3 if spinners else 0)  # until the kernel's counters and the load average see them
         yield

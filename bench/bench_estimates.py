@@ -7,9 +7,11 @@ app's queue (``gen_core.serve.jobs``), in its own worker process with the cores 
 Two figures per run: the training time the estimate predicts (the worker's history, from its first
 step to its last test pass) and the wait a student sees (from submitting the job to its end,
 process start-up and the final save included, scoring left out). Goal: each within a factor of 1.5
-of the estimate, idle and with two extra processes spinning on the CPU.
+of the estimate, idle and with two extra processes spinning on the CPU, each in a session of its own
+(as other programs are: see ``busy_processes``).
 
-Usage: python bench/bench_estimates.py [--cases quick-start conv-vae dcgan] [--json FILE]
+Usage: python bench/bench_estimates.py [--cases quick-start conv-vae dcgan] [--conditions idle contention]
+                                      [--json FILE]
 """
 
 from __future__ import annotations
@@ -64,13 +66,15 @@ def real_run(folder: Path, family: str, model: dict, training: dict) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--conditions", nargs="+", choices=["idle", "contention"], default=["idle", "contention"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     apply_thread_policy(role="server")  # the page times the estimate in the web server's process
     dataset = load_dataset("mnist5k")
     results = []
-    for condition in ("idle", "contention"):
-        with busy_processes(2 if condition == "contention" else 0):
+    for condition in args.conditions:
+        # other work in sessions of its own: the web server, the workers and other programs each are one
+        with busy_processes(2 if condition == "contention" else 0, own_sessions=True):
             for case in args.cases:
                 family, model, training = CASES[case]
                 load = os.getloadavg()[0]
