@@ -35,7 +35,7 @@ def _print_states(states, seconds: dict[str, float]) -> None:
                  "missing": "not trained", "broken": f"unreadable: {state.note}", "taken": state.note}[state.state]
         took = seconds.get(state.demo.name)
         took = f"{took:7.0f} s" if took else " " * 9
-        print(f"{state.demo.name:<15} {state.demo.family:<7} {state.epochs_wanted:>3} ep  {where:<24}{took}  "
+        print(f"{state.demo.name:<17} {state.demo.family:<7} {state.epochs_wanted:>3} ep  {where:<24}{took}  "
               f"{state.demo.lesson}")
 
 

@@ -37,22 +37,25 @@ def _flag_type(setting):
 def add_setting_flags(group, settings, defaults: bool = False) -> None:
     """One flag per described setting; a flag several families or datasets share is added once.
 
+    A shared flag takes the choices of all of them (``--loss gaussian`` is a VAE's only) and the
+    description of the one with the most; each family's config then refuses a value it lacks.
     Every default is None unless ``defaults``, so only the flags given override a preset's or a
     loader's defaults.
     """
-    seen: set[str] = set()
+    sharing: dict[str, list] = {}
     for setting in settings:
-        if setting.cli_flag in seen:
-            continue
-        seen.add(setting.cli_flag)
+        sharing.setdefault(setting.cli_flag, []).append(setting)
+    for same_flag in sharing.values():
+        setting = max(same_flag, key=lambda described: len(described.choices))
+        choices = tuple(dict.fromkeys(choice for described in same_flag for choice in described.choices))
         described = f"{setting.label}: {setting.help}" if setting.help else setting.label
         options = {"dest": setting.dest, "default": setting.default if defaults else None, "help": described}
         if setting.kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
             options["type"] = _flag_type(setting)
-            if setting.choices:
-                options["choices"] = setting.choices
+            if choices:
+                options["choices"] = choices
         group.add_argument(setting.cli_flag, **options)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from gen_core.errors import ModelConfigError
 from gen_core.models.blocks import ARCHITECTURES, default_conv_channels
-from gen_core.models.losses import RECONSTRUCTION_LOSSES
+from gen_core.models.losses import LEARNED_VARIANCE, RECONSTRUCTION_LOSSES, VAE_RECONSTRUCTION_LOSSES
 from gen_core.settings import Setting, check_settings, int_tuple
 
 # Encoder hidden sizes; the decoder mirrors them and the code (latent_dim) sits between, so
@@ -34,6 +34,10 @@ CONV_CHANNELS = Setting("Conv channels", "Channels per stride-2 stage, comma sep
                         "from the image size.", only_when=("arch", "conv"))
 LOSS = Setting("Reconstruction loss", "bce: Bernoulli log-likelihood (best for near-binary digits); "
                "mse / euclidean / mae: distances.", choices=RECONSTRUCTION_LOSSES)
+VAE_LOSS = Setting(LOSS.label, LOSS.help + " gaussian: a Gaussian likelihood whose variance the model learns "
+                   "(a calibrated decoder), for grey photographs and tiles where a fixed-variance loss makes "
+                   "the structure too cheap to code.", choices=VAE_RECONSTRUCTION_LOSSES,
+                   choice_labels={LEARNED_VARIANCE: "gaussian, learned variance"})
 BETA = Setting("beta (KL weight)", "1 is a plain VAE; above 1 a beta-VAE with more disentangled, blurrier codes.",
                minimum=0.0, step=0.5)
 KL_WARMUP = Setting("KL warm-up (epochs)", "beta rises linearly from 0 to its value over this many epochs, so the "

@@ -8,14 +8,26 @@ and the mean absolute error ("mae").
 
 VAEs need the reconstruction term on the scale of a log-likelihood (a sum over pixels) or the KL
 term swamps it, so ``summed=True`` turns the two per-pixel means into sums.
+
+A VAE may also take "gaussian": a Gaussian decoder with a learned variance (a calibrated decoder,
+the sigma-VAE of Rybkin, Daniilidis & Levine 2021), ``gaussian_nll``. The summed squared error is
+the Gaussian negative log-likelihood with a fixed variance of 0.5 per pixel, up to a constant; on
+images that vary by a few hundredths around their own mean that variance makes all their structure
+worth a few nats, less than the KL cost of coding it, and the posterior collapses. Learning sigma
+puts the reconstruction term on the scale of the errors the decoder actually makes.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.nn import functional as F
 
 RECONSTRUCTION_LOSSES = ("bce", "mse", "euclidean", "mae")
+LEARNED_VARIANCE = "gaussian"  # needs the model's own log sigma, so only the VAE offers it
+VAE_RECONSTRUCTION_LOSSES = (*RECONSTRUCTION_LOSSES, LEARNED_VARIANCE)
+LOG_2PI = math.log(2 * math.pi)
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, summed: bool = False) -> torch.Tensor:
@@ -34,4 +46,22 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, s
     if kind == "mae":
         absolute = (recon - flat_target).abs()
         return absolute.sum(1) if summed else absolute.mean(1)
+    if kind == LEARNED_VARIANCE:
+        raise ValueError("The gaussian loss learns its variance: use gaussian_nll with the model's log sigma")
     raise ValueError(f"Unknown reconstruction loss {kind!r}; choose from {', '.join(RECONSTRUCTION_LOSSES)}")
+
+
+def gaussian_nll(logits: torch.Tensor, target: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """Per-image negative log-likelihood in nats of ``target`` under N(sigmoid(logits), sigma^2) per pixel,
+    with ``log_sigma`` one value per channel (C,):
+
+        sum over pixels of  1/2 log(2 pi) + log sigma_c + (x_i - mean_i)^2 / (2 sigma_c^2),
+
+    which for one channel is D/2 log(2 pi sigma^2) + SSE / (2 sigma^2), D the number of pixels. A density
+    over the real line, so for images whose errors are far below 1 it is negative.
+    """
+    mean = torch.sigmoid(logits.float())
+    log_sigma = log_sigma.float().view(1, -1, *([1] * (target.dim() - 2)))
+    squared = (mean - target.float()).pow(2)
+    per_pixel = 0.5 * LOG_2PI + log_sigma + squared * torch.exp(-2 * log_sigma) / 2
+    return per_pixel.flatten(1).sum(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -9,13 +10,13 @@ from torch import nn
 
 from gen_core.models.base import GenerativeModel
 from gen_core.models.blocks import build_decoder, build_encoder, kl_per_dimension, reparameterize
-from gen_core.models.config import BETA, FREE_BITS, KL_WARMUP, LOSS, EncoderDecoderConfig
-from gen_core.models.losses import reconstruction_loss
+from gen_core.models.config import BETA, FREE_BITS, KL_WARMUP, VAE_LOSS, EncoderDecoderConfig
+from gen_core.models.losses import LEARNED_VARIANCE, gaussian_nll, reconstruction_loss
 
 
 @dataclass
 class VAEConfig(EncoderDecoderConfig):
-    loss: str = LOSS.field("bce")
+    loss: str = VAE_LOSS.field("bce")
     beta: float = BETA.field(1.0)  # > 1 gives a beta-VAE (Higgins et al. 2017)
     kl_warmup: int = KL_WARMUP.field(0)  # epochs over which beta rises from 0 (Bowman et al. 2016)
     free_bits: float = FREE_BITS.field(0.0)  # nats per dimension (Kingma et al. 2016)
@@ -25,6 +26,13 @@ class VAEConfig(EncoderDecoderConfig):
 # this (Burda et al. 2016). Its KL is no test: a mean stuck at 0 with a variance below 1 costs KL
 # and tells the decoder nothing.
 ACTIVITY_THRESHOLD = 0.01
+
+# The learned decoder sigma of the "gaussian" loss starts at a tenth of the pixel range: Adam moves a
+# parameter by about its learning rate per step, so from sigma = 1 it would take thousands of steps to
+# reach the few hundredths a trained decoder misses by, and until then the posterior would collapse
+# as under a fixed variance. The floor keeps the likelihood finite where a decoder fits a pixel exactly.
+INITIAL_LOG_SIGMA = math.log(0.1)
+MIN_LOG_SIGMA = math.log(1e-3)
 
 
 class GaussianEncoderDecoder(GenerativeModel):
@@ -84,12 +92,27 @@ class VAE(GaussianEncoderDecoder):
     """Encoder -> (mu, log sigma^2) -> reparameterised z -> decoder, loss = recon + beta * KL.
 
     The reconstruction term is summed over pixels (a log-likelihood up to constants) so the
-    ELBO is in nats per image; with ``loss="bce"`` it is exactly the Bernoulli ELBO.
+    ELBO is in nats per image; with ``loss="bce"`` it is exactly the Bernoulli ELBO, with
+    ``loss="gaussian"`` the ELBO of a Gaussian decoder at its learned sigma (``log_sigma``).
     """
 
     family = "vae"
     label, a_label = "VAE / beta-VAE", "a VAE"
     loss_titles = {"loss": "Total loss", "reconstruction": "Reconstruction", "kl": "KL divergence"}
+
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__(config)
+        if config.loss == LEARNED_VARIANCE:
+            # log sigma of the Gaussian decoder, one per channel: learned with the weights, saved with them
+            self.log_sigma = nn.Parameter(torch.full((config.image_shape[0],), INITIAL_LOG_SIGMA))
+
+    @property
+    def learns_variance(self) -> bool:
+        return self.config.loss == LEARNED_VARIANCE
+
+    def decoder_log_sigma(self) -> torch.Tensor:
+        """The log sigma the Gaussian likelihood uses now: the learned one, held above its floor."""
+        return self.log_sigma.clamp(min=MIN_LOG_SIGMA)
 
     @property
     def has_bernoulli_likelihood(self) -> bool:
@@ -106,12 +129,22 @@ class VAE(GaussianEncoderDecoder):
         self._kl_weight = float(self.config.beta) * (min(1.0, (epoch - 1) / warmup) if warmup else 1.0)
 
     def epoch_statistics(self, test_images: torch.Tensor) -> dict:
-        return {**super().epoch_statistics(test_images), "beta": self.kl_weight}
+        statistics = {**super().epoch_statistics(test_images), "beta": self.kl_weight}
+        if self.learns_variance:  # the decoder's sigma, averaged over channels
+            statistics["decoder_sigma"] = float(self.decoder_log_sigma().detach().exp().mean())
+        return statistics
+
+    def reconstruction_nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-image reconstruction term (summed over pixels): nats under the learned Gaussian, or the
+        chosen loss."""
+        if self.learns_variance:
+            return gaussian_nll(logits, x, self.decoder_log_sigma())
+        return reconstruction_loss(logits, x, self.config.loss, summed=True)
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.posterior(x)
         logits = self.decode_logits(reparameterize(mu, logvar))
-        reconstruction = reconstruction_loss(logits, x, self.config.loss, summed=True).mean()
+        reconstruction = self.reconstruction_nll(logits, x).mean()
         per_dimension = kl_per_dimension(mu.float(), logvar.float()).mean(dim=0)  # batch mean, per dimension
         kl = per_dimension.sum()
         # Free bits: each dimension's KL counts as at least the floor in the objective (its gradient

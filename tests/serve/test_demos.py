@@ -51,6 +51,29 @@ def test_the_real_set_covers_every_family_and_tiles():
     assert any(demo.model.get("beta", 1) > 1 and demo.model.get("arch") == "conv" for demo in demos.DEMOS)
     assert all(demo.epochs(quick=True) < demo.epochs(quick=False) for demo in demos.DEMOS)
     assert len({demo.name for demo in demos.DEMOS}) == len(demos.DEMOS)
+    tile_losses = {demo.name: demo.model["loss"] for demo in demos.DEMOS if demo.dataset == "tiles"}
+    assert tile_losses == {"demo-tile-vae": "gaussian", "demo-tile-vae-mse": "mse"}  # the fix beside the original
+
+
+def test_a_folder_holding_an_older_version_of_a_demo_is_left_alone_and_said_so(tmp_path):
+    tile = next(demo for demo in demos.DEMOS if demo.name == "demo-tile-vae")
+    data = {"name": "tiles", **tile.dataset_options}
+    write_json_atomic(tmp_path / tile.name / layout.CONFIG_FILE, {
+        "format_version": checkpoint.FORMAT_VERSION, "family": "vae", "data": data,
+        "model": {**tile.model, "loss": "mse", "hidden": [512, 256]}})
+    state = demos.demo_state(tile, tmp_path)
+    assert state.state == "taken" and not state.needs_training
+    assert state.note == ("demo-tile-vae holds an older version of this demo (loss 'mse', not 'gaussian'); "
+                          "rename or delete it to train this one")
+    autoencoder = next(demo for demo in demos.DEMOS if demo.name == "demo-ae-32d")
+    write_json_atomic(tmp_path / autoencoder.name / layout.CONFIG_FILE, {  # JSON holds the tuple as a list
+        "format_version": checkpoint.FORMAT_VERSION, "family": "ae", "data": {"name": "mnist5k"},
+        "model": {"hidden": [512, 128], "latent_dim": 32, "loss": "bce"}})
+    assert demos.demo_state(autoencoder, tmp_path).state == "missing"
+    tile_options = {"name": "tiles", **tile.dataset_options, "tile_size": 16}  # the same model on other tiles
+    write_json_atomic(tmp_path / tile.name / layout.CONFIG_FILE, {
+        "format_version": checkpoint.FORMAT_VERSION, "family": "vae", "data": tile_options, "model": dict(tile.model)})
+    assert "tile_size 16, not 32" in demos.demo_state(tile, tmp_path).note
 
 
 def test_quick_demos_are_loadable_runs_of_every_family_and_a_second_call_skips_them(tiny_set, tmp_path, capsys):
