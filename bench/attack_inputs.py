@@ -489,7 +489,7 @@ def cases(world: World, heavy: bool):
     yield name, lambda: reader_case(world, name, lambda: folder_zip(world, "encrypted flag", "tiles"))
 
 
-# -- a mischievous student in classroom mode (issue 18) ------------------------------------------------
+# -- a mischievous student in classroom mode ------------------------------------------------
 def classroom_case(name: str, attempt) -> Result:
     """``attempt()`` returns (outcome, detail); a GenCoreError it raises is a clear error."""
     from gen_core.errors import GenCoreError

@@ -10,7 +10,7 @@ core) for comparison, and with every core under OpenMP's passive wait policy (OM
 a thread waiting at a barrier sleeps instead of spinning, which should matter most when the cores
 are shared), alternating, in two conditions: as the machine is ("as is"), and with two
 extra processes spinning on the CPU ("contention"). Speed is images per second over the training
-steps, read from the run's history (process start-up and scoring left out). Goals (issue 19):
+steps, read from the run's history (process start-up and scoring left out). Goals:
 under contention the policy keeps >= 80% of the one-thread run; as is (idle), >= 95% of the best
 fixed count. The load average is printed with each condition: on a shared machine "as is" is not
 idle, so read the ratios, not the absolute figures.

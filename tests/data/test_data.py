@@ -246,7 +246,7 @@ def test_folder_through_the_registry_keeps_skipped_count_and_source(mixed_folder
     dataset = load_dataset("folder", path=str(mixed_folder), size=8, channels="grayscale", seed=3)
     assert dataset.image_shape == (1, 8, 8)
     assert "skipped 2" in dataset.description
-    # recorded relative to its data folder: a run's config.json names no server path (issue 18)
+    # recorded relative to its data folder: a run's config.json names no server path
     source = dict(dataset.source)
     recorded = source.pop("path")
     assert source == {"name": "folder", "size": 8, "channels": "grayscale", "seed": 3}

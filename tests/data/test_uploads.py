@@ -1,4 +1,4 @@
-"""Uploads belong to their owner and runs record no server path (issue 18)."""
+"""Uploads belong to their owner and runs record no server path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Text that visitors and files supply stays text on every page (issue 18).
+"""Text that visitors and files supply stays text on every page.
 
 A run trained on a folder whose class folders are named like links and HTML, a run whose recorded
 dataset name and status are links, and a link whose values are links: every page is rendered and

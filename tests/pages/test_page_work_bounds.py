@@ -1,4 +1,4 @@
-"""The work one visit asks of the server is bounded, and the cut is said (issue 18): a run with
+"""The work one visit asks of the server is bounded, and the cut is said: a run with
 more classes than the server fits per visit (1,000 took 23-83 s of CPU per Class sampler visit)."""
 
 from __future__ import annotations

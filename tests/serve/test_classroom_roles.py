@@ -1,4 +1,4 @@
-"""Classroom roles and names (issue 18): reserved names, the class code, atomic claims, release,
+"""Classroom roles and names: reserved names, the class code, atomic claims, release,
 the passphrase guard shared by every session, and job budgets."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Limits that hold (issue 18): one waiting job per person across names, workers of an earlier server
+"""Limits that hold: one waiting job per person across names, workers of an earlier server
 adopted, a wall-clock and a memory limit per job, a removed run folder."""
 
 from __future__ import annotations
