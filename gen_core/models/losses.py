@@ -19,15 +19,12 @@ puts the reconstruction term on the scale of the errors the decoder actually mak
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
 
 RECONSTRUCTION_LOSSES = ("bce", "mse", "euclidean", "mae")
 LEARNED_VARIANCE = "gaussian"  # needs the model's own log sigma, so only the VAE offers it
 VAE_RECONSTRUCTION_LOSSES = (*RECONSTRUCTION_LOSSES, LEARNED_VARIANCE)
-LOG_2PI = math.log(2 * math.pi)
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str, summed: bool = False) -> torch.Tensor:
@@ -61,7 +58,6 @@ def gaussian_nll(logits: torch.Tensor, target: torch.Tensor, log_sigma: torch.Te
     over the real line, so for images whose errors are far below 1 it is negative.
     """
     mean = torch.sigmoid(logits.float())
-    log_sigma = log_sigma.float().view(1, -1, *([1] * (target.dim() - 2)))
-    squared = (mean - target.float()).pow(2)
-    per_pixel = 0.5 * LOG_2PI + log_sigma + squared * torch.exp(-2 * log_sigma) / 2
+    variance = torch.exp(2 * log_sigma.float()).view(1, -1, *([1] * (target.dim() - 2))).expand_as(mean)
+    per_pixel = F.gaussian_nll_loss(mean, target.float(), variance, full=True, eps=0.0, reduction="none")
     return per_pixel.flatten(1).sum(1)
