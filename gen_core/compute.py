@@ -126,11 +126,11 @@ def busy_cores(seconds: float = BUSY_SAMPLE_SECONDS) -> float:
         time.sleep(seconds)
         with open(CPU_COUNTERS, encoding="ascii") as file:
             after = file.read()
-    except (AttributeError, OSError, UnicodeDecodeError):
+        if not allowed & _core_counters(before).keys():
+            return load_average()
+        return busy_cores_between(before, after, allowed)
+    except (AttributeError, OSError, ValueError):  # no affinity call, no counters, or counters not as expected
         return load_average()
-    if not allowed & _core_counters(before).keys():
-        return load_average()
-    return busy_cores_between(before, after, allowed)
 
 
 def choose_threads(cores: int, load: float | None, requested: int | None = None, role: str = "train",

@@ -99,10 +99,14 @@ def test_busy_cores_are_measured_now_from_the_kernels_per_core_counters():
     assert choose_threads(2, compute.busy_cores_between(_stat((1000, 5000), (1000, 5000)), idle_now, {0, 1})).threads == 2
 
 
-def test_busy_cores_fall_back_to_the_load_average_without_counters(monkeypatch):
+def test_busy_cores_fall_back_to_the_load_average_without_counters(monkeypatch, tmp_path):
     monkeypatch.setattr(compute, "CPU_COUNTERS", "/nonexistent/stat")
     monkeypatch.setattr(compute, "load_average", lambda: 1.5)
     assert compute.busy_cores(seconds=0.0) == 1.5
+    garbled = tmp_path / "stat"
+    garbled.write_text("cpu0 12 x 7 not numbers\n")
+    monkeypatch.setattr(compute, "CPU_COUNTERS", str(garbled))
+    assert compute.busy_cores(seconds=0.0) == 1.5  # counters not as expected: the load average again
 
 
 def test_busy_cores_read_on_this_machine_are_within_its_cores():
