@@ -8,6 +8,7 @@ from gen_core.errors import GenCoreError
 from gen_core.models.presets import QUICK_START
 from gen_core.run.start import prepare_training, train_config_from_dict
 from gen_core.training.estimate import estimate_training_seconds
+from ui.live_runs import queue
 
 
 @st.cache_data(ttl=120, show_spinner="Timing a few training steps on this machine…", max_entries=8)
@@ -34,9 +35,11 @@ def duration_text(seconds: float) -> str:
 
 
 def quick_start_estimate() -> str:
-    """A sentence for the quick start: how long it takes on this machine now, as timed."""
+    """A sentence for the quick start: how long a visitor waits for it on this machine now: the training
+    as timed, plus the start-up of a training process as the job queue last measured it."""
     seconds = estimated_seconds(QUICK_START.family, QUICK_START.model, "mnist5k", QUICK_START.training)
     if seconds is None:
         return ""
+    seconds += queue().startup_seconds()
     return (f"On this machine right now that takes {duration_text(seconds)} (timed from a few training steps; "
             "longer while others train).")

@@ -111,6 +111,10 @@ class RunWriter:
         self._write(force=True)
 
     def _copy(self, snapshot: Snapshot) -> None:
+        if snapshot.elapsed and "training_started" not in self._state:
+            # when the trainer took its first step, on the wall clock: what came before (the process
+            # starting, the data loading) is the start-up a job queue learns to add to its estimates
+            self._state["training_started"] = round(time.time() - snapshot.elapsed, 3)
         self._state.update(step=snapshot.step, total_steps=snapshot.total_steps, elapsed=round(snapshot.elapsed, 3),
                            eta_seconds=snapshot.eta_seconds, total_epochs=snapshot.total_epochs,
                            steps_per_epoch=snapshot.steps_per_epoch)

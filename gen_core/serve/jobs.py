@@ -53,6 +53,10 @@ CANCELLED = "cancelled"  # how a job that never started ended (besides the run s
 STOP_GRACE = 60.0  # seconds a worker has to honour a stop request before it is terminated
 KEEP_ENDED = 50  # ended jobs remembered, so a page can still say how its job ended
 KEEP_LOGS = 200  # worker logs kept in the jobs folder, newest first
+# Seconds from starting a worker to its first training step (importing torch, loading the data), until
+# this queue has timed its own: measured on an idle 2-core CPU (bench/bench_estimates.py); under load
+# it grows, which the learned value then shows.
+TYPICAL_STARTUP_S = 6.0
 
 
 class QueueError(GenCoreError):
@@ -210,6 +214,7 @@ class JobQueue:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._epoch_seconds: deque[float] = deque(maxlen=20)  # recent jobs' seconds per epoch
+        self._startup_seconds: deque[float] = deque(maxlen=20)  # recent workers' start-up to their first step
 
     # -- asking ----------------------------------------------------------------------------------
     def submit(self, request: JobRequest) -> JobView:
@@ -264,6 +269,14 @@ class JobQueue:
             running = sum(now - j.started for j in self._jobs if j.request.owner == owner and j.started
                           and j.state in (STARTING, RUNNING))
             return self._seconds_used.get(owner, 0.0) + running
+
+    def startup_seconds(self) -> float:
+        """Seconds a new job spends starting before it trains: the median of this queue's recent
+        workers, or ``TYPICAL_STARTUP_S`` before the first has trained. Estimates of a student's
+        wait add it to the training time."""
+        with self._lock:
+            recent = sorted(self._startup_seconds)
+        return recent[len(recent) // 2] if recent else TYPICAL_STARTUP_S
 
     def adopted(self) -> list[Path]:
         """Run folders still trained by workers an earlier server process started (counted as busy slots)."""
@@ -429,6 +442,7 @@ class JobQueue:
             if status == RunStatus.COMPLETED and metrics.get("state") == "computing":
                 live.record_scoring_failed(run_dir, worker.exit_reason(return_code, job.log_path))
             self._learn_epoch_time(recorded)
+            self._learn_startup(recorded, job.started)
         if job.limit_reason and run_dir.is_dir():  # said in its own words, whatever the worker wrote
             status = RunStatus.FAILED.value if job.limit_reason.startswith("It used") else RunStatus.STOPPED.value
             kept = " The saved epochs are kept." if (run_dir / layout.WEIGHTS_FILE).exists() else ""
@@ -485,11 +499,17 @@ class JobQueue:
         if all(isinstance(v, (int, float)) and v > 0 for v in (elapsed, step, per_epoch)):
             self._epoch_seconds.append(elapsed / step * per_epoch)
 
+    def _learn_startup(self, progress: dict, started: float | None) -> None:
+        first_step = progress.get("training_started")  # the worker's wall clock (gen_core.run.writer)
+        if isinstance(first_step, (int, float)) and started is not None and 0 <= first_step - started < 3600:
+            self._startup_seconds.append(first_step - started)
+
     def _duration(self, job: Job) -> float | None:
-        """Seconds a job will train: epochs times the recent jobs' time per epoch (None when unknown)."""
+        """Seconds a job will hold its slot: start-up, then its epochs times the recent jobs' time per
+        epoch (None when unknown)."""
         if not self._epoch_seconds or not job.request.epochs:
             return None
-        return job.request.epochs * sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2]
+        return self.startup_seconds() + job.request.epochs * sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2]
 
     def _estimated_starts(self) -> dict[int, float | None]:
         training = []

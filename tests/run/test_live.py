@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -26,12 +27,16 @@ def test_a_run_writer_leaves_a_finished_live_status(build_tiny, mnist_small, tmp
     run_dir = tmp_runs / "watched"
     run = _trainer(build_tiny, mnist_small, run_dir)
     assert run.writer is not None and live.read_status(run_dir)["status"] == "starting"
+    before_fit = time.time()
     run.fit()
     progress = live.read_status(run_dir)
     assert (progress["status"], progress["message"]) == ("completed", "Trained 2 epochs.")
     assert progress["epoch"] == 2 and progress["step"] == progress["total_steps"] == 12
     assert progress["steps_per_epoch"] == 6 and progress["samples_epoch"] == 2
     assert progress["writer"]["pid"] == os.getpid() and progress["recent_steps"] == []
+    # the first step's wall-clock start, after the writer started: what a job queue learns as start-up
+    assert progress["writer"]["started"] <= progress["training_started"]
+    assert before_fit - 0.01 <= progress["training_started"] <= before_fit + progress["elapsed"]
     seen = live.read_live(run_dir)
     assert not seen.is_active and seen.fraction == 1.0 and len(seen.epochs) == 2 and len(seen.steps) == 12
     assert seen.samples_path.name == "epoch_002.png" and seen.has_weights

@@ -52,6 +52,14 @@ def test_a_job_trains_in_a_process_of_its_own_and_writes_its_run_folder(queue, t
     run = checkpoint.load_run(view.run_dir)
     assert len(run.history["epochs"]) == 2 and run.history["status"] == "completed"
     assert not (tmp_runs / JOBS_DIR / "own-process.json").exists(), "the settings file is cleaned up"
+    # the worker's start-up (importing torch, loading the data) is learned for the next estimates
+    assert view.started < progress["training_started"] < view.ended
+    assert queue.startup_seconds() == pytest.approx(progress["training_started"] - view.started)
+    assert queue.startup_seconds() != jobs.TYPICAL_STARTUP_S
+
+
+def test_before_any_job_has_trained_the_start_up_is_the_measured_typical_one(queue):
+    assert queue.startup_seconds() == jobs.TYPICAL_STARTUP_S
 
 
 def test_killing_a_worker_fails_its_run_cleanly_keeps_the_saved_epochs_and_the_queue_goes_on(queue, tmp_runs):
