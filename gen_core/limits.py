@@ -18,6 +18,7 @@ MAX_IMAGE_SIDE = 1024  # pixels, for a model's input images and for tiles
 MAX_PARAMETERS = 200_000_000  # 800 MB of float32 weights, about 2.4 GB with Adam's state
 MAX_SAMPLES_IN_MEMORY_BYTES = 2 * 2**30  # float32 images one request may hold or write (sample, eval)
 MAX_GRID_IMAGES = 10_000  # images in one PNG grid
+MAX_COMPONENTS = 250  # Gaussians in one latent mixture (a class sampler's, a VAE's sampling mixture)
 MAX_GRID_PIXELS = 100_000_000  # and the pixels of that grid
 MAX_SAVED_GRID_PIXELS = 16_000_000  # a sample grid read from a run folder (64 images of 256 px: 4.4 million)
 MAX_TILE_SET_BYTES = 2 * 2**30  # float32 tiles drawn for one epoch plus the test tiles

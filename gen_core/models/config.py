@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from gen_core.errors import ModelConfigError
+from gen_core.limits import MAX_COMPONENTS
 from gen_core.models.blocks import ARCHITECTURES, default_conv_channels
 from gen_core.models.losses import LEARNED_VARIANCE, RECONSTRUCTION_LOSSES, VAE_RECONSTRUCTION_LOSSES
 from gen_core.settings import Setting, check_settings, int_tuple
@@ -46,6 +47,11 @@ KL_WARMUP = Setting("KL warm-up (epochs)", "beta rises linearly from 0 to its va
 FREE_BITS = Setting("Free bits (nats per dimension)", "each latent dimension's KL counts as at least this much in "
                     "the objective, so a dimension is not pushed all the way to the prior; 0: off.",
                     minimum=0.0, maximum=100.0, step=0.05)
+SAMPLING_MIXTURE = Setting("Sampling mixture (K)", "0: samples decode codes from the prior N(0, I). K: from a "
+                           "mixture of K full-covariance Gaussians fitted to the training images' codes after "
+                           "each epoch (ex-post density estimation), which samples where the codes really are "
+                           "when they do not fill the prior; the ELBO is still the N(0, I) one.",
+                           minimum=0, maximum=MAX_COMPONENTS)
 DISC_CHANNELS = Setting("Discriminator channels", "Channels of the critic's conv layers, comma separated.")
 DROPOUT = Setting("Discriminator dropout", "Fraction of the critic's activations dropped in training.",
                   minimum=0.0, below=1.0, step=0.05)

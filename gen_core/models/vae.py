@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gen_core.errors import ModelConfigError
 from gen_core.models.base import GenerativeModel
 from gen_core.models.blocks import build_decoder, build_encoder, kl_per_dimension, reparameterize
-from gen_core.models.config import BETA, FREE_BITS, KL_WARMUP, VAE_LOSS, EncoderDecoderConfig
+from gen_core.models.config import BETA, FREE_BITS, KL_WARMUP, SAMPLING_MIXTURE, VAE_LOSS, EncoderDecoderConfig
 from gen_core.models.losses import LEARNED_VARIANCE, gaussian_nll, reconstruction_loss
 
 
@@ -20,6 +21,8 @@ class VAEConfig(EncoderDecoderConfig):
     beta: float = BETA.field(1.0)  # > 1 gives a beta-VAE (Higgins et al. 2017)
     kl_warmup: int = KL_WARMUP.field(0)  # epochs over which beta rises from 0 (Bowman et al. 2016)
     free_bits: float = FREE_BITS.field(0.0)  # nats per dimension (Kingma et al. 2016)
+    # 0: sample from N(0, I); K: from K Gaussians fitted to the training codes (Ghosh et al. 2020)
+    sampling_mixture: int = SAMPLING_MIXTURE.field(0)
 
 
 # A latent dimension is active when its posterior mean moves with the image: Cov_x(E_q[z_i]) above
@@ -105,6 +108,56 @@ class VAE(GaussianEncoderDecoder):
         if config.loss == LEARNED_VARIANCE:
             # log sigma of the Gaussian decoder, one per channel: learned with the weights, saved with them
             self.log_sigma = nn.Parameter(torch.full((config.image_shape[0],), INITIAL_LOG_SIGMA))
+        if config.sampling_mixture:
+            # the sampling mixture, saved with the weights; all-zero weights: not fitted yet (the prior is used)
+            k, d = int(config.sampling_mixture), int(config.latent_dim)
+            self.register_buffer("mixture_weights", torch.zeros(k))
+            self.register_buffer("mixture_means", torch.zeros(k, d))
+            self.register_buffer("mixture_scale_tril", torch.eye(d).repeat(k, 1, 1))
+
+    # -- the sampling mixture (ex-post density estimation) --------------------------------------------
+    @property
+    def samples_from_mixture(self) -> bool:
+        """Codes come from the fitted mixture: one is configured and has been fitted (its weights are not all
+        zero; damaged ones, negative or NaN, are refused when drawing rather than passed over)."""
+        return bool(self.config.sampling_mixture) and bool((self.mixture_weights != 0).any())
+
+    def set_sampling_mixture(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> None:
+        """Keep a fitted mixture: component weights (K,), means (K, D) and covariance Cholesky factors (K, D, D)."""
+        for buffer, value in ((self.mixture_weights, weights), (self.mixture_means, means),
+                              (self.mixture_scale_tril, scale_tril)):
+            buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype))
+
+    def _mixture_components(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        weights = self.mixture_weights.detach().double().cpu()
+        tril = self.mixture_scale_tril.detach()
+        if not (torch.isfinite(weights).all() and (weights >= 0).all() and torch.isfinite(self.mixture_means).all()
+                and torch.isfinite(tril).all()):
+            raise ModelConfigError("This model's saved sampling mixture holds negative or non-finite numbers (a "
+                                   "damaged or hand-edited weights file); train it again or resume it for an epoch.")
+        return torch.multinomial(weights, n, replacement=True, generator=generator)
+
+    def _through_mixture(self, noise: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
+        """Standard normal ``noise`` (N, D) moved into the chosen components: mean + L @ noise."""
+        components = components.to(self.mixture_means.device)
+        spread = torch.einsum("nij,nj->ni", self.mixture_scale_tril[components], noise.to(self.mixture_means))
+        return self.mixture_means[components] + spread
+
+    def draw_codes(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """From N(0, s^2 I), or (once fitted) from the sampling mixture: the same noise, scaled by s, moved
+        into components drawn by their weights."""
+        noise = super().draw_codes(n, generator, temperature)
+        if not self.samples_from_mixture:
+            return noise
+        return self._through_mixture(noise, self._mixture_components(n, generator))
+
+    @torch.no_grad()
+    def preview(self, noise: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """The fixed noise decoded, through the sampling mixture once fitted (with components drawn from a
+        fixed seed, so grids still compare across epochs)."""
+        if self.samples_from_mixture:
+            noise = self._through_mixture(noise, self._mixture_components(len(noise), torch.Generator().manual_seed(0)))
+        return super().preview(noise, images)
 
     @property
     def learns_variance(self) -> bool:

@@ -12,11 +12,11 @@ from threadpoolctl import threadpool_limits
 
 from gen_core.compute import applied_threads
 from gen_core.errors import SamplerError
+from gen_core.limits import MAX_COMPONENTS
 from gen_core.progress import ProgressCallback
 from gen_core.sampling.samplers import LatentSampler
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-MAX_COMPONENTS = 250
 
 
 class TooManyComponentsError(SamplerError):
@@ -149,6 +149,15 @@ class ClassMixtureSampler(LatentSampler):
         else:
             noise = noise * factors[components].reshape(count, -1)
         return mixture.means_[components] + noise
+
+
+def fit_code_mixture(codes, n_components: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights (K,), means (K, D) and covariance Cholesky factors (K, D, D) of a full-covariance Gaussian
+    mixture fitted to ``codes`` (N, D): a VAE's sampling mixture. A K the codes cannot support is refused
+    (``TooManyComponentsError``, with the K that would work)."""
+    sampler = ClassMixtureSampler(int(n_components), "full", seed=seed).fit(codes)
+    mixture = sampler.mixture_of(None)
+    return mixture.weights_, mixture.means_, sampler.draw_factors_[0]
 
 
 def _mixture_draw_factors(mixture: GaussianMixture) -> np.ndarray:

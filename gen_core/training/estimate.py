@@ -19,9 +19,9 @@ PROBE_SECONDS = 1.0  # stop timing steps once this much time has gone into them 
 
 def estimate_training_seconds(trainer: Trainer, probe_steps: tuple[int, int] = PROBE_STEPS,
                               probe_seconds: float = PROBE_SECONDS) -> float:
-    """Seconds ``trainer`` would need for its remaining epochs, from the median of a few timed steps
-    and one timed test-set pass with the epoch's statistics (the first step is a warm-up and not
-    counted). The median, over as many steps as about a second allows: on a busy machine a single
+    """Seconds ``trainer`` would need for its remaining epochs, from the median of a few timed steps, one
+    timed test-set pass with the epoch's statistics and one timed fit of a sampling mixture, if the model
+    has one (the first step is a warm-up and not counted). The median, over as many steps as about a second allows: on a busy machine a single
     step can take several times its usual time, and four steps averaged made the estimate 2-3x the
     real run (``bench/bench_estimates.py``).
 
@@ -44,5 +44,9 @@ def estimate_training_seconds(trainer: Trainer, probe_steps: tuple[int, int] = P
     model.epoch_statistics(trainer.test_images)  # active units and the like, computed after every epoch
     per_test_pass = time.perf_counter() - started
     epochs = max(0, config.epochs - trainer.start_epoch)
+    started = time.perf_counter()
+    trainer.refit_sampling_mixture()  # a VAE's sampling mixture, refitted at the grid epochs and the last
+    refits = len(config.grid_epochs(trainer.start_epoch + 1) | {config.epochs}) if trainer.sampling_mixture else 0
+    per_refit = time.perf_counter() - started
     steps = batches_per_epoch(len(trainer.train_images), config.batch_size)
-    return epochs * (steps * per_step + per_test_pass)
+    return epochs * (steps * per_step + per_test_pass) + refits * per_refit

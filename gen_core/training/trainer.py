@@ -23,9 +23,11 @@ import torch
 from gen_core.data.base import ImageDataset, iter_batches
 from gen_core.compute import applied_threads
 from gen_core.device import keeps_data_on_device, pick_device
-from gen_core.errors import TrainingError
+from gen_core.errors import SamplerError, TrainingError
 from gen_core.images import make_grid_image
+from gen_core.latent.codes import encode_dataset
 from gen_core.latent.timeline import timeline_codes
+from gen_core.sampling.mixture import fit_code_mixture, max_components
 from gen_core.training import distributed
 from gen_core.training.config import TrainConfig, new_history
 from gen_core.training.epochs import (batches_per_epoch, epoch_end, epoch_order, merge_partial, resume_point,
@@ -36,6 +38,9 @@ from gen_core.training.speed import (choose_memory_format, compile_networks, com
                                      resolve_precision)
 
 __all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
+
+STATISTICS_IMAGES = 1000  # test images the per-epoch statistics (active units) are measured on
+MIXTURE_FIT_IMAGES = 5000  # training images whose codes a VAE's sampling mixture is fitted to, each epoch
 
 
 def _ignore(event) -> None:
@@ -69,6 +74,7 @@ class Trainer:
             keep_kernels(self.optimizers[name], state)
         self._epoch, self._step, self._total_steps, self._elapsed = self.start_epoch, 0, 0, 0.0
         self._place_data()
+        self._check_sampling_mixture()
         # precision: float32 or bfloat16 autocast, timed on this model's step when "auto" must decide
         # (one process decides alone; ranks of a torchrun job take float32 rather than time apart)
         probe = self.train_images[:config.batch_size].to(self.device) if not self.group.active else None
@@ -84,6 +90,16 @@ class Trainer:
         # command, for a GAN on digits), it records mode coverage at grid epochs
         self.class_shares: Callable[[torch.Tensor], list[float]] | None = None
         self._emit = _ignore
+
+    def _check_sampling_mixture(self) -> None:
+        """A sampling mixture of more components than the training codes support is refused before training."""
+        components = int(getattr(self.model.config, "sampling_mixture", 0) or 0)
+        codes = min(len(self.train_images), MIXTURE_FIT_IMAGES)
+        supported = max_components(codes, self.model.latent_dim, "full")
+        if components > supported:
+            raise TrainingError(f"A sampling mixture of {components} components is too many for {codes} training codes "
+                                f"in {self.model.latent_dim} dimensions (each full-covariance Gaussian needs about "
+                                f"{self.model.latent_dim + 1}): use at most {supported}.")
 
     def _place_data(self) -> None:
         """Keep the dataset on the training device when it fits (see ``keeps_data_on_device``)."""
@@ -127,7 +143,10 @@ class Trainer:
                         break
                 # evaluate: epoch means of the training terms, then the test set
                 entry = self._end_epoch(epoch, sums, time.perf_counter() - epoch_start)
-                # grid: the fixed noise decoded, at the chosen epochs and when stopping
+                # grid: the fixed noise decoded, at the chosen epochs and when stopping (after a sampling
+                # mixture is refitted there, which every process does alike)
+                if epoch in grid_epochs or stopped or epoch == cfg.epochs:
+                    self.refit_sampling_mixture()
                 grid = self.sample_grid() if (epoch in grid_epochs or stopped) and self.group.is_main else None
                 if grid is not None:
                     entry.update(self.grid_statistics())
@@ -230,7 +249,7 @@ class Trainer:
         self.group.average_buffers(self.model)
         test_means = self.evaluate()
         self._check_finite(test_means, epoch)
-        statistics = self.model.epoch_statistics(self.test_images[:1000])
+        statistics = self.model.epoch_statistics(self.test_images[:STATISTICS_IMAGES])
         entry = {"epoch": epoch, **means, **{f"test_{k}": v for k, v in test_means.items()}, **statistics,
                  "images": images, "images_per_sec": images / train_seconds,
                  "elapsed": time.perf_counter() - self._started, "step": self._step_offset + self._step}
@@ -244,6 +263,24 @@ class Trainer:
         epochs.append(entry)
         self._epoch, self._elapsed = epoch, entry["elapsed"]
         return entry
+
+    @property
+    def sampling_mixture(self) -> int:
+        """Components of the model's sampling mixture (0: it samples from its prior)."""
+        return int(getattr(self.model.config, "sampling_mixture", 0) or 0)
+
+    def refit_sampling_mixture(self) -> None:
+        """Fit a VAE's sampling mixture to the training images' codes as the encoder maps them now. Done at
+        the grid epochs, the last one and a stop (about a second each), not after every epoch: a checkpoint
+        between them samples from the mixture of the grid epoch before it."""
+        if not self.sampling_mixture:
+            return
+        codes = encode_dataset(self.model, self.train_images[:MIXTURE_FIT_IMAGES])
+        try:
+            fitted = fit_code_mixture(codes.numpy(), self.sampling_mixture, self.config.seed)
+        except SamplerError as error:
+            raise TrainingError(f"The sampling mixture could not be fitted: {error}") from None
+        self.model.set_sampling_mixture(*(torch.from_numpy(part) for part in fitted))
 
     def _record_failure(self, message: str) -> None:
         self.group.ending()

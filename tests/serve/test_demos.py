@@ -70,6 +70,12 @@ def test_a_folder_holding_an_older_version_of_a_demo_is_left_alone_and_said_so(t
         "format_version": checkpoint.FORMAT_VERSION, "family": "ae", "data": {"name": "mnist5k"},
         "model": {"hidden": [512, 128], "latent_dim": 32, "loss": "bce"}})
     assert demos.demo_state(autoencoder, tmp_path).state == "missing"
+    # the tile demo of an earlier version (beta 16, no sampling mixture) is not taken for this one
+    write_json_atomic(tmp_path / tile.name / layout.CONFIG_FILE, {
+        "format_version": checkpoint.FORMAT_VERSION, "family": "vae", "data": data,
+        "model": {"arch": "conv", "latent_dim": 16, "loss": "gaussian", "beta": 16.0}})
+    assert demos.demo_state(tile, tmp_path).note == ("demo-tile-vae holds an older version of this demo (beta 16.0, "
+                                                     "not 1.0); rename or delete it to train this one")
     tile_options = {"name": "tiles", **tile.dataset_options, "tile_size": 16}  # the same model on other tiles
     write_json_atomic(tmp_path / tile.name / layout.CONFIG_FILE, {
         "format_version": checkpoint.FORMAT_VERSION, "family": "vae", "data": tile_options, "model": dict(tile.model)})
