@@ -112,7 +112,8 @@ with presentation.settings("Runs, samplers and sample counts"):
     samplers = samplers_column.multiselect(
         "Samplers", SCORED_SAMPLERS, default=list(SCORED_SAMPLERS), key="evaluate_samplers",
         format_func=SAMPLER_TITLES.get,
-        help="Prior: decode z ~ N(0, I) (an autoencoder uses its codes' own spread). GMM: fit a Gaussian mixture to "
+        help="Prior: decode z ~ N(0, I) (an autoencoder uses its codes' own spread, a VAE with a sampling mixture "
+             "its fitted mixture). GMM: fit a Gaussian mixture to "
              "each class's encoded training images and decode draws from it; GANs have no encoder, so prior only.")
     chosen = [by_path[path] for path in chosen_paths]
 

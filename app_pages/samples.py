@@ -57,10 +57,12 @@ def _same_codes_note(run, other) -> str:
     if run.model.latent_dim != other.model.latent_dim:
         return (f"Same seed, but not the same codes: the latent sizes differ ({run.model.latent_dim} and "
                 f"{other.model.latent_dim}).")
-    if run.model.has_prior and other.model.has_prior:
+    shaped = [model for model in (run.model, other.model)
+              if not model.has_prior or getattr(model, "samples_from_mixture", False)]
+    if not shaped:
         return "Same seed, same codes: each grid position decodes the same N(0, I) draw in both models."
-    return ("Same seed and the same random numbers, but an autoencoder shapes them to its own codes' spread, "
-            "so the codes are not identical.")
+    return ("Same seed and the same random numbers, but an autoencoder or a sampling mixture shapes them to the "
+            "model's own codes, so the codes are not identical.")
 
 
 st.title("Samples")

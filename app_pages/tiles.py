@@ -13,7 +13,7 @@ from gen_core.images import make_grid_image, png_bytes, to_pil
 from gen_core.metrics.storage import stored_metrics
 from gen_core.metrics.structure import stretch_like
 from gen_core.run import layout
-from gen_core.sampling import PRIOR, draw_images
+from gen_core.sampling import PRIOR, draw_images, prior_description
 from ui import presentation, state, url_state
 from ui.state import user_errors
 from ui.url_state import UrlParam
@@ -92,7 +92,7 @@ def _real_and_generated(run, real_pool, tile_size: int) -> None:
     zoom = tiles_view.zoom_factor(tile_size, 128)
     real = tiles_view.pick_tiles(real_pool, count, seed)
     panels = tile_compare.tile_panels(run.model, real, _generated_for(run, count, seed), stretched)
-    titles = ["**Real**", "**Reconstructed** (real tiles through the model)", "**Generated** (from the prior)"]
+    titles = ["**Real**", "**Reconstructed** (real tiles through the model)", f"**Generated** (from {prior_description(run.model)})"]
     shown = [(title, images) for title, images in zip(titles, (panels.real, panels.reconstructed, panels.generated))
              if images is not None]
     for column, (title, images) in zip(presentation.main_picture().columns(len(shown)), shown):

@@ -90,8 +90,8 @@ def main() -> None:
                        "wait_ratio": round(waited / (predicted + startup), 2)}
                 results.append(row)
                 print(f"{condition:<10} {case:<11} load {load:4.1f}  estimate {predicted:6.1f} s + start-up "
-                      f"{startup:4.1f} s  training {trained:6.1f} s (x{row['training_ratio']:.2f})  wait {waited:6.1f} s "
-                      f"(x{row['wait_ratio']:.2f})  goal: within x1.5", flush=True)
+                      f"{startup:4.1f} s  training {trained:6.1f} s (x{row['training_ratio']:.2f})  "
+                      f"wait {waited:6.1f} s (x{row['wait_ratio']:.2f})  goal: within x1.5", flush=True)
     queue.close(timeout=30)
     jobs_folder.cleanup()
     if args.json:

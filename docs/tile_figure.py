@@ -30,6 +30,12 @@ from gen_core.sampling import draw_images  # noqa: E402
 LABEL_HEIGHT = 18
 
 
+def _code_source(model: dict) -> str:
+    """Where the samples' codes come from."""
+    components = model.get("sampling_mixture") or 0
+    return f"samples from {components} Gaussians fitted to its codes" if components else "samples from N(0, I)"
+
+
 def _block(title: str, rows: list) -> Image.Image:
     """A title line over image rows (each a PIL grid of the same width)."""
     width = max(row.width for row in rows)
@@ -53,7 +59,8 @@ def tile_figure(runs: list[str], count: int, seed: int, upscale: int) -> Image.I
     for run in loaded:
         model = run.config["model"]
         title = (f"{run.path.name}: {run.family}, loss {model.get('loss')}, beta {model.get('beta', 1)}, "
-                 f"{model.get('latent_dim')}-d latent, {len(run.history['epochs'])} epochs; "
+                 f"{model.get('latent_dim')}-d latent, {len(run.history['epochs'])} epochs, "
+                 f"{_code_source(model)}; "
                  "rows: reconstructions of the tiles above, samples")
         rows = [grid(reconstructions(run.model, real)), grid(draw_images(run.model, count, seed))]
         blocks.append(_block(title, rows))

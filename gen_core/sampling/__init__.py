@@ -7,8 +7,8 @@ real codes; ``mixture.py``: per-class Gaussian mixtures and the K each class sup
 
 from gen_core.sampling.draw import (FITTED_SAMPLERS, MAX_TEMPERATURE, PRIOR, SAMPLER_NAMES, SAMPLER_SETTINGS,
                                     SAMPLER_TITLES, check_temperature, draw_class_rows, draw_codes, draw_images,
-                                    fit_sampler, make_sampler, sampler_settings, sampler_unusable_reason,
-                                    usable_samplers)
+                                    fit_sampler, make_sampler, prior_description, sampler_settings,
+                                    sampler_unusable_reason, usable_samplers)
 from gen_core.sampling.mixture import (COVARIANCE_TYPES, MAX_COMPONENTS, ClassMixtureSampler, TooManyComponentsError,
                                        component_limits, information_criteria, max_components)
 from gen_core.sampling.samplers import ClassGaussianSampler, LatentSampler, PerturbSampler
@@ -17,5 +17,5 @@ __all__ = [
     "COVARIANCE_TYPES", "FITTED_SAMPLERS", "MAX_COMPONENTS", "MAX_TEMPERATURE", "check_temperature",
     "PRIOR", "SAMPLER_NAMES", "SAMPLER_SETTINGS", "SAMPLER_TITLES",
     "ClassGaussianSampler", "ClassMixtureSampler", "LatentSampler", "PerturbSampler", "TooManyComponentsError", "component_limits", "information_criteria",
-    "draw_class_rows", "draw_codes", "draw_images", "fit_sampler", "make_sampler", "max_components", "sampler_settings", "sampler_unusable_reason", "usable_samplers",
+    "draw_class_rows", "draw_codes", "draw_images", "fit_sampler", "make_sampler", "max_components", "prior_description", "sampler_settings", "sampler_unusable_reason", "usable_samplers",
 ]

@@ -1,8 +1,8 @@
 """One way to draw images from a model: codes from a source, decoded.
 
 The source is the model's own code distribution (``sampler=None``, named "prior": N(0, I) for
-VAEs and GANs, the recorded code statistics for a plain autoencoder, see ``draw_codes`` on the
-model) or any fitted latent sampler. Every page, the command line, the metrics and the tiles
+VAEs and GANs, the recorded code statistics for a plain autoencoder, a VAE's fitted sampling
+mixture when it has one, see ``draw_codes`` on the model) or any fitted latent sampler. Every page, the command line, the metrics and the tiles
 draw through ``draw_images``, so one model, source and seed give the same images everywhere.
 """
 
@@ -43,6 +43,13 @@ SAMPLER_SETTINGS = (
     Setting("Noise", "standard deviation of the noise added to real codes (perturb)", kind=float,
             name="noise_std", default=0.5, minimum=0.0),
 )
+
+
+def prior_description(model) -> str:
+    """Where the "prior" source takes a model's codes from, in a few words."""
+    if getattr(model, "samples_from_mixture", False):
+        return f"its {model.config.sampling_mixture}-Gaussian sampling mixture"
+    return "the prior" if model.has_prior else "its codes' spread"
 
 
 def sampler_settings(name: str, values: dict) -> dict:

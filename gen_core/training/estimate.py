@@ -21,9 +21,9 @@ def estimate_training_seconds(trainer: Trainer, probe_steps: tuple[int, int] = P
                               probe_seconds: float = PROBE_SECONDS) -> float:
     """Seconds ``trainer`` would need for its remaining epochs, from the median of a few timed steps, one
     timed test-set pass with the epoch's statistics and one timed fit of a sampling mixture, if the model
-    has one (the first step is a warm-up and not counted). The median, over as many steps as about a second allows: on a busy machine a single
-    step can take several times its usual time, and four steps averaged made the estimate 2-3x the
-    real run (``bench/bench_estimates.py``).
+    has one (the first step is a warm-up and not counted). The median, over as many steps as about a
+    second allows: on a busy machine a single step can take several times its usual time, and four
+    steps averaged made the estimate 2-3x the real run (``bench/bench_estimates.py``).
 
     The probe trains the trainer's model: use a throwaway trainer (``prepare_training(save=False)``).
     """
