@@ -40,7 +40,7 @@ from gen_core.training.speed import (choose_memory_format, compile_networks, com
 __all__ = ["TrainConfig", "Trainer", "batches_per_epoch", "new_history"]
 
 STATISTICS_IMAGES = 1000  # test images the per-epoch statistics (active units) are measured on
-MIXTURE_FIT_IMAGES = 5000  # training images whose codes a VAE's sampling mixture is fitted to, each epoch
+MIXTURE_FIT_IMAGES = 5000  # training images whose codes a VAE's sampling mixture is fitted to, each refit
 
 
 def _ignore(event) -> None:
@@ -93,7 +93,7 @@ class Trainer:
 
     def _check_sampling_mixture(self) -> None:
         """A sampling mixture of more components than the training codes support is refused before training."""
-        components = int(getattr(self.model.config, "sampling_mixture", 0) or 0)
+        components = self.sampling_mixture
         codes = min(len(self.train_images), MIXTURE_FIT_IMAGES)
         supported = max_components(codes, self.model.latent_dim, "full")
         if components > supported:
