@@ -25,15 +25,9 @@ from gen_core.latent import reconstructions  # noqa: E402
 from gen_core.metrics.two_sample import distinct_images  # noqa: E402
 from gen_core.run import checkpoint  # noqa: E402
 from gen_core.run.start import dataset_for_run  # noqa: E402
-from gen_core.sampling import draw_images  # noqa: E402
+from gen_core.sampling import draw_images, prior_description  # noqa: E402
 
 LABEL_HEIGHT = 18
-
-
-def _code_source(model: dict) -> str:
-    """Where the samples' codes come from."""
-    components = model.get("sampling_mixture") or 0
-    return f"samples from {components} Gaussians fitted to its codes" if components else "samples from N(0, I)"
 
 
 def _block(title: str, rows: list) -> Image.Image:
@@ -60,7 +54,7 @@ def tile_figure(runs: list[str], count: int, seed: int, upscale: int) -> Image.I
         model = run.config["model"]
         title = (f"{run.path.name}: {run.family}, loss {model.get('loss')}, beta {model.get('beta', 1)}, "
                  f"{model.get('latent_dim')}-d latent, {len(run.history['epochs'])} epochs, "
-                 f"{_code_source(model)}; "
+                 f"samples from {prior_description(run.model)}; "
                  "rows: reconstructions of the tiles above, samples")
         rows = [grid(reconstructions(run.model, real)), grid(draw_images(run.model, count, seed))]
         blocks.append(_block(title, rows))
