@@ -10,7 +10,8 @@ Two ratios are printed:
   end-to-end ratio  the same with the trainer's whole fit() wall time, which also evaluates the
                     test set, saves a sample grid and writes a checkpoint every epoch.
 
-Then each variant of the Trainer for an MLP VAE (784-512-256-32) and the DCGAN, alternating:
+Then each variant of the Trainer for an MLP VAE (784-512-256-32), the DCGAN and the VAE-GAN
+(``--families``), alternating:
   before     float32, Adam's per-tensor loop (the Trainer before fused kernels)
   fp32       float32, Adam's fused kernel (the default where bf16 does not pay)
   bf16       bfloat16 autocast, fused Adam
@@ -20,7 +21,7 @@ for the VAE: equal log-likelihood means within 0.3 nats), and the share of this 
 matmul peak in that precision (the model's training FLOPs counted by torch's FlopCounterMode).
 
 Usage: python bench/bench_training_throughput.py [--epochs 3] [--repeats 3] [--device auto]
-                                                [--families vae dcgan] [--variants before fp32 bf16 compiled]
+                                                [--families vae dcgan vaegan] [--variants before fp32 bf16 compiled]
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def trainer_run(dataset, epochs: int, batch_size: int, lr: float, device) -> tup
     return seen / train_seconds, seen / wall
 
 
-FAMILIES = {"vae": {"hidden": (512, 256), "latent_dim": 32}, "dcgan": {"latent_dim": 32}}
+FAMILIES = {"vae": {"hidden": (512, 256), "latent_dim": 32}, "dcgan": {"latent_dim": 32}, "vaegan": {"latent_dim": 32}}
+LEARNING_RATES = {"vae": 1e-3, "dcgan": 2e-4, "vaegan": 3e-4}
 VARIANTS = {"before": {"precision": "fp32"}, "fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"},
             "compiled": {"precision": "fp32", "compile": True}}
 
@@ -127,7 +129,7 @@ def variant_run(family: str, variant: str, dataset, epochs: int, batch_size: int
     """One training run of the Trainer in ``variant``: images/s over the steps, its test loss, its compile time."""
     torch.manual_seed(0)
     model = build_model(family, image_shape=dataset.image_shape, **FAMILIES[family])
-    lr = 2e-4 if family == "dcgan" else 1e-3
+    lr = LEARNING_RATES[family]
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), sample_epochs=(epochs,),
                          **VARIANTS[variant])
     started = time.perf_counter()

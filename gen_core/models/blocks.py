@@ -21,6 +21,19 @@ def mlp(sizes: list[int], final_activation: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` drawn from a uniform tensor: the same mask law and scaling, but on the CPU
+    ``bernoulli_`` with a scalar probability (what ``F.dropout`` calls) takes 2.5x as long as
+    ``rand_like`` and a comparison (5.6 against 2.3 ms on a 64x6272 batch, torch 2.14); the
+    critics' dropout was 8% of a GAN step. Elsewhere it is ``nn.Dropout`` itself."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return super().forward(x)
+        keep = torch.rand_like(x) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
 def default_conv_channels(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
     """Two stride-2 stages for MNIST-sized images, three for 64 px and up."""
     return (32, 64) if min(image_shape[1:]) <= 32 else (32, 64, 128)

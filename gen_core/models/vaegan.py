@@ -81,10 +81,14 @@ class VAEGAN(GaussianEncoderDecoder):
         return loss, torch.sigmoid(real_logits.detach().float()).mean(), torch.sigmoid(prior_logits.detach().float()).mean()
 
     def _generator_terms(self, x, terms):
-        real_features = self.discriminator.features(to_signed(x)).detach()
+        # The critic's features of x are a fixed target (no graph), and the reconstruction's
+        # features serve both terms: its logit is the head on them, not a second pass through the
+        # convolutions (which were most of a step's time).
+        with torch.no_grad():
+            real_features = self.discriminator.features(to_signed(x))
         fake_features = self.discriminator.features(to_signed(terms["reconstructed"]))
         feature_reconstruction = 0.5 * (fake_features - real_features).pow(2).sum(1).mean()
-        fool = 0.5 * (adversarial_loss(self.discriminator(to_signed(terms["reconstructed"])), True)
+        fool = 0.5 * (adversarial_loss(self.discriminator.head(fake_features).squeeze(1), True)
                       + adversarial_loss(self.discriminator(to_signed(terms["prior_sampled"])), True))
         return feature_reconstruction, fool
 

@@ -108,3 +108,42 @@ def test_a_gan_reports_what_its_discriminator_believes_at_every_logged_step(case
     for entry in history["steps"]:
         assert 0.0 <= entry["d_real"] <= 1.0 and 0.0 <= entry["d_fake"] <= 1.0
     assert history["steps"][-1]["d_real"] > history["steps"][-1]["d_fake"], "D tells real from generated"
+
+
+@pytest.mark.parametrize("family", ["dcgan", "vaegan"])
+def test_the_generators_step_computes_no_critic_gradients(family):
+    """Updating only the generator (and encoder) leaves the critic without gradients: its weight
+    gradients would be thrown away, so they are not computed; the generator's are."""
+    model = _model(family)
+    optimizers = model.make_optimizers(1e-3)
+    generator = {name: optimizer for name, optimizer in optimizers.items() if name != "discriminator"}
+    model.train_step(_batch(), generator)
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    players = [name for name in generator]
+    assert all(p.grad is not None for name in players for p in
+               (p for group in optimizers[name].param_groups for p in group["params"]))
+
+
+def test_the_vaegans_generator_terms_are_larsens_written_out():
+    """The reconstruction's critic features serve both the feature loss and its fool-D logit; with
+    dropout off that must equal the terms computed with separate passes, as Larsen et al. write them."""
+    from gen_core.models.blocks import adversarial_loss, to_signed
+
+    model = _model("vaegan")
+    model.discriminator.eval()  # no dropout: both ways see the same logits
+    x = _batch()
+    torch.manual_seed(1)
+    terms = model._forward_terms(x)
+    feature_reconstruction, fool = model._generator_terms(x, terms)
+    critic = model.discriminator
+    real_features = critic.features(to_signed(x)).detach()
+    fake_features = critic.features(to_signed(terms["reconstructed"]))
+    expected_features = 0.5 * (fake_features - real_features).pow(2).sum(1).mean()
+    expected_fool = 0.5 * (adversarial_loss(critic(to_signed(terms["reconstructed"])), True)
+                           + adversarial_loss(critic(to_signed(terms["prior_sampled"])), True))
+    assert torch.allclose(feature_reconstruction, expected_features, rtol=1e-5)
+    assert torch.allclose(fool, expected_fool, rtol=1e-5)
+    # and the same gradient reaches the decoder
+    grads = torch.autograd.grad(feature_reconstruction + fool, list(model.decoder.parameters()), retain_graph=True)
+    expected = torch.autograd.grad(expected_features + expected_fool, list(model.decoder.parameters()))
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(grads, expected))

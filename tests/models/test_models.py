@@ -10,7 +10,7 @@ import torch
 from gen_core.errors import ModelConfigError
 from gen_core.models import (DCGAN, HIDDEN_PRESETS, AEConfig, build_model, config_to_dict, family_class, layer_summary,
                              make_config)
-from gen_core.models.blocks import kl_to_standard_normal
+from gen_core.models.blocks import Dropout, kl_to_standard_normal
 from gen_core.models.dcgan import DCGAN_MNIST_FULL_SIZE
 from gen_core.training import TrainConfig, Trainer
 
@@ -126,6 +126,24 @@ def test_kl_to_standard_normal_matches_the_hand_computed_value():
     posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp())
     reference = torch.distributions.kl_divergence(posterior, torch.distributions.Normal(0.0, 1.0)).sum(1)
     assert torch.allclose(kl_to_standard_normal(mu, logvar), reference, atol=1e-5)
+
+
+# ---------------------------------------------------------------- the critics' dropout
+
+def test_critic_dropout_drops_like_nn_dropout():
+    """Each value is zeroed with probability p and the rest scaled by 1 / (1 - p), so the mean is kept;
+    in eval mode it passes values through."""
+    torch.manual_seed(0)
+    x = torch.ones(400, 5000)
+    dropout = Dropout(0.4)
+    y = dropout(x)
+    assert torch.unique(y).tolist() == pytest.approx([0.0, 1 / 0.6])
+    assert (y == 0).float().mean().item() == pytest.approx(0.4, abs=0.005)
+    assert y.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert not torch.equal(dropout(x), y)  # a new mask each call
+    dropout.eval()
+    assert torch.equal(dropout(x), x)
+    assert torch.equal(Dropout(0.0)(x), x)
 
 
 # ---------------------------------------------------------------- layer tables from the seeds

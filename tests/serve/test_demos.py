@@ -14,7 +14,9 @@ from dataclasses import replace
 import pytest
 
 from gen_core.atomic import write_json_atomic
+from gen_core.cli import demos as demos_cli
 from gen_core.cli import main
+from gen_core.compute import ThreadChoice
 from gen_core.run import checkpoint, layout
 from gen_core.serve import demos, jobs, worker
 
@@ -83,7 +85,7 @@ def test_a_folder_holding_an_older_version_of_a_demo_is_left_alone_and_said_so(t
 
 
 def test_quick_demos_are_loadable_runs_of_every_family_and_a_second_call_skips_them(tiny_set, tmp_path, capsys):
-    assert main(["demos", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path)]) == 0
     families = set()
     for demo in tiny_set:
         run = checkpoint.load_run(tmp_path / demo.name)
@@ -92,7 +94,7 @@ def test_quick_demos_are_loadable_runs_of_every_family_and_a_second_call_skips_t
         assert run.config["data"]["name"] == demo.dataset
     assert families == {"ae", "vae", "dcgan", "vaegan"}
     stamps = {demo.name: (tmp_path / demo.name / layout.WEIGHTS_FILE).stat().st_mtime_ns for demo in tiny_set}
-    assert main(["demos", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path)]) == 0
     assert stamps == {demo.name: (tmp_path / demo.name / layout.WEIGHTS_FILE).stat().st_mtime_ns
                       for demo in tiny_set}
     assert "trained" in capsys.readouterr().out
@@ -100,12 +102,12 @@ def test_quick_demos_are_loadable_runs_of_every_family_and_a_second_call_skips_t
 
 def test_the_full_set_continues_quick_runs_and_restarts_a_run_that_never_saved(tiny_set, tmp_path):
     first, second = tiny_set[0], tiny_set[1]
-    assert main(["demos", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", first.name]) == 0
+    assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", first.name]) == 0
     # died before its first epoch: a config and nothing else
     write_json_atomic(tmp_path / second.name / layout.CONFIG_FILE, {
         "format_version": checkpoint.FORMAT_VERSION, "family": second.family, "model": {},
         "data": {"name": second.dataset}})
-    assert main(["demos", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", first.name,
+    assert main(["demos", "--jobs", "1", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", first.name,
                  second.name]) == 0
     assert [state.state for state in demos.demo_states(tmp_path, demos=(first, second))] == ["trained", "trained"]
     history = checkpoint.read_json(tmp_path / first.name / layout.HISTORY_FILE)
@@ -115,26 +117,47 @@ def test_the_full_set_continues_quick_runs_and_restarts_a_run_that_never_saved(t
 
 def test_a_folder_holding_another_model_is_left_alone(tiny_set, tmp_path, capsys):
     dcgan = next(demo for demo in tiny_set if demo.family == "dcgan")
-    assert main(["demos", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", dcgan.name]) == 0
+    assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path), "--only", dcgan.name]) == 0
     taken = next(demo for demo in tiny_set if demo.family == "ae")
     (tmp_path / dcgan.name).rename(tmp_path / taken.name)
-    assert main(["demos", "--quick", "--no-eval", "--only", taken.name, "--out", str(tmp_path)]) == 1
+    assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--only", taken.name, "--out", str(tmp_path)]) == 1
     assert "holds a different model" in capsys.readouterr().out
     assert checkpoint.read_config(tmp_path / taken.name)["family"] == "dcgan"
 
 
 def test_unknown_names_and_a_run_another_process_writes_are_clear_errors(tiny_set, tmp_path, capsys):
-    assert main(["demos", "--only", "no-such-demo", "--out", str(tmp_path)]) == 2
+    assert main(["demos", "--jobs", "1", "--only", "no-such-demo", "--out", str(tmp_path)]) == 2
     assert "Unknown demo no-such-demo" in capsys.readouterr().err
     first = tiny_set[0]
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / first.name)], stdout=subprocess.PIPE)
     try:
         assert holder.stdout.readline().strip() == b"held"
-        assert main(["demos", "--quick", "--no-eval", "--out", str(tmp_path), "--only", first.name]) == 2
+        assert main(["demos", "--jobs", "1", "--quick", "--no-eval", "--out", str(tmp_path), "--only", first.name]) == 2
         assert "being written by another training run" in capsys.readouterr().err
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_two_jobs_at_once_train_side_by_side_in_worker_processes(tiny_set, tmp_path, capsys, monkeypatch):
+    """``--jobs 2``: the set goes through a job queue with two slots, GANs first; both models train at
+    the same time (each started before either ended) and end as loadable, completed runs."""
+    monkeypatch.setattr(demos_cli, "applied_threads", lambda: ThreadChoice(2, 2, 0.0, "two cores, idle"))
+    chosen = [next(demo for demo in tiny_set if demo.family == "ae"), next(demo for demo in tiny_set
+                                                                            if demo.family == "dcgan")]
+    assert main(["demos", "--jobs", "2", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path),
+                 "--only", *(demo.name for demo in chosen)]) == 0
+    out = capsys.readouterr().out
+    assert "Training 2 models at a time, 1 thread each" in out
+    lines = [line.split() for line in out.splitlines() if line.startswith(("started", "completed"))]
+    assert [(word, name) for word, name, *_ in lines[:2]] == [("started", chosen[1].name), ("started", chosen[0].name)]
+    assert sorted(name for word, name, *_ in lines[2:]) == sorted(demo.name for demo in chosen)
+    for demo in chosen:
+        run = checkpoint.load_run(tmp_path / demo.name)
+        assert run.history["status"] == "completed" and len(run.history["epochs"]) == 1
+        assert run.history["compute"][0]["threads"] == 1  # each worker kept to its share of the cores
+    assert main(["demos", "--jobs", "0", "--out", str(tmp_path)]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
 HOLD_LOCK = """import sys, time
