@@ -24,7 +24,7 @@ from gen_core.places import JOBS_DIR, default_root
 from gen_core.run import live
 from gen_core.run.start import TrainingRequest
 from gen_core.serve import demos
-from gen_core.serve.jobs import ENDED, STOP_GRACE, JobQueue, JobRequest
+from gen_core.serve.jobs import ENDED, STOP_GRACE, JobQueue, JobRequest, QueueError
 
 PROGRESS_EVERY_S = 30.0  # how often the side-by-side jobs' epochs are printed
 
@@ -76,7 +76,11 @@ def run_demos(args) -> int:
         print(f"Lesson deck '{demos.DEMO_DECK.name}' saved (step through it from the sidebar's Lesson deck)")
     requests = demos.demo_requests(root, quick=args.quick, device=args.device, names=args.only, evaluate=args.eval)
     threads = applied_threads().threads
-    jobs = min(len(requests), args.jobs or default_jobs(args.device, threads))
+    jobs = args.jobs or default_jobs(args.device, threads)
+    if jobs > threads:  # a job never gets less than a core: more would only wait on each other
+        print(f"--jobs {jobs}: {threads} at a time, one per free core")
+        jobs = threads
+    jobs = min(len(requests), jobs)
     if jobs > 1:
         seconds = _train_side_by_side(_longest_first(requests, chosen), jobs, max(1, threads // jobs), Path(root))
     else:
@@ -106,8 +110,13 @@ def _train_side_by_side(requests: list[TrainingRequest], jobs: int, threads: int
     queue = JobQueue(limit=jobs, work_dir=root / JOBS_DIR, nice=0, threads=threads)
     print(f"Training {jobs} models at a time, {threads} thread{'s' if threads > 1 else ''} each "
           f"(worker logs in {root / JOBS_DIR})")
-    pending = {queue.submit(JobRequest(request, demos.DEMO_OWNER, demos.DEMO_OWNER_LABEL, one_waiting=False)).id
-               for request in requests}
+    pending = set()
+    for request in requests:
+        try:
+            pending.add(queue.submit(JobRequest(request, demos.DEMO_OWNER, demos.DEMO_OWNER_LABEL,
+                                                one_waiting=False)).id)
+        except QueueError as error:  # trained by another process right now: the others go on
+            print(f"{'skipped':<10}{request.run_dir.name}: {error}")
     seconds, announced, last_report = {}, set(), time.monotonic()
     try:
         while pending:

@@ -140,14 +140,15 @@ def test_unknown_names_and_a_run_another_process_writes_are_clear_errors(tiny_se
 
 
 def test_two_jobs_at_once_train_side_by_side_in_worker_processes(tiny_set, tmp_path, capsys, monkeypatch):
-    """``--jobs 2``: the set goes through a job queue with two slots, GANs first; both models train at
+    """``--jobs 3`` on two free cores: the set goes through a job queue with two slots, GANs first; both models train at
     the same time (each started before either ended) and end as loadable, completed runs."""
     monkeypatch.setattr(demos_cli, "applied_threads", lambda: ThreadChoice(2, 2, 0.0, "two cores, idle"))
     chosen = [next(demo for demo in tiny_set if demo.family == "ae"), next(demo for demo in tiny_set
                                                                             if demo.family == "dcgan")]
-    assert main(["demos", "--jobs", "2", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path),
+    assert main(["demos", "--jobs", "3", "--quick", "--no-eval", "--device", "cpu", "--out", str(tmp_path),
                  "--only", *(demo.name for demo in chosen)]) == 0
     out = capsys.readouterr().out
+    assert "--jobs 3: 2 at a time, one per free core" in out  # never more jobs than free cores
     assert "Training 2 models at a time, 1 thread each" in out
     lines = [line.split() for line in out.splitlines() if line.startswith(("started", "completed"))]
     assert [(word, name) for word, name, *_ in lines[:2]] == [("started", chosen[1].name), ("started", chosen[0].name)]
