@@ -128,14 +128,14 @@ def _train_side_by_side(requests: list[TrainingRequest], jobs: int, threads: int
                     print(f"{'started':<10}{view.run_name}")
                 if view.state == ENDED:
                     pending.discard(view.id)
-                    took = (view.ended or time.time()) - (view.started or view.ended or time.time())
+                    took = view.ended - view.started if view.started and view.ended else 0.0  # 0: never started
                     seconds[view.run_name] = took
                     print(f"{view.status:<10}{view.run_name} in {took:.0f} s"
                           + ("" if view.status == "completed" else f": {view.message}"))
             if pending and time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 print("  " + ", ".join(_epochs_done(view) for view in views if view.is_training))
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or anything else: no worker is left training on its own
         print("Stopping the demo jobs (their saved epochs are kept)...")
         queue.close(stop_running=True, timeout=STOP_GRACE)
         raise
